@@ -1,0 +1,3 @@
+module fsm
+
+go 1.24

@@ -1,0 +1,399 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fetch is one origin request filling [pos, end). pos advances as bytes land;
+// end may shrink when a far read splits the claim, and the fetcher stops when
+// pos reaches it.
+type fetch struct {
+	pos, end int64
+	epoch    int
+	stream   bool // whole-body GET for an origin that ignores Range
+}
+
+// errNoRange: the origin answered a ranged GET with the whole unchanged file.
+var errNoRange = errors.New("origin ignores Range")
+
+// statusError is an unexpected HTTP status from the origin.
+type statusError struct {
+	code   int
+	status string
+}
+
+func (e *statusError) Error() string { return "origin answered " + e.status }
+
+func retriable(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+	}
+	return !errors.Is(err, ErrChanged) && !errors.Is(err, errWrite)
+}
+
+var errWrite = errors.New("write temp file")
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// schedule starts the fetches the current waiters and the readahead need.
+// Called with s.mu held whenever waiters, fetches or the present set change.
+func (s *Store) schedule() {
+	if s.closed || s.permErr != nil || s.evicting {
+		return
+	}
+	size := s.src.Size
+	if s.stream {
+		if len(s.fetches) == 0 && s.present.total < size && (len(s.waiters) > 0 || (s.started && !s.stalled)) {
+			s.startFetch(&fetch{pos: 0, end: size, stream: true})
+		}
+		return
+	}
+	o := s.m.opts
+	// Demand first: every gap inside a waiting read gets a fetcher that is
+	// already close to it, or a new one starting right at the gap.
+	for _, w := range s.waiters {
+		pos := w.off
+		for pos < w.end && len(s.fetches) < o.MaxFetchers {
+			m := s.present.nextMissing(pos, w.end)
+			if m >= w.end {
+				break
+			}
+			if f := s.claimAt(m); f != nil {
+				if m-f.pos <= o.NearWindow {
+					pos = f.end
+					continue
+				}
+				// The fetcher that owns m will not reach it soon: split
+				// its claim and fetch from m now.
+				nf := &fetch{pos: m, end: f.end}
+				f.end = m
+				s.startFetch(nf)
+				pos = nf.end
+				continue
+			}
+			nf := &fetch{pos: m, end: s.claimEnd(m)}
+			s.startFetch(nf)
+			pos = nf.end
+		}
+	}
+	if !s.started || s.stalled {
+		return
+	}
+	// Readahead and background fill: keep Connections fetchers busy on the
+	// bytes after the latest read, then wrap around to the start.
+	for len(s.fetches) < o.Connections {
+		m := s.nextFree(s.cursor)
+		if m < 0 {
+			m = s.nextFree(0)
+		}
+		if m < 0 {
+			return
+		}
+		s.startFetch(&fetch{pos: m, end: s.claimEnd(m)})
+	}
+}
+
+// claimAt returns the fetch whose remaining claim holds byte m.
+func (s *Store) claimAt(m int64) *fetch {
+	for _, f := range s.fetches {
+		if !f.stream && f.pos <= m && m < f.end {
+			return f
+		}
+	}
+	return nil
+}
+
+// nextFree returns the first byte >= from neither present nor claimed, or -1.
+func (s *Store) nextFree(from int64) int64 {
+	size := s.src.Size
+	for from < size {
+		m := s.present.nextMissing(from, size)
+		if m >= size {
+			return -1
+		}
+		f := s.claimAt(m)
+		if f == nil {
+			return m
+		}
+		from = f.end
+	}
+	return -1
+}
+
+// claimEnd bounds a new claim starting at the free byte m: one chunk, cut at
+// the next present byte or the next claim.
+func (s *Store) claimEnd(m int64) int64 {
+	end := min(m+s.m.opts.ChunkSize, s.present.nextPresent(m, s.src.Size))
+	for _, f := range s.fetches {
+		if f.pos > m && f.pos < end {
+			end = f.pos
+		}
+	}
+	return end
+}
+
+func (s *Store) startFetch(f *fetch) {
+	f.epoch = s.epoch
+	s.fetches = append(s.fetches, f)
+	s.fetchWG.Add(1)
+	go s.run(s.ctx, f)
+}
+
+// run drives one fetch to its end, retrying transient failures with backoff.
+func (s *Store) run(ctx context.Context, f *fetch) {
+	defer s.fetchWG.Done()
+	o := s.m.opts
+	failures := 0
+	s.mu.Lock()
+	for {
+		if f.stream {
+			f.pos = 0
+		}
+		before := s.fetched
+		s.mu.Unlock()
+		err := s.fetchOnce(ctx, f)
+		s.mu.Lock()
+		if err == nil || f.pos >= f.end || ctx.Err() != nil || f.epoch != s.epoch {
+			break
+		}
+		if errors.Is(err, errNoRange) {
+			s.log.Info("origin ignores Range; reading it as one stream")
+			s.stream = true
+			break
+		}
+		if errors.Is(err, ErrChanged) {
+			s.permErr = fmt.Errorf("%s: %w", s.src.Name, err)
+			s.log.Error("download failed for good", "err", err)
+			s.wake(s.permErr)
+			break
+		}
+		if s.fetched > before {
+			failures = 0
+		}
+		failures++
+		s.lastErr = err
+		if !retriable(err) || failures > o.Retries {
+			s.log.Error("download failed", "url", s.src.URL, "offset", f.pos, "attempts", failures, "err", err)
+			s.stalled = true
+			s.wake(fmt.Errorf("download %s: %w", s.src.URL, err))
+			break
+		}
+		delay := min(o.RetryBase<<(failures-1), o.RetryMax)
+		s.log.Warn("download interrupted; retrying", "offset", f.pos, "attempt", failures, "in", delay, "err", err)
+		s.mu.Unlock()
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		s.mu.Lock()
+	}
+	for i, x := range s.fetches {
+		if x == f {
+			s.fetches = append(s.fetches[:i], s.fetches[i+1:]...)
+			break
+		}
+	}
+	s.schedule()
+	s.mu.Unlock()
+}
+
+// fetchOnce issues one request for the rest of f and copies the body into
+// the temp file until f is done, the body ends, or an error occurs.
+func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
+	s.mu.Lock()
+	start, end := f.pos, f.end
+	s.mu.Unlock()
+
+	// A watchdog cancels the request when the origin stalls, so a silent
+	// connection turns into a retry rather than a reader waiting forever.
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	idle := s.m.opts.StallTimeout
+	watchdog := time.AfterFunc(idle, func() { cancel(fmt.Errorf("origin sent nothing for %s", idle)) })
+	defer watchdog.Stop()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.src.URL, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrChanged, err)
+	}
+	if !f.stream {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
+		if v := s.ifRange(); v != "" {
+			req.Header.Set("If-Range", v)
+		}
+	}
+	resp, err := s.m.opts.Client.Do(req)
+	if err != nil {
+		if c := context.Cause(ctx); c != nil && parent.Err() == nil {
+			return c
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if err := s.checkResponse(resp, f.stream, start, end); err != nil {
+		return err
+	}
+
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	pos := start
+	for {
+		s.mu.Lock()
+		limit := f.end
+		s.mu.Unlock()
+		if pos >= limit {
+			return nil
+		}
+		want := min(int64(len(buf)), limit-pos)
+		// Wait for a decent slice (not every TCP segment) but never hold
+		// bytes back longer than the origin takes to send 64 KiB.
+		n, rerr := io.ReadAtLeast(resp.Body, buf[:want], int(min(want, 64<<10)))
+		if n > 0 {
+			watchdog.Reset(idle)
+			if _, werr := s.file.WriteAt(buf[:n], pos); werr != nil {
+				return fmt.Errorf("%w %s: %w", errWrite, s.path, werr)
+			}
+			s.markPresent(f, pos, pos+int64(n))
+			pos += int64(n)
+		}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF):
+			if pos >= limit {
+				return nil
+			}
+			return fmt.Errorf("origin closed the connection at byte %d: %w", pos, io.ErrUnexpectedEOF)
+		default:
+			if c := context.Cause(ctx); c != nil && parent.Err() == nil {
+				return c
+			}
+			return rerr
+		}
+	}
+}
+
+func (s *Store) markPresent(f *fetch, a, b int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetched += b - a
+	if f.epoch != s.epoch {
+		return
+	}
+	f.pos = max(f.pos, b)
+	if added := s.present.add(a, b); added > 0 {
+		s.m.grew(added)
+		s.wake(nil)
+	}
+}
+
+// ifRange is the validator that makes the origin refuse to mix versions: a
+// strong ETag, else the Last-Modified date (weak ETags are not allowed here).
+func (s *Store) ifRange() string {
+	if e := s.src.ETag; e != "" && !strings.HasPrefix(e, "W/") {
+		return e
+	}
+	if !s.src.LastModified.IsZero() {
+		return s.src.LastModified.UTC().Format(http.TimeFormat)
+	}
+	return ""
+}
+
+// checkResponse verifies that resp carries the staged version's bytes
+// starting exactly at start.
+func (s *Store) checkResponse(resp *http.Response, stream bool, start, end int64) error {
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if stream {
+			return fmt.Errorf("%w: 206 to a request without Range", ErrChanged)
+		}
+		if err := s.sameVersion(resp); err != nil {
+			return err
+		}
+		a, total, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil {
+			return err
+		}
+		if total >= 0 && total != s.src.Size {
+			return fmt.Errorf("%w: size is now %d, was %d", ErrChanged, total, s.src.Size)
+		}
+		if a != start {
+			return fmt.Errorf("origin sent bytes from %d when asked for %d (Content-Range %q)", a, start, resp.Header.Get("Content-Range"))
+		}
+		return nil
+	case http.StatusOK:
+		if err := s.sameVersion(resp); err != nil {
+			return err
+		}
+		if resp.ContentLength >= 0 && resp.ContentLength != s.src.Size {
+			return fmt.Errorf("%w: size is now %d, was %d", ErrChanged, resp.ContentLength, s.src.Size)
+		}
+		if !stream {
+			// With If-Range sent, a 200 from a Range-capable origin means
+			// the validator no longer matched; sameVersion caught the
+			// common case, and an origin without validators that answers
+			// 200 to Range simply ignores it.
+			return errNoRange
+		}
+		return nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		return fmt.Errorf("%w: origin answered 416 for bytes %d-%d (file got shorter)", ErrChanged, start, end-1)
+	default:
+		return &statusError{code: resp.StatusCode, status: resp.Status}
+	}
+}
+
+// sameVersion compares the response's validators with the staged ones.
+func (s *Store) sameVersion(resp *http.Response) error {
+	if e := resp.Header.Get("ETag"); e != "" && s.src.ETag != "" && strings.TrimPrefix(e, "W/") != strings.TrimPrefix(s.src.ETag, "W/") {
+		return fmt.Errorf("%w: ETag is now %s, was %s", ErrChanged, e, s.src.ETag)
+	}
+	if lm := resp.Header.Get("Last-Modified"); lm != "" && !s.src.LastModified.IsZero() {
+		t, err := http.ParseTime(lm)
+		if err == nil && !t.Equal(s.src.LastModified.Truncate(time.Second)) {
+			return fmt.Errorf("%w: Last-Modified is now %s, was %s", ErrChanged, lm, s.src.LastModified.UTC().Format(http.TimeFormat))
+		}
+	}
+	return nil
+}
+
+// parseContentRange parses "bytes a-b/total" (total may be "*": -1).
+func parseContentRange(v string) (start, total int64, err error) {
+	bad := fmt.Errorf("origin sent a malformed Content-Range %q", v)
+	rest, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, 0, bad
+	}
+	rng, tot, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	a, b, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, 0, bad
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || last < start {
+		return 0, 0, bad
+	}
+	if tot == "*" {
+		return start, -1, nil
+	}
+	total, err = strconv.ParseInt(tot, 10, 64)
+	if err != nil {
+		return 0, 0, bad
+	}
+	return start, total, nil
+}

@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Manager. Zero values pick the defaults noted.
+type Options struct {
+	Dir          string       // cache directory (required)
+	MaxSize      int64        // disk budget in bytes; 0 means no limit
+	Client       *http.Client // origin client; nil: a tuned default
+	Logger       *slog.Logger // nil: slog.Default()
+	Connections  int          // parallel readahead connections per file (4)
+	MaxFetchers  int          // all fetches per file, readahead plus out-of-order reads (8)
+	ChunkSize    int64        // bytes one readahead request asks for (8 MiB)
+	NearWindow   int64        // a read this close behind a fetcher waits for it (1 MiB)
+	Retries      int          // consecutive failures without progress before giving up (6)
+	RetryBase    time.Duration
+	RetryMax     time.Duration
+	StallTimeout time.Duration // an origin silent this long is retried (30 s)
+}
+
+func (o *Options) defaults() {
+	if o.Client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 32
+		t.ResponseHeaderTimeout = 30 * time.Second
+		t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		o.Client = &http.Client{Transport: t}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	setDefault(&o.Connections, 4)
+	setDefault(&o.MaxFetchers, 8)
+	o.MaxFetchers = max(o.MaxFetchers, o.Connections)
+	setDefault(&o.ChunkSize, 8<<20)
+	setDefault(&o.NearWindow, 1<<20)
+	setDefault(&o.Retries, 6)
+	setDefault(&o.RetryBase, 100*time.Millisecond)
+	setDefault(&o.RetryMax, 5*time.Second)
+	setDefault(&o.StallTimeout, 30*time.Second)
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// Manager owns the cache directory and every store in it.
+type Manager struct {
+	opts   Options
+	log    *slog.Logger
+	runDir string
+	lock   *os.File // held for the manager's life: marks runDir as in use
+
+	used    atomic.Int64 // bytes present across all stores
+	evictCh chan struct{}
+	quit    chan struct{}
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	stores map[*Store]struct{}
+	closed bool
+}
+
+const runPrefix = "run-"
+
+// NewManager prepares opts.Dir: it removes what crashed runs left behind and
+// makes a private folder for this run's temp files.
+func NewManager(opts Options) (*Manager, error) {
+	opts.defaults()
+	if opts.Dir == "" {
+		return nil, errors.New("cache dir: no directory given")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache dir: %w", err)
+	}
+	m := &Manager{
+		opts:    opts,
+		log:     opts.Logger,
+		evictCh: make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		stores:  make(map[*Store]struct{}),
+	}
+	m.sweep()
+	dir, err := os.MkdirTemp(opts.Dir, runPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("cache dir: %w", err)
+	}
+	lock, err := lockRunDir(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cache dir: lock %s: %w", dir, err)
+	}
+	m.runDir, m.lock = dir, lock
+	m.wg.Add(1)
+	go m.evictLoop()
+	return m, nil
+}
+
+// sweep removes run folders whose owner is gone. Another live fsm sharing the
+// cache dir holds its folder's lock, so its files are left alone.
+func (m *Manager) sweep() {
+	entries, err := os.ReadDir(m.opts.Dir)
+	if err != nil {
+		m.log.Warn("cache dir: cannot list for leftovers", "dir", m.opts.Dir, "err", err)
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), runPrefix) {
+			continue
+		}
+		dir := filepath.Join(m.opts.Dir, e.Name())
+		if !runDirStale(dir) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			m.log.Warn("cache dir: cannot remove leftovers", "dir", dir, "err", err)
+		} else {
+			m.log.Info("removed leftovers of an earlier run", "dir", dir)
+		}
+	}
+}
+
+// Dir is the folder holding this run's temp files.
+func (m *Manager) Dir() string { return m.runDir }
+
+// Used is the number of bytes present across all stores.
+func (m *Manager) Used() int64 { return m.used.Load() }
+
+// New creates a store for src with an empty sparse temp file. Nothing is
+// downloaded until the first read.
+func (m *Manager) New(src Source) (*Store, error) {
+	if src.Size < 0 {
+		return nil, fmt.Errorf("store %s: unknown size", src.Name)
+	}
+	f, err := m.CreateTemp()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(src.Size); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
+	}
+	return m.add(newStore(m, src, f, false))
+}
+
+// CreateTemp makes a temp file in this run's folder, for callers that must
+// download a file whole before adopting it.
+func (m *Manager) CreateTemp() (*os.File, error) {
+	f, err := os.CreateTemp(m.runDir, "*.part")
+	if err != nil {
+		return nil, fmt.Errorf("cache dir: create temp file: %w", err)
+	}
+	return f, nil
+}
+
+// Adopt turns f, a temp file from CreateTemp already holding all src.Size
+// bytes, into a complete store. On error f is closed and removed.
+func (m *Manager) Adopt(src Source, f *os.File) (*Store, error) {
+	st, err := f.Stat()
+	if err == nil && st.Size() != src.Size {
+		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("store %s: %w", src.Name, err)
+	}
+	s := newStore(m, src, f, true)
+	m.grew(src.Size)
+	return m.add(s)
+}
+
+func (m *Manager) add(s *Store) (*Store, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		s.closeFile()
+		return nil, fmt.Errorf("store %s: %w", s.src.Name, ErrClosed)
+	}
+	m.stores[s] = struct{}{}
+	return s, nil
+}
+
+func (s *Store) closeFile() {
+	s.file.Close()
+	os.Remove(s.path)
+	s.m.used.Add(-s.present.total)
+}
+
+func (m *Manager) forget(s *Store) {
+	m.mu.Lock()
+	delete(m.stores, s)
+	m.mu.Unlock()
+}
+
+// grew accounts for newly present bytes and wakes the evictor when over budget.
+func (m *Manager) grew(n int64) {
+	if m.used.Add(n) > m.opts.MaxSize && m.opts.MaxSize > 0 {
+		select {
+		case m.evictCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (m *Manager) evictLoop() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-m.evictCh:
+			m.evictIdle()
+		}
+	}
+}
+
+// evictIdle drops idle stores, least recently used first, until the cache
+// fits its budget. Stores with open handles or reads in flight are skipped,
+// so the budget can be exceeded while everything is in use.
+func (m *Manager) evictIdle() {
+	m.mu.Lock()
+	type cand struct {
+		s    *Store
+		last time.Time
+	}
+	var cands []cand
+	for s := range m.stores {
+		cands = append(cands, cand{s, s.Progress().LastAccess})
+	}
+	m.mu.Unlock()
+	slices.SortFunc(cands, func(a, b cand) int { return a.last.Compare(b.last) })
+	for _, c := range cands {
+		if m.used.Load() <= m.opts.MaxSize {
+			return
+		}
+		if n := c.s.evict(); n > 0 {
+			m.log.Info("evicted idle file to stay under --cache-max-size", "file", c.s.src.Name, "bytes", n)
+		}
+	}
+}
+
+// Close closes every store (waiting for their readers, bounded by ctx) and
+// removes this run's folder.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	stores := make([]*Store, 0, len(m.stores))
+	for s := range m.stores {
+		stores = append(stores, s)
+	}
+	m.mu.Unlock()
+	close(m.quit)
+	m.wg.Wait()
+
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Close(ctx); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		// Leave the run folder (and its lock) for the caller to retry or
+		// for the next start to sweep.
+		return errors.Join(errs...)
+	}
+	m.lock.Close()
+	if err := os.RemoveAll(m.runDir); err != nil {
+		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
+	}
+	return nil
+}

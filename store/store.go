@@ -1,0 +1,372 @@
+// Package store keeps one remote file of known size in a sparse temp file
+// that background range downloads fill while any number of readers read it.
+//
+// ReadAt waits for exactly the bytes it asks for, fetching an out-of-order
+// range at once; Close goes through a readers gate so the temp file is never
+// closed under a reader. A Manager owns the cache directory.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrClosed is returned by reads that start or wait after Close began.
+	ErrClosed = errors.New("store closed")
+	// ErrChanged means the origin's file is no longer the one that was
+	// staged; no byte of the new version is ever handed out.
+	ErrChanged = errors.New("origin file changed since it was staged; unstage and stage it again")
+)
+
+// Source describes the remote file as learned at staging time.
+type Source struct {
+	Name         string // for logs and errors
+	URL          string
+	Size         int64
+	ETag         string    // as the origin sent it, quotes included; "" if none
+	LastModified time.Time // zero if the origin sent none
+	NoRange      bool      // the origin is known to ignore Range
+}
+
+// State is a coarse summary of a store for listings.
+type State string
+
+const (
+	StateIdle        State = "idle"        // nothing requested yet, or evicted
+	StateDownloading State = "downloading" // fetchers running
+	StateComplete    State = "complete"    // every byte present
+	StateError       State = "error"       // gave up after retries; the next read tries again
+	StateFailed      State = "failed"      // permanent (origin changed); reads fail
+	StateClosed      State = "closed"
+)
+
+// Progress is a snapshot for the API and page.
+type Progress struct {
+	Size       int64
+	Present    int64 // bytes in the temp file
+	Fetched    int64 // bytes received from the origin, repeats included
+	Handles    int
+	Readers    int // ReadAt calls in flight
+	Fetchers   int
+	State      State
+	Err        error
+	LastAccess time.Time
+}
+
+// Store is one staged remote file. All methods are safe for concurrent use.
+type Store struct {
+	m    *Manager
+	src  Source
+	path string
+	file *os.File
+	log  *slog.Logger
+	gate gate
+
+	closing  chan struct{} // closed when Close starts: wakes every waiter
+	fetchWG  sync.WaitGroup
+	finish   sync.Once
+	closeErr error
+
+	mu         sync.Mutex
+	present    rangeSet
+	fetches    []*fetch
+	waiters    []*waiter
+	handles    int
+	staged     bool
+	closed     bool
+	started    bool // some read asked for content: the background fill runs
+	stalled    bool // gave up after retries: no background fill until the next read
+	stream     bool // the origin ignores Range: one whole-body fetch at a time
+	evicting   bool
+	epoch      int
+	cursor     int64 // end of the latest read: readahead starts here
+	fetched    int64
+	lastErr    error
+	permErr    error
+	lastAccess time.Time
+	ctx        context.Context // cancelled on Close and eviction
+	cancel     context.CancelFunc
+}
+
+type waiter struct {
+	off, end int64
+	ch       chan struct{}
+	err      error
+}
+
+func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
+	s := &Store{
+		m:          m,
+		src:        src,
+		path:       f.Name(),
+		file:       f,
+		log:        m.log.With("file", src.Name),
+		closing:    make(chan struct{}),
+		staged:     true,
+		stream:     src.NoRange,
+		lastAccess: time.Now(),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if complete {
+		s.present.add(0, src.Size)
+	}
+	return s
+}
+
+// Source returns what the store was created with.
+func (s *Store) Source() Source { return s.src }
+
+// ReadAt reads len(p) bytes at off, waiting until they are present. Only the
+// real end of the file gives a short read (with io.EOF).
+func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if !s.gate.enter() {
+		return 0, ErrClosed
+	}
+	defer s.gate.leave()
+	if off < 0 {
+		return 0, fmt.Errorf("read %s at %d: negative offset", s.src.Name, off)
+	}
+	if off >= s.src.Size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), s.src.Size)
+	if err := s.waitFor(ctx, off, end); err != nil {
+		return 0, err
+	}
+	n, err := s.file.ReadAt(p[:end-off], off)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == end-off) {
+		return n, fmt.Errorf("read %s at %d from temp file: %w", s.src.Name, off, err)
+	}
+	if int64(n) < int64(len(p)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// waitFor blocks until [off, end) is present, starting fetches as needed.
+func (s *Store) waitFor(ctx context.Context, off, end int64) error {
+	s.mu.Lock()
+	s.lastAccess = time.Now()
+	s.cursor = end
+	if !s.started || s.stalled {
+		s.started, s.stalled = true, false
+		s.lastErr = nil
+	}
+	for {
+		switch {
+		case s.closed:
+			s.mu.Unlock()
+			return ErrClosed
+		case s.present.contains(off, end):
+			s.mu.Unlock()
+			return nil
+		case s.permErr != nil:
+			err := s.permErr
+			s.mu.Unlock()
+			return err
+		}
+		w := &waiter{off: off, end: end, ch: make(chan struct{})}
+		s.waiters = append(s.waiters, w)
+		s.schedule()
+		s.mu.Unlock()
+
+		select {
+		case <-w.ch:
+		case <-s.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.dropWaiter(w)
+			s.mu.Unlock()
+			return fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
+		}
+		s.mu.Lock()
+		if w.err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("read %s at %d: %w", s.src.Name, off, w.err)
+		}
+	}
+}
+
+func (s *Store) dropWaiter(w *waiter) {
+	for i, x := range s.waiters {
+		if x == w {
+			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// wake releases waiters whose range is now present; with err != nil it
+// releases every waiter with that error. Called with s.mu held.
+func (s *Store) wake(err error) {
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		switch {
+		case err != nil:
+			w.err = err
+			close(w.ch)
+		case s.present.contains(w.off, w.end):
+			close(w.ch)
+		default:
+			kept = append(kept, w)
+		}
+	}
+	clear(s.waiters[len(kept):])
+	s.waiters = kept
+}
+
+// OpenHandle adds an open-handle reference; false once the store is closing.
+func (s *Store) OpenHandle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.handles++
+	s.lastAccess = time.Now()
+	return true
+}
+
+// ReleaseHandle drops an open-handle reference and closes the store when it
+// was the last reference and the file is no longer staged.
+func (s *Store) ReleaseHandle(ctx context.Context) error {
+	s.mu.Lock()
+	s.handles--
+	last := s.handles == 0 && !s.staged
+	s.mu.Unlock()
+	if last {
+		return s.Close(ctx)
+	}
+	return nil
+}
+
+// Unstage drops the staged reference; the store closes once no handle is open.
+func (s *Store) Unstage(ctx context.Context) error {
+	s.mu.Lock()
+	s.staged = false
+	last := s.handles == 0
+	s.mu.Unlock()
+	if last {
+		return s.Close(ctx)
+	}
+	return nil
+}
+
+// Close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
+// ctx) for in-flight reads to return, then stops downloads and removes the
+// temp file. If ctx ends first the file is left in place and Close may be
+// called again. Calling Close after it succeeded is harmless.
+func (s *Store) Close(ctx context.Context) error {
+	idle := s.gate.close()
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+		s.cancel()
+		s.wake(ErrClosed)
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		return fmt.Errorf("close %s: %d reads still in flight: %w", s.src.Name, s.gate.busy(), ctx.Err())
+	}
+	s.finish.Do(func() {
+		// Fetchers are only started under s.mu while !closed, so every Add
+		// happened before this Wait.
+		s.fetchWG.Wait()
+		s.mu.Lock()
+		freed := s.present.total
+		s.present.reset()
+		s.mu.Unlock()
+		s.m.used.Add(-freed)
+		err := s.file.Close()
+		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("close %s: %w", s.src.Name, err)
+		}
+		s.m.forget(s)
+	})
+	return s.closeErr
+}
+
+// Progress returns a snapshot of the store's state.
+func (s *Store) Progress() Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := Progress{
+		Size:       s.src.Size,
+		Present:    s.present.total,
+		Fetched:    s.fetched,
+		Handles:    s.handles,
+		Readers:    s.gate.busy(),
+		Fetchers:   len(s.fetches),
+		LastAccess: s.lastAccess,
+	}
+	switch {
+	case s.closed:
+		p.State = StateClosed
+	case s.permErr != nil:
+		p.State, p.Err = StateFailed, s.permErr
+	case s.present.total == s.src.Size:
+		p.State = StateComplete
+	case s.stalled && s.lastErr != nil:
+		p.State, p.Err = StateError, s.lastErr
+	case len(s.fetches) > 0:
+		p.State, p.Err = StateDownloading, s.lastErr
+	default:
+		p.State = StateIdle
+	}
+	return p
+}
+
+// evict drops the downloaded bytes of an idle store to free disk space. The
+// file stays staged; a later read downloads again. It refuses while any handle
+// is open or any read is in flight.
+func (s *Store) evict() (freed int64) {
+	s.mu.Lock()
+	// A reader counted by the gate may already have found its bytes present
+	// and be reading the file; one not yet counted will take s.mu after us and
+	// find the set empty, so checking the gate under s.mu is enough.
+	if s.closed || s.evicting || s.handles > 0 || s.gate.busy() > 0 || s.present.total == 0 {
+		s.mu.Unlock()
+		return 0
+	}
+	s.evicting = true
+	s.epoch++ // fetchers still finishing must not mark bytes present
+	freed = s.present.total
+	s.present.reset()
+	s.started = false
+	s.cancel()
+	s.mu.Unlock()
+	s.m.used.Add(-freed)
+
+	s.fetchWG.Wait()
+	err := s.file.Truncate(0)
+	if err == nil {
+		err = s.file.Truncate(s.src.Size)
+	}
+
+	s.mu.Lock()
+	if err != nil {
+		s.permErr = fmt.Errorf("evict %s: reset temp file: %w", s.src.Name, err)
+		s.wake(s.permErr)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.evicting = false
+	s.schedule()
+	s.mu.Unlock()
+	s.log.Debug("evicted", "bytes", freed)
+	return freed
+}

@@ -1,0 +1,180 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// remote is what staging learns about a source before anything is shown.
+type remote struct {
+	url          string // after redirects: what the store fetches
+	name         string // from Content-Disposition or the URL's last segment
+	size         int64  // -1 when the origin would not say
+	etag         string
+	lastModified time.Time
+	contentType  string
+	noRange      bool
+}
+
+// probe learns size, validators and name with a HEAD, or, when HEAD is
+// refused or says no size (signed URLs often allow GET only), with a
+// one-byte ranged GET. It never downloads the body.
+func (f *FS) probe(ctx context.Context, rawURL string) (*remote, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("bad URL %q: only http:// and https:// sources are supported", rawURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("bad URL %q: no host", rawURL)
+	}
+	r, headErr := f.probeWith(ctx, http.MethodHead, rawURL)
+	if headErr == nil && r.size >= 0 {
+		return r, nil
+	}
+	r, err = f.probeWith(ctx, http.MethodGet, rawURL)
+	if err != nil {
+		if headErr != nil {
+			return nil, fmt.Errorf("%w (HEAD: %v)", err, headErr)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+	}
+	if method == http.MethodGet {
+		req.Header.Set("Range", "bytes=0-0")
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, redact(rawURL), err)
+	}
+	// Closing without reading aborts a 200 answer's body: nothing is downloaded.
+	defer resp.Body.Close()
+	r := &remote{
+		url:         resp.Request.URL.String(),
+		size:        -1,
+		etag:        resp.Header.Get("ETag"),
+		contentType: resp.Header.Get("Content-Type"),
+	}
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		r.lastModified = lm
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent:
+		total := contentRangeTotal(resp.Header.Get("Content-Range"))
+		r.size = total
+	case resp.StatusCode == http.StatusOK:
+		r.size = resp.ContentLength
+		if method == http.MethodGet {
+			r.noRange = true
+		} else if ar := resp.Header.Get("Accept-Ranges"); strings.EqualFold(ar, "none") {
+			r.noRange = true
+		}
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		// Only an empty file cannot satisfy bytes=0-0.
+		if contentRangeTotal(resp.Header.Get("Content-Range")) == 0 {
+			r.size = 0
+			break
+		}
+		fallthrough
+	default:
+		return nil, fmt.Errorf("%s %s: origin answered %s", method, redact(rawURL), resp.Status)
+	}
+	r.name = nameFrom(resp)
+	return r, nil
+}
+
+func contentRangeTotal(v string) int64 {
+	i := strings.LastIndexByte(v, '/')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(v[i+1:], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// nameFrom picks the file name: Content-Disposition's filename wins over the
+// final URL's last path segment (percent-decoded).
+func nameFrom(resp *http.Response) string {
+	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
+		if _, params, err := mime.ParseMediaType(cd); err == nil {
+			if n := path.Base(strings.ReplaceAll(params["filename"], "\\", "/")); n != "" && n != "." && n != "/" {
+				return n
+			}
+		}
+	}
+	p := resp.Request.URL.Path
+	if p == "" || strings.HasSuffix(p, "/") {
+		return ""
+	}
+	return path.Base(p)
+}
+
+// redact drops the query from a URL for messages: signed URLs carry secrets there.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.User = nil
+	return u.String()
+}
+
+// fetchWhole downloads a source of unknown size into a new temp file, so it
+// can be shown with its real size.
+func (f *FS) fetchWhole(ctx context.Context, rawURL string) (*os.File, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", redact(rawURL), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("GET %s: origin answered %s", redact(rawURL), resp.Status)
+	}
+	file, err := f.opts.Manager.CreateTemp()
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := io.Copy(file, resp.Body)
+	if err != nil {
+		file.Close()
+		removeQuiet(file.Name())
+		return nil, 0, fmt.Errorf("GET %s: download of a file of unknown size broke after %d bytes: %w", redact(rawURL), n, err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		file.Close()
+		removeQuiet(file.Name())
+		return nil, 0, fmt.Errorf("GET %s: got %d bytes, origin announced %d", redact(rawURL), n, resp.ContentLength)
+	}
+	return file, n, nil
+}
+
+var errClosed = errors.New("fsm is shutting down")

@@ -1,0 +1,451 @@
+// Package vfs is the tree of staged remote files that the WebDAV and FUSE
+// frontends share: names and folders, stable metadata, and open handles that
+// read through each file's one store.
+//
+// Nothing here touches the origin except staging (a HEAD or one-byte probe)
+// and reads of content through a Handle.
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"fsm/store"
+)
+
+// Options configure an FS.
+type Options struct {
+	Manager *store.Manager // required
+	Client  *http.Client   // for probing sources; nil: a default with timeouts
+	Logger  *slog.Logger
+	// CloseTimeout bounds how long releasing the last handle of an unstaged
+	// file waits for reads still in flight (10 s).
+	CloseTimeout time.Duration
+}
+
+// FS is the tree of staged files. It is safe for concurrent use.
+type FS struct {
+	opts    Options
+	client  *http.Client
+	log     *slog.Logger
+	started time.Time
+
+	mu       sync.RWMutex
+	files    map[string]*File     // by clean path
+	pending  map[string]bool      // names being staged right now
+	dirTimes map[string]time.Time // last change of each folder ("" is the root)
+	closed   bool
+}
+
+// File is one staged remote file. Its metadata never changes while staged.
+type File struct {
+	Path        string // clean path, e.g. "movies/big.iso"
+	URL         string // as given at staging
+	Size        int64
+	ModTime     time.Time // whole seconds
+	ETag        string    // ours, strong and quoted: stable while staged
+	ContentType string
+	StagedAt    time.Time
+	store       *store.Store
+}
+
+// Progress of the file's download.
+func (f *File) Progress() store.Progress { return f.store.Progress() }
+
+// Info describes a file or folder for Stat and ReadDir.
+type Info struct {
+	Path        string // clean path; "" is the root
+	IsDir       bool
+	Size        int64
+	ModTime     time.Time
+	ETag        string
+	ContentType string
+}
+
+// Name is the last path element ("/" for the root).
+func (i Info) Name() string {
+	if i.Path == "" {
+		return "/"
+	}
+	return path.Base(i.Path)
+}
+
+// New returns an empty tree.
+func New(opts Options) *FS {
+	if opts.Manager == nil {
+		panic("vfs.New: no store manager")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 10 * time.Second
+	}
+	client := opts.Client
+	if client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = 30 * time.Second
+		t.DialContext = (&net.Dialer{Timeout: 15 * time.Second}).DialContext
+		client = &http.Client{Transport: t}
+	}
+	now := time.Now().Truncate(time.Second)
+	return &FS{
+		opts:     opts,
+		client:   client,
+		log:      opts.Logger,
+		started:  now,
+		files:    make(map[string]*File),
+		pending:  make(map[string]bool),
+		dirTimes: map[string]time.Time{"": now},
+	}
+}
+
+// Stage adds the remote file at source under name (or, when name is empty,
+// the name the origin gives). Its size and mtime are learned now and fixed;
+// a source whose size the origin will not tell is downloaded whole first.
+func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
+	if name != "" {
+		name = Clean(name)
+		if err := f.reserve(name); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", redact(source), err)
+		}
+	}
+	file, err := f.stage(ctx, source, name)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", redact(source), err)
+	}
+	return file, nil
+}
+
+func (f *FS) stage(ctx context.Context, source, name string) (file *File, err error) {
+	reserved := name
+	defer func() {
+		if reserved != "" {
+			f.mu.Lock()
+			delete(f.pending, reserved)
+			f.mu.Unlock()
+		}
+	}()
+	r, err := f.probe(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		if r.name == "" {
+			return nil, fmt.Errorf("cannot tell a file name from the URL or Content-Disposition: %w; give one with --name", fs.ErrInvalid)
+		}
+		name = Clean(r.name)
+		if err := f.reserve(name); err != nil {
+			return nil, err
+		}
+		reserved = name
+	}
+	now := time.Now()
+	mtime := r.lastModified
+	if mtime.IsZero() {
+		mtime = now
+	}
+	mtime = mtime.Truncate(time.Second)
+	src := store.Source{
+		Name:         name,
+		URL:          r.url,
+		Size:         r.size,
+		ETag:         r.etag,
+		LastModified: r.lastModified,
+		NoRange:      r.noRange,
+	}
+	var st *store.Store
+	if r.size < 0 {
+		f.log.Info("origin does not tell the size; downloading whole before showing it", "name", name)
+		tmp, n, err := f.fetchWhole(ctx, r.url)
+		if err != nil {
+			return nil, err
+		}
+		src.Size = n
+		if st, err = f.opts.Manager.Adopt(src, tmp); err != nil {
+			return nil, err
+		}
+	} else if st, err = f.opts.Manager.New(src); err != nil {
+		return nil, err
+	}
+	file = &File{
+		Path:        name,
+		URL:         source,
+		Size:        src.Size,
+		ModTime:     mtime,
+		ETag:        etag(r.url, r.etag, src.Size, mtime),
+		ContentType: contentType(name, r.contentType),
+		StagedAt:    now,
+		store:       st,
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		st.Unstage(ctx)
+		return nil, errClosed
+	}
+	f.files[name] = file
+	f.touch(name, now)
+	f.mu.Unlock()
+	f.log.Info("staged", "name", name, "size", src.Size, "url", redact(source))
+	return file, nil
+}
+
+// reserve claims name for a staging in progress, or says why it can't.
+func (f *FS) reserve(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errClosed
+	}
+	if err := f.clash(name); err != nil {
+		return err
+	}
+	f.pending[name] = true
+	return nil
+}
+
+// clash reports a name already used by a file or folder, a folder needed
+// where a file is, or a staging in progress. Called with f.mu held.
+func (f *FS) clash(name string) error {
+	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
+	if taken(name) {
+		return fmt.Errorf("name %q is already staged; unstage it first or choose another --name: %w", name, fs.ErrExist)
+	}
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		if taken(dir) {
+			return fmt.Errorf("name %q needs folder %q, which is a staged file: %w", name, dir, fs.ErrExist)
+		}
+	}
+	prefix := name + "/"
+	for p := range f.files {
+		if strings.HasPrefix(p, prefix) {
+			return fmt.Errorf("name %q is a folder of staged files: %w", name, fs.ErrExist)
+		}
+	}
+	for p := range f.pending {
+		if strings.HasPrefix(p, prefix) {
+			return fmt.Errorf("name %q is a folder of files being staged: %w", name, fs.ErrExist)
+		}
+	}
+	return nil
+}
+
+// touch records a change in the folders holding name. Called with f.mu held.
+func (f *FS) touch(name string, t time.Time) {
+	t = t.Truncate(time.Second)
+	for dir := path.Dir(name); ; dir = path.Dir(dir) {
+		if dir == "." {
+			dir = ""
+		}
+		if t.After(f.dirTimes[dir]) || f.dirTimes[dir].IsZero() {
+			f.dirTimes[dir] = t
+		}
+		if dir == "" {
+			return
+		}
+	}
+}
+
+// Unstage removes name from the tree at once. Open handles keep reading; the
+// temp file goes when the last one closes.
+func (f *FS) Unstage(ctx context.Context, name string) error {
+	name = Clean(name)
+	f.mu.Lock()
+	file := f.files[name]
+	if file == nil {
+		f.mu.Unlock()
+		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
+	}
+	delete(f.files, name)
+	f.touch(name, time.Now())
+	f.mu.Unlock()
+	f.log.Info("unstaged", "name", name)
+	if err := file.store.Unstage(ctx); err != nil {
+		return fmt.Errorf("unstage %s: %w", name, err)
+	}
+	return nil
+}
+
+// Lookup returns the staged file at p.
+func (f *FS) Lookup(p string) (*File, error) {
+	p = Clean(p)
+	f.mu.RLock()
+	file := f.files[p]
+	f.mu.RUnlock()
+	if file == nil {
+		return nil, &fs.PathError{Op: "open", Path: "/" + p, Err: fs.ErrNotExist}
+	}
+	return file, nil
+}
+
+// Files lists the staged files sorted by path.
+func (f *FS) Files() []*File {
+	f.mu.RLock()
+	out := make([]*File, 0, len(f.files))
+	for _, file := range f.files {
+		out = append(out, file)
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// Stat describes the file or folder at p. Errors are *fs.PathError.
+func (f *FS) Stat(p string) (Info, error) {
+	p = Clean(p)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if file := f.files[p]; file != nil {
+		return file.info(), nil
+	}
+	if p == "" || f.isDir(p) {
+		return f.dirInfo(p), nil
+	}
+	return Info{}, &fs.PathError{Op: "stat", Path: "/" + p, Err: fs.ErrNotExist}
+}
+
+// isDir: folders exist while a staged file lives under them. f.mu held.
+func (f *FS) isDir(p string) bool {
+	prefix := p + "/"
+	for name := range f.files {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *FS) dirInfo(p string) Info {
+	t := f.dirTimes[p]
+	if t.IsZero() {
+		t = f.started
+	}
+	return Info{Path: p, IsDir: true, ModTime: t, ETag: fmt.Sprintf(`"d%x"`, t.Unix())}
+}
+
+func (file *File) info() Info {
+	return Info{Path: file.Path, Size: file.Size, ModTime: file.ModTime, ETag: file.ETag, ContentType: file.ContentType}
+}
+
+// ReadDir lists the folder at p, sorted by name. Errors are *fs.PathError.
+func (f *FS) ReadDir(p string) ([]Info, error) {
+	p = Clean(p)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.files[p] != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: "/" + p, Err: errors.New("not a directory")}
+	}
+	prefix := ""
+	if p != "" {
+		prefix = p + "/"
+	}
+	seen := make(map[string]bool)
+	var out []Info
+	for name, file := range f.files {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		if child, _, isDir := strings.Cut(rest, "/"); isDir {
+			if !seen[child] {
+				seen[child] = true
+				out = append(out, f.dirInfo(prefix+child))
+			}
+		} else {
+			out = append(out, file.info())
+		}
+	}
+	if len(out) == 0 && p != "" {
+		return nil, &fs.PathError{Op: "readdir", Path: "/" + p, Err: fs.ErrNotExist}
+	}
+	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// Open returns a handle on the file at p; the handle keeps the file's bytes
+// readable after an unstage, until Close.
+func (f *FS) Open(p string) (*Handle, error) {
+	file, err := f.Lookup(p)
+	if err != nil {
+		return nil, err
+	}
+	if !file.store.OpenHandle() {
+		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path, Err: fs.ErrNotExist}
+	}
+	return &Handle{fs: f, file: file}, nil
+}
+
+// Close refuses further staging; the store manager owns the temp files.
+func (f *FS) Close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+}
+
+// Handle is an open file. ReadAt may be called concurrently.
+type Handle struct {
+	fs     *FS
+	file   *File
+	closed sync.Once
+}
+
+// File returns the handle's file.
+func (h *Handle) File() *File { return h.file }
+
+// ReadAt reads len(p) bytes at off, waiting for them to arrive from the
+// origin; only the real end of the file gives a short read (io.EOF).
+func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return h.file.store.ReadAt(ctx, p, off)
+}
+
+// Close releases the handle. Closing twice is harmless.
+func (h *Handle) Close() error {
+	var err error
+	h.closed.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.fs.opts.CloseTimeout)
+		defer cancel()
+		if err = h.file.store.ReleaseHandle(ctx); err != nil {
+			h.fs.log.Warn("release handle", "name", h.file.Path, "err", err)
+		}
+	})
+	return err
+}
+
+// etag is ours, not the origin's: strong, stable while staged, and different
+// for another version or URL of the same name.
+func etag(url, originETag string, size int64, mtime time.Time) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d", url, originETag, size, mtime.Unix())
+	return fmt.Sprintf(`"%x"`, h.Sum64())
+}
+
+// contentType is decided by extension so no client has to sniff content
+// (which would start a download); the origin's type is the fallback.
+func contentType(name, origin string) string {
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	if origin != "" && !strings.HasPrefix(origin, "text/html") {
+		return origin
+	}
+	return "application/octet-stream"
+}
+
+func removeQuiet(p string) { _ = os.Remove(p) }

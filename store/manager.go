@@ -62,10 +62,11 @@ func setDefault[T int | int64 | time.Duration](v *T, d T) {
 
 // Manager owns the cache directory and every store in it.
 type Manager struct {
-	opts   Options
-	log    *slog.Logger
-	runDir string
-	lock   *os.File // held for the manager's life: marks runDir as in use
+	opts      Options
+	ownClient bool // made by us: close its idle connections on Close
+	log       *slog.Logger
+	runDir    string
+	lock      *os.File // held for the manager's life: marks runDir as in use
 
 	used    atomic.Int64 // bytes present across all stores
 	evictCh chan struct{}
@@ -82,6 +83,7 @@ const runPrefix = "run-"
 // NewManager prepares opts.Dir: it removes what crashed runs left behind and
 // makes a private folder for this run's temp files.
 func NewManager(opts Options) (*Manager, error) {
+	ownClient := opts.Client == nil
 	opts.defaults()
 	if opts.Dir == "" {
 		return nil, errors.New("cache dir: no directory given")
@@ -90,11 +92,12 @@ func NewManager(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("cache dir: %w", err)
 	}
 	m := &Manager{
-		opts:    opts,
-		log:     opts.Logger,
-		evictCh: make(chan struct{}, 1),
-		quit:    make(chan struct{}),
-		stores:  make(map[*Store]struct{}),
+		opts:      opts,
+		ownClient: ownClient,
+		log:       opts.Logger,
+		evictCh:   make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		stores:    make(map[*Store]struct{}),
 	}
 	m.sweep()
 	dir, err := os.MkdirTemp(opts.Dir, runPrefix+"*")
@@ -293,6 +296,9 @@ func (m *Manager) Close(ctx context.Context) error {
 		// Leave the run folder (and its lock) for the caller to retry or
 		// for the next start to sweep.
 		return errors.Join(errs...)
+	}
+	if m.ownClient {
+		m.opts.Client.CloseIdleConnections()
 	}
 	m.lock.Close()
 	if err := os.RemoveAll(m.runDir); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/redact"
 	"io"
 	"net/http"
 	"strconv"
@@ -182,9 +183,9 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 		failures++
 		s.lastErr = err
 		if !retriable(err) || failures > o.Retries {
-			s.log.Error("download failed", "url", s.src.URL, "offset", f.pos, "attempts", failures, "err", err)
+			s.log.Error("download failed", "url", redact.URL(s.src.URL), "offset", f.pos, "attempts", failures, "err", err)
 			s.stalled = true
-			s.wake(fmt.Errorf("download %s: %w", s.src.URL, err))
+			s.wake(fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
 			break
 		}
 		delay := min(o.RetryBase<<(failures-1), o.RetryMax)
@@ -235,6 +236,7 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	}
 	resp, err := s.m.opts.Client.Do(req)
 	if err != nil {
+		redact.Error(err)
 		if c := context.Cause(ctx); c != nil && parent.Err() == nil {
 			return c
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/redact"
 	"io"
 	"mime"
 	"net/http"
@@ -64,7 +65,7 @@ func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, err
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, redact(rawURL), err)
+		return nil, fmt.Errorf("%s %s: %w", method, redact.URL(rawURL), redact.Error(err))
 	}
 	// Closing without reading aborts a 200 answer's body: nothing is downloaded.
 	defer resp.Body.Close()
@@ -96,7 +97,7 @@ func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, err
 		}
 		fallthrough
 	default:
-		return nil, fmt.Errorf("%s %s: origin answered %s", method, redact(rawURL), resp.Status)
+		return nil, fmt.Errorf("%s %s: origin answered %s", method, redact.URL(rawURL), resp.Status)
 	}
 	r.name = nameFrom(resp)
 	return r, nil
@@ -131,19 +132,6 @@ func nameFrom(resp *http.Response) string {
 	return path.Base(p)
 }
 
-// redact drops the query from a URL for messages: signed URLs carry secrets there.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	u.User = nil
-	return u.String()
-}
-
 // fetchWhole downloads a source of unknown size into a new temp file, so it
 // can be shown with its real size.
 func (f *FS) fetchWhole(ctx context.Context, rawURL string) (*os.File, int64, error) {
@@ -153,11 +141,11 @@ func (f *FS) fetchWhole(ctx context.Context, rawURL string) (*os.File, int64, er
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", redact(rawURL), err)
+		return nil, 0, fmt.Errorf("GET %s: %w", redact.URL(rawURL), redact.Error(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("GET %s: origin answered %s", redact(rawURL), resp.Status)
+		return nil, 0, fmt.Errorf("GET %s: origin answered %s", redact.URL(rawURL), resp.Status)
 	}
 	file, err := f.opts.Manager.CreateTemp()
 	if err != nil {
@@ -167,12 +155,12 @@ func (f *FS) fetchWhole(ctx context.Context, rawURL string) (*os.File, int64, er
 	if err != nil {
 		file.Close()
 		removeQuiet(file.Name())
-		return nil, 0, fmt.Errorf("GET %s: download of a file of unknown size broke after %d bytes: %w", redact(rawURL), n, err)
+		return nil, 0, fmt.Errorf("GET %s: download of a file of unknown size broke after %d bytes: %w", redact.URL(rawURL), n, err)
 	}
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		file.Close()
 		removeQuiet(file.Name())
-		return nil, 0, fmt.Errorf("GET %s: got %d bytes, origin announced %d", redact(rawURL), n, resp.ContentLength)
+		return nil, 0, fmt.Errorf("GET %s: got %d bytes, origin announced %d", redact.URL(rawURL), n, resp.ContentLength)
 	}
 	return file, n, nil
 }

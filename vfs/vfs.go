@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"fsm/internal/redact"
 	"fsm/store"
 )
 
@@ -120,12 +121,12 @@ func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
 	if name != "" {
 		name = Clean(name)
 		if err := f.reserve(name); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", redact(source), err)
+			return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
 		}
 	}
 	file, err := f.stage(ctx, source, name)
 	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", redact(source), err)
+		return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
 	}
 	return file, nil
 }
@@ -200,7 +201,7 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 	f.files[name] = file
 	f.touch(name, now)
 	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", src.Size, "url", redact(source))
+	f.log.Info("staged", "name", name, "size", src.Size, "url", redact.URL(source))
 	return file, nil
 }
 

@@ -1,0 +1,32 @@
+package redact
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://h/p/f.iso", "https://h/p/f.iso"},
+		{"https://h/f?X-Amz-Signature=secret&X-Amz-Credential=k", "https://h/f?…"},
+		{"https://user:pw@h/f", "https://h/f"},
+		{"https://h/f#frag", "https://h/f"},
+		{"http://[::1", "(unparsable URL)"},
+	}
+	for _, tc := range tests {
+		if got := URL(tc.in); got != tc.want {
+			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestError(t *testing.T) {
+	_, err := http.Get("http://127.0.0.1:1/f?sig=secret")
+	if err == nil {
+		t.Skip("something listens on port 1")
+	}
+	if msg := Error(err).Error(); strings.Contains(msg, "secret") || !strings.Contains(msg, "127.0.0.1:1/f") {
+		t.Fatalf("message %q", msg)
+	}
+}

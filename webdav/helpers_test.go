@@ -1,0 +1,230 @@
+package webdav
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fsm/internal/testorigin"
+	"fsm/store"
+	"fsm/vfs"
+)
+
+// env is a staged tree served by NewHandler on loopback.
+type env struct {
+	t       *testing.T
+	origin  *testorigin.Origin
+	content testorigin.Content
+	m       *store.Manager
+	fs      *vfs.FS
+	srv     *httptest.Server
+	logs    *syncBuffer
+	handler http.Handler
+	// exits receives one value each time a request handled by srv returns
+	// (panics included), when track is set.
+	exits chan string
+}
+
+type envOptions struct {
+	origin testorigin.Options
+	store  store.Options
+	names  []string // staged from the one origin; default "movie.mp4"
+	prefix string
+	track  bool // report handler exits on env.exits
+	wrap   func(http.Handler) http.Handler
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.origin.Content.Size == 0 {
+		o.origin.Content = testorigin.Content{Seed: 7, Size: 3<<20 + 12345}
+	}
+	if len(o.names) == 0 {
+		o.names = []string{"movie.mp4"}
+	}
+	e := &env{t: t, logs: &syncBuffer{}, exits: make(chan string, 128)}
+	e.origin = testorigin.New(t, o.origin)
+	e.content = o.origin.Content
+	o.store.Dir = t.TempDir()
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.store.Logger = log
+	if o.store.RetryBase == 0 {
+		o.store.RetryBase = time.Millisecond
+	}
+	m, err := store.NewManager(o.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("manager close: %v", err)
+		}
+	})
+	e.fs = vfs.New(vfs.Options{Manager: m, Logger: log, CloseTimeout: 5 * time.Second})
+	for _, n := range o.names {
+		if _, err := e.fs.Stage(context.Background(), e.origin.URL(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHandler(e.fs, Options{Logger: log, Prefix: o.prefix})
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	e.handler = h
+	if o.track {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { e.exits <- r.Method + " " + r.URL.Path }()
+			inner.ServeHTTP(w, r)
+		})
+	}
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(func() {
+		e.srv.CloseClientConnections()
+		e.srv.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+func (e *env) url(p string) string { return e.srv.URL + p }
+
+// do sends one request and returns the response with its body read.
+func (e *env) do(method, p string, hdr map[string]string, body string) (*http.Response, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url(p), rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, p, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: reading body: %v", method, p, err)
+	}
+	return resp, b
+}
+
+// file returns the staged file (its store's progress is the evidence of
+// what the frontends did).
+func (e *env) file(name string) *vfs.File {
+	e.t.Helper()
+	f, err := e.fs.Lookup(name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return f
+}
+
+// originGETs is the number of content requests the origin saw.
+func (e *env) originGETs() int { return e.origin.Count(http.MethodGet) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// needBinary skips the test when a client is missing, and fails it under CI.
+func needBinary(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed (required under CI): %v", n, err)
+			}
+			t.Skipf("%s is not installed: %v", n, err)
+		}
+	}
+}
+
+// waitUntil polls cond until it holds; it is for state other processes or
+// goroutines reach without telling us (a FUSE mount appearing, a request
+// arriving at the origin), never a timing assumption: the deadline only
+// turns a hang into a failure.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// multistatus is the subset of a 207 body the tests look at.
+type multistatus struct {
+	Responses []struct {
+		Href     string `xml:"href"`
+		Propstat []struct {
+			Status string `xml:"status"`
+			Prop   struct {
+				Inner []struct {
+					XMLName xml.Name
+					Value   string `xml:",innerxml"`
+				} `xml:",any"`
+			} `xml:"prop"`
+		} `xml:"propstat"`
+	} `xml:"response"`
+}
+
+// props maps href → "status name" → value, e.g. props["/a"]["200 getetag"].
+func parseMultistatus(t *testing.T, body []byte) map[string]map[string]string {
+	t.Helper()
+	var ms multistatus
+	if err := xml.Unmarshal(body, &ms); err != nil {
+		t.Fatalf("bad 207 body: %v\n%s", err, body)
+	}
+	out := make(map[string]map[string]string)
+	for _, r := range ms.Responses {
+		m := make(map[string]string)
+		for _, ps := range r.Propstat {
+			code := strings.Fields(ps.Status)
+			if len(code) < 2 {
+				t.Fatalf("bad status %q", ps.Status)
+			}
+			for _, p := range ps.Prop.Inner {
+				m[code[1]+" "+p.XMLName.Local] = p.Value
+			}
+		}
+		out[r.Href] = m
+	}
+	return out
+}

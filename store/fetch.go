@@ -167,8 +167,10 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 			break
 		}
 		if errors.Is(err, errNoRange) {
-			s.log.Info("origin ignores Range; reading it as one stream")
-			s.stream = true
+			if !s.stream {
+				s.log.Info("origin ignores Range; reading it as one stream")
+				s.stream = true
+			}
 			break
 		}
 		if errors.Is(err, ErrChanged) {

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"fsm/internal/testorigin"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fsm-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "fsm")
+	// The default build: pure Go, no FUSE.
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs fsm to completion and returns its exit code and stderr.
+func run(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), out.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, out.String()
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("fsm %v did not exit; output:\n%s", args, out.String())
+		return 0, ""
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	missing := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/there.bin"})
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	tests := []struct {
+		name     string
+		env      []string
+		args     []string
+		wantCode int
+		mention  string
+	}{
+		{"non-loopback needs auth", nil, []string{"serve", "--addr", "0.0.0.0:0"}, 2, "--password-file"},
+		{"user without password", nil, []string{"serve", "--addr", "127.0.0.1:0", "--user", "u"}, 2, "go together"},
+		{"bad size", nil, []string{"serve", "--cache-max-size", "lots"}, 2, "--cache-max-size"},
+		{"bad size from env", []string{"FSM_CACHE_MAX_SIZE=lots"}, []string{"serve"}, 2, "--cache-max-size"},
+		{"fuse not built", nil, []string{"serve", "--addr", "127.0.0.1:0", "--fuse", t.TempDir()}, 2, "without FUSE"},
+		{"bad addr", nil, []string{"serve", "--addr", "nonsense"}, 2, "HOST:PORT"},
+		{"origin 404", nil, []string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", t.TempDir(), missing.Server.URL + "/gone.bin"}, 1, "404"},
+		{"not a URL", nil, []string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", t.TempDir(), "/etc/passwd"}, 1, "http"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := run(t, tc.env, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.mention) {
+				t.Fatalf("exit %d, want %d; output should mention %q:\n%s", code, tc.wantCode, tc.mention, out)
+			}
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+				t.Fatalf("panic reached the user:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out := run(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "fsm ") {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+}
+
+// server is a running `fsm serve`.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+	log  *bytes.Buffer
+}
+
+var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
+
+func startServe(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: new(bytes.Buffer)}
+	urlCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.log.WriteString(line + "\n")
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				urlCh <- m[1]
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case s.url = <-urlCh:
+	case err := <-s.done:
+		t.Fatalf("fsm exited before serving: %v\n%s", err, s.log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fsm did not start serving:\n%s", s.log)
+	}
+	return s
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (s *server) stop(t *testing.T) int {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fsm did not exit after SIGTERM:\n%s", s.log)
+		return -1
+	}
+}
+
+func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// A served file reads byte for byte; SIGTERM exits 0 and leaves no temp
+// file, run folder or token behind; leftovers of a crashed run are swept.
+func TestServeAndShutdown(t *testing.T) {
+	c := testorigin.Content{Seed: 4, Size: 5<<20 + 3}
+	o := testorigin.New(t, testorigin.Options{Content: c, Name: "/dir/video.mp4"})
+	cache := t.TempDir()
+	stale := filepath.Join(cache, "run-crashed")
+	os.MkdirAll(stale, 0o700)
+	os.WriteFile(filepath.Join(stale, "x.part"), []byte("old"), 0o600)
+
+	s := startServe(t, []string{"FSM_CACHE_DIR=" + cache}, o.URL())
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("leftover run folder not removed: %v", err)
+	}
+	resp, body := get(t, s.url+"video.mp4")
+	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
+		t.Fatalf("GET: %s, %d bytes; content equal: %v", resp.Status, len(body), bytes.Equal(body, c.Bytes(0, c.Size)))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "video/mp4" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	resp, body = get(t, s.url+"video.mp4", "Range", "bytes=4000000-4000099")
+	if resp.StatusCode != 206 || !bytes.Equal(body, c.Bytes(4000000, 100)) {
+		t.Fatalf("range GET: %s", resp.Status)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, s.log)
+	}
+	left, _ := filepath.Glob(filepath.Join(cache, "*"))
+	if len(left) != 0 {
+		t.Fatalf("left in cache dir after shutdown: %v", left)
+	}
+}
+
+// A non-loopback listener with credentials demands them everywhere.
+func TestBasicAuth(t *testing.T) {
+	c := testorigin.Content{Seed: 5, Size: 1000}
+	o := testorigin.New(t, testorigin.Options{Content: c})
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	s := startServe(t, nil, "--cache-dir", t.TempDir(), "--user", "me", "--password-file", pw, o.URL())
+	if resp, _ := get(t, s.url+"file.bin"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %s", resp.Status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.url+"file.bin", nil)
+	req.SetBasicAuth("me", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
+		t.Fatalf("with credentials: %s", resp.Status)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

@@ -29,3 +29,6 @@ func (m *Mounted) Done() <-chan struct{} {
 	close(ch)
 	return ch
 }
+
+// Dir is empty in a build without the fuse tag.
+func (m *Mounted) Dir() string { return "" }

@@ -81,7 +81,9 @@ func (s *Store) schedule() {
 				pos = nf.end
 				continue
 			}
-			nf := &fetch{pos: m, end: s.claimEnd(m)}
+			// A read-triggered claim stays short so that many random
+			// readers each get their bytes soon; readahead takes long claims.
+			nf := &fetch{pos: m, end: min(s.claimEnd(m), max(w.end, m+o.DemandChunk))}
 			s.startFetch(nf)
 			pos = nf.end
 		}
@@ -155,11 +157,14 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 	o := s.m.opts
 	failures := 0
 	s.mu.Lock()
+	// Progress is this fetch reaching further than before, not bytes
+	// received: a stream that keeps breaking inside the part it already
+	// delivered makes none, and other fetches' progress does not count.
+	best := f.pos
 	for {
 		if f.stream {
 			f.pos = 0
 		}
-		before := s.fetched
 		s.mu.Unlock()
 		err := s.fetchOnce(ctx, f)
 		s.mu.Lock()
@@ -179,8 +184,8 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 			s.wake(s.permErr)
 			break
 		}
-		if s.fetched > before {
-			failures = 0
+		if f.pos > best {
+			best, failures = f.pos, 0
 		}
 		failures++
 		s.lastErr = err

@@ -25,6 +25,7 @@ type Options struct {
 	Connections  int          // parallel readahead connections per file (4)
 	MaxFetchers  int          // all fetches per file, readahead plus out-of-order reads (8)
 	ChunkSize    int64        // bytes one readahead request asks for (8 MiB)
+	DemandChunk  int64        // bytes a request started by a waiting read asks for at least (256 KiB)
 	NearWindow   int64        // a read this close behind a fetcher waits for it (1 MiB)
 	Retries      int          // consecutive failures without progress before giving up (6)
 	RetryBase    time.Duration
@@ -47,6 +48,7 @@ func (o *Options) defaults() {
 	setDefault(&o.MaxFetchers, 8)
 	o.MaxFetchers = max(o.MaxFetchers, o.Connections)
 	setDefault(&o.ChunkSize, 8<<20)
+	setDefault(&o.DemandChunk, 256<<10)
 	setDefault(&o.NearWindow, 1<<20)
 	setDefault(&o.Retries, 6)
 	setDefault(&o.RetryBase, 100*time.Millisecond)
@@ -75,10 +77,36 @@ type Manager struct {
 
 	mu     sync.Mutex
 	stores map[*Store]struct{}
-	closed bool
+	closed bool // no new stores; Close has begun
+	done   bool // Close finished: the run folder is gone
 }
 
-const runPrefix = "run-"
+const (
+	runPrefix = "run-"
+	newPrefix = ".new-" // a run folder being set up, not yet locked
+)
+
+// makeRunDir creates this run's folder and locks it. The folder gets its
+// run- name only once its lock is held (a rename keeps the open lock), so a
+// concurrent start never sees a live run folder without its lock and sweeps it.
+func makeRunDir(cacheDir string) (string, *os.File, error) {
+	tmp, err := os.MkdirTemp(cacheDir, newPrefix+"*")
+	if err != nil {
+		return "", nil, err
+	}
+	lock, err := lockRunDir(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, fmt.Errorf("lock %s: %w", tmp, err)
+	}
+	dir := filepath.Join(cacheDir, runPrefix+strings.TrimPrefix(filepath.Base(tmp), newPrefix))
+	if err := os.Rename(tmp, dir); err != nil {
+		lock.Close()
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
 
 // NewManager prepares opts.Dir: it removes what crashed runs left behind and
 // makes a private folder for this run's temp files.
@@ -100,14 +128,9 @@ func NewManager(opts Options) (*Manager, error) {
 		stores:    make(map[*Store]struct{}),
 	}
 	m.sweep()
-	dir, err := os.MkdirTemp(opts.Dir, runPrefix+"*")
+	dir, lock, err := makeRunDir(opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("cache dir: %w", err)
-	}
-	lock, err := lockRunDir(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cache dir: lock %s: %w", dir, err)
 	}
 	m.runDir, m.lock = dir, lock
 	m.wg.Add(1)
@@ -124,11 +147,23 @@ func (m *Manager) sweep() {
 		return
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), runPrefix) {
+		if !e.IsDir() {
 			continue
 		}
 		dir := filepath.Join(m.opts.Dir, e.Name())
-		if !runDirStale(dir) {
+		switch {
+		case strings.HasPrefix(e.Name(), runPrefix):
+			if !runDirStale(dir) {
+				continue
+			}
+		case strings.HasPrefix(e.Name(), newPrefix):
+			// Being set up by a concurrent start (it holds the lock), or
+			// abandoned by a crash during the few calls of makeRunDir.
+			info, err := e.Info()
+			if err != nil || time.Since(info.ModTime()) < time.Minute || !runDirStale(dir) {
+				continue
+			}
+		default:
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -264,17 +299,19 @@ func (m *Manager) evictIdle() {
 // removes this run's folder.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
-	if m.closed {
+	if m.done {
 		m.mu.Unlock()
 		return nil
 	}
-	m.closed = true
+	if !m.closed {
+		m.closed = true
+		close(m.quit)
+	}
 	stores := make([]*Store, 0, len(m.stores))
 	for s := range m.stores {
 		stores = append(stores, s)
 	}
 	m.mu.Unlock()
-	close(m.quit)
 	m.wg.Wait()
 
 	var errs []error
@@ -293,10 +330,16 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		// Leave the run folder (and its lock) for the caller to retry or
-		// for the next start to sweep.
+		// Leave the run folder (and its lock) for a retry of Close, or for
+		// the next start to sweep.
 		return errors.Join(errs...)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return nil
+	}
+	m.done = true
 	if m.ownClient {
 		m.opts.Client.CloseIdleConnections()
 	}

@@ -136,6 +136,9 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off >= s.src.Size {
 		return 0, io.EOF
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	end := min(off+int64(len(p)), s.src.Size)
 	if err := s.waitFor(ctx, off, end); err != nil {
 		return 0, err
@@ -227,7 +230,9 @@ func (s *Store) wake(err error) {
 func (s *Store) OpenHandle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	// Unstaged with no handle left means Close is on its way, even if it
+	// has not taken the lock yet.
+	if s.closed || (!s.staged && s.handles == 0) {
 		return false
 	}
 	s.handles++
@@ -239,6 +244,10 @@ func (s *Store) OpenHandle() bool {
 // was the last reference and the file is no longer staged.
 func (s *Store) ReleaseHandle(ctx context.Context) error {
 	s.mu.Lock()
+	if s.handles <= 0 {
+		s.mu.Unlock()
+		return fmt.Errorf("release %s: no open handle (released twice?)", s.src.Name)
+	}
 	s.handles--
 	last := s.handles == 0 && !s.staged
 	s.mu.Unlock()

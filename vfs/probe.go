@@ -24,7 +24,8 @@ type remote struct {
 	etag         string
 	lastModified time.Time
 	contentType  string
-	noRange      bool
+	noRange      bool // the origin ignores Range
+	ranges       bool // the origin says it serves Range (Accept-Ranges: bytes)
 }
 
 // probe learns size, validators and name with a HEAD, or, when HEAD is
@@ -41,12 +42,18 @@ func (f *FS) probe(ctx context.Context, rawURL string) (*remote, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("bad URL %q: no host", rawURL)
 	}
-	r, headErr := f.probeWith(ctx, http.MethodHead, rawURL)
-	if headErr == nil && r.size >= 0 {
-		return r, nil
+	head, headErr := f.probeWith(ctx, http.MethodHead, rawURL)
+	if headErr == nil && head.size >= 0 && (head.ranges || head.noRange) {
+		return head, nil
 	}
-	r, err = f.probeWith(ctx, http.MethodGet, rawURL)
+	// HEAD refused, said no size, or did not say whether Range works: one
+	// byte of GET tells, so the store never opens parallel connections to
+	// an origin that would answer each with the whole file.
+	r, err := f.probeWith(ctx, http.MethodGet, rawURL)
 	if err != nil {
+		if headErr == nil && head.size >= 0 {
+			return head, nil
+		}
 		if headErr != nil {
 			return nil, fmt.Errorf("%w (HEAD: %v)", err, headErr)
 		}
@@ -86,8 +93,10 @@ func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, err
 		r.size = resp.ContentLength
 		if method == http.MethodGet {
 			r.noRange = true
-		} else if ar := resp.Header.Get("Accept-Ranges"); strings.EqualFold(ar, "none") {
-			r.noRange = true
+		} else {
+			ar := resp.Header.Get("Accept-Ranges")
+			r.noRange = strings.EqualFold(ar, "none")
+			r.ranges = strings.EqualFold(ar, "bytes")
 		}
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 		// Only an empty file cannot satisfy bytes=0-0.

@@ -307,3 +307,30 @@ func TestConcurrentStageSameNameOneWins(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An origin that ignores Range is found out at staging, so the store reads
+// it as one stream instead of opening parallel whole-file GETs.
+func TestIgnoreRangeFoundAtStaging(t *testing.T) {
+	c := testorigin.Content{Seed: 8, Size: 3 << 20}
+	o := testorigin.New(t, testorigin.Options{Content: c, IgnoreRange: true})
+	fsys, _, _ := newFS(t)
+	if _, err := fsys.Stage(context.Background(), o.URL(), ""); err != nil {
+		t.Fatal(err)
+	}
+	staging := o.Count(http.MethodGet)
+	h, err := fsys.Open("file.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	buf := make([]byte, 4096)
+	if _, err := h.ReadAt(context.Background(), buf, c.Size-4096); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, c.Bytes(c.Size-4096, 4096)) {
+		t.Fatal("content differs")
+	}
+	if n := o.Count(http.MethodGet) - staging; n != 1 {
+		t.Fatalf("%d GETs to read an origin that ignores Range, want 1 stream", n)
+	}
+}

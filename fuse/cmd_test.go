@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fsm/internal/mountinfo"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -132,11 +133,11 @@ func TestServeBinary(t *testing.T) {
 	if werr != nil {
 		t.Errorf("fsm exited with %v after SIGTERM\n%s", werr, logBuf.String())
 	}
-	mounts, err := readMounts()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, ok := mountAt(mounts, dir); ok {
+	if e, ok := mountinfo.At(mounts, dir); ok {
 		t.Errorf("mount left at %s after exit: %+v", dir, e)
 		exec.Command(fusermount(), "-uz", dir).Run()
 	}

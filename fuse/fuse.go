@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/mountinfo"
 	"log/slog"
 	"os/exec"
 	"runtime"
@@ -172,10 +173,10 @@ func (m *Mounted) mounted() bool {
 		return false
 	default:
 	}
-	mounts, err := readMounts()
+	mounts, err := mountinfo.Read()
 	if err != nil || mounts == nil {
 		return true
 	}
-	e, ok := mountAt(mounts, m.dir)
+	e, ok := mountinfo.At(mounts, m.dir)
 	return ok && e.FSType == fsType
 }

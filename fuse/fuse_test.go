@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/mountinfo"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // sweepStale removes dead fsm mounts that crashed test runs left in TempDir.
 func sweepStale() {
-	mounts, _ := readMounts()
+	mounts, _ := mountinfo.Read()
 	tmp := filepath.Clean(os.TempDir()) + string(filepath.Separator)
 	for _, e := range mounts {
 		if e.FSType != fsType || !strings.HasPrefix(e.MountPoint, tmp) {
@@ -162,11 +163,11 @@ func assertUnmounted(t *testing.T, m *Mounted) {
 	default:
 		t.Errorf("Done not closed after Unmount")
 	}
-	mounts, err := readMounts()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, ok := mountAt(mounts, m.Dir()); ok {
+	if e, ok := mountinfo.At(mounts, m.Dir()); ok {
 		t.Errorf("mount left at %s: %+v", m.Dir(), e)
 	}
 }

@@ -5,6 +5,7 @@ package fuse
 import (
 	"errors"
 	"fmt"
+	"fsm/internal/mountinfo"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -119,8 +120,8 @@ func checkMountpoint(dir string, clear bool, log *slog.Logger) error {
 	case !fi.IsDir():
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
-	if mounts, err := readMounts(); err == nil {
-		if e, ok := mountAt(mounts, dir); ok && e.FSType == fsType {
+	if mounts, err := mountinfo.Read(); err == nil {
+		if e, ok := mountinfo.At(mounts, dir); ok && e.FSType == fsType {
 			return fmt.Errorf("%s is already mounted by a running fsm; stop that one, or unmount it with %s -u %s", dir, fusermount(), dir)
 		}
 	}

@@ -140,7 +140,7 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	end := min(off+int64(len(p)), s.src.Size)
-	if err := s.waitFor(ctx, off, end); err != nil {
+	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
 	n, err := s.file.ReadAt(p[:end-off], off)
@@ -153,11 +153,12 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// waitFor blocks until [off, end) is present, starting fetches as needed.
-func (s *Store) waitFor(ctx context.Context, off, end int64) error {
+// waitFor blocks until [off, need) is present, starting fetches as needed,
+// and returns where the run of present bytes from off ends, capped at limit.
+func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, error) {
 	s.mu.Lock()
 	s.lastAccess = time.Now()
-	s.cursor = end
+	s.cursor = need
 	if !s.started || s.stalled {
 		s.started, s.stalled = true, false
 		s.lastErr = nil
@@ -166,16 +167,17 @@ func (s *Store) waitFor(ctx context.Context, off, end int64) error {
 		switch {
 		case s.closed:
 			s.mu.Unlock()
-			return ErrClosed
-		case s.present.contains(off, end):
+			return 0, ErrClosed
+		case s.present.contains(off, need):
+			avail := s.present.nextMissing(off, limit)
 			s.mu.Unlock()
-			return nil
+			return avail, nil
 		case s.permErr != nil:
 			err := s.permErr
 			s.mu.Unlock()
-			return err
+			return 0, err
 		}
-		w := &waiter{off: off, end: end, ch: make(chan struct{})}
+		w := &waiter{off: off, end: need, ch: make(chan struct{})}
 		s.waiters = append(s.waiters, w)
 		s.schedule()
 		s.mu.Unlock()
@@ -183,20 +185,68 @@ func (s *Store) waitFor(ctx context.Context, off, end int64) error {
 		select {
 		case <-w.ch:
 		case <-s.closing:
-			return ErrClosed
+			return 0, ErrClosed
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.dropWaiter(w)
 			s.mu.Unlock()
-			return fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
+			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
 		}
 		s.mu.Lock()
 		if w.err != nil {
 			s.mu.Unlock()
-			return fmt.Errorf("read %s at %d: %w", s.src.Name, off, w.err)
+			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, w.err)
 		}
 	}
 }
+
+// CopyTo writes [off, off+n) to w as the bytes arrive. Each present run is
+// handed to w as an *os.File section (io.LimitedReader over a file of its
+// own), so a w that implements io.ReaderFrom, such as a net/http response,
+// can send it with sendfile instead of copying it through user space.
+func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	if !s.gate.enter() {
+		return 0, ErrClosed
+	}
+	// The file is removed only once the gate is idle, so it can be opened
+	// and read here for as long as this call lasts.
+	defer s.gate.leave()
+	if off < 0 || n < 0 || off+n > s.src.Size {
+		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.src.Size)
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: open temp file: %w", s.src.Name, err)
+	}
+	defer f.Close()
+	end := off + n
+	pos := off
+	for pos < end {
+		// Ask for a slice worth a system call, then take whatever run of
+		// present bytes follows it.
+		avail, err := s.waitFor(ctx, pos, min(pos+copySlice, end), min(pos+copyMax, end))
+		if err != nil {
+			return pos - off, err
+		}
+		if _, err := f.Seek(pos, io.SeekStart); err != nil {
+			return pos - off, fmt.Errorf("copy %s: %w", s.src.Name, err)
+		}
+		m, err := io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
+		pos += m
+		if err != nil {
+			return pos - off, err
+		}
+		if pos < avail {
+			return pos - off, fmt.Errorf("copy %s at %d: temp file ended early: %w", s.src.Name, pos, io.ErrUnexpectedEOF)
+		}
+	}
+	return n, nil
+}
+
+const (
+	copySlice = 64 << 10 // CopyTo waits for at least this much (or the end)
+	copyMax   = 4 << 20  // and sends at most this much per call
+)
 
 func (s *Store) dropWaiter(w *waiter) {
 	for i, x := range s.waiters {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -414,6 +415,12 @@ func (h *Handle) File() *File { return h.file }
 // origin; only the real end of the file gives a short read (io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return h.file.store.ReadAt(ctx, p, off)
+}
+
+// CopyTo writes [off, off+n) to w as the bytes arrive, letting a w that
+// implements io.ReaderFrom (a net/http response) use sendfile.
+func (h *Handle) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	return h.file.store.CopyTo(ctx, w, off, n)
 }
 
 // Close releases the handle. Closing twice is harmless.

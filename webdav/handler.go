@@ -282,6 +282,48 @@ func (h *holdWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom is where http.ServeContent's copy lands (io.CopyN over the
+// content). For a vfs-backed body it lets the store hand present runs of the
+// temp file to the response, which sends them with sendfile; the status line
+// still waits for the first bytes, since CopyTo writes only once they are in.
+func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
+	lr, ok := src.(*io.LimitedReader)
+	var c *content
+	if ok {
+		c, ok = lr.R.(*content)
+	}
+	if !ok || c.h == nil {
+		return io.Copy(writerOnly{h}, src)
+	}
+	n, err := c.h.CopyTo(c.ctx, sendWriter{h}, c.pos, min(lr.N, c.size-c.pos))
+	c.pos += n
+	lr.N -= n
+	if err != nil && c.err == nil {
+		c.err, c.errOff = err, c.pos
+	}
+	return n, err
+}
+
+// writerOnly hides ReadFrom so io.Copy does not recurse into it.
+type writerOnly struct{ io.Writer }
+
+// sendWriter sends the held status line, then passes the body on to the
+// response's own ReadFrom (sendfile) when it has one.
+type sendWriter struct{ h *holdWriter }
+
+func (s sendWriter) Write(p []byte) (int, error) { return s.h.Write(p) }
+
+func (s sendWriter) ReadFrom(src io.Reader) (int64, error) {
+	s.h.send()
+	rf, ok := s.h.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{s.h.w}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	s.h.n += n
+	return n, err
+}
+
 func (h *holdWriter) send() {
 	if h.sent {
 		return

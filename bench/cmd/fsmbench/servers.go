@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"fsm/internal/mountinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,38 +150,14 @@ func waitFile(ctx context.Context, c *child, path string, size int64) error {
 	}
 }
 
-// mountPoints lists the mount points in /proc/self/mountinfo (field 5,
-// with the kernel's octal escapes for space, tab, newline and backslash).
+// mountPoints lists the mount points this process sees.
 func mountPoints() []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			out = append(out, unescapeMount(fields[4]))
-		}
+	entries, _ := mountinfo.Read()
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.MountPoint)
 	}
 	return out
-}
-
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func isMountPoint(dir string) bool {

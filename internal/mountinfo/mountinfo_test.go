@@ -1,4 +1,4 @@
-package fuse
+package mountinfo
 
 import "testing"
 
@@ -8,18 +8,18 @@ func TestParseMountinfo(t *testing.T) {
 99 28 0:55 / /tmp/a\040b\134c rw,nosuid,nodev,relatime - fuse.fsm fsm rw,user_id=0,group_id=0
 garbage line
 `
-	got := parseMountinfo(data)
+	got := Parse(data)
 	if len(got) != 3 {
 		t.Fatalf("got %d entries: %+v", len(got), got)
 	}
 	if e := got[1]; e.MountPoint != "/mnt2" || e.FSType != "ext3" || e.Source != "/dev/root" || e.Dev != "98:0" {
 		t.Errorf("entry 1 = %+v", e)
 	}
-	e, ok := mountAt(got, `/tmp/a b\c`)
-	if !ok || e.FSType != fsType || e.Source != "fsm" || e.Dev != "0:55" {
+	e, ok := At(got, `/tmp/a b\c`)
+	if !ok || e.FSType != "fuse.fsm" || e.Source != "fsm" || e.Dev != "0:55" {
 		t.Errorf("mountAt = %+v, %v", e, ok)
 	}
-	if _, ok := mountAt(got, "/tmp"); ok {
+	if _, ok := At(got, "/tmp"); ok {
 		t.Error("mountAt found /tmp")
 	}
 }
@@ -33,8 +33,8 @@ func TestUnescapeMount(t *testing.T) {
 		`end\`:        `end\`,
 		`\134\040x\0`: `\ x\0`,
 	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		if got := unescape(in); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

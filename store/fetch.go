@@ -91,9 +91,9 @@ func (s *Store) schedule() {
 	if !s.started || s.stalled {
 		return
 	}
-	// Readahead and background fill: keep Connections fetchers busy on the
+	// Readahead and background fill: keep s.conns fetchers busy on the
 	// bytes after the latest read, then wrap around to the start.
-	for len(s.fetches) < o.Connections {
+	for len(s.fetches) < s.conns {
 		m := s.nextFree(s.cursor)
 		if m < 0 {
 			m = s.nextFree(0)
@@ -154,6 +154,7 @@ func (s *Store) startFetch(f *fetch) {
 // run drives one fetch to its end, retrying transient failures with backoff.
 func (s *Store) run(ctx context.Context, f *fetch) {
 	defer s.fetchWG.Done()
+	s.preallocate()
 	o := s.m.opts
 	failures := 0
 	s.mu.Lock()
@@ -254,6 +255,15 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		return err
 	}
 
+	// One measurement per request: an origin that sends its first MiB
+	// slower than FastConnection limits each connection (as CDNs do), so
+	// more connections make the file arrive sooner. A faster one is left
+	// with one: on such origins parallel writes only cost CPU.
+	began := time.Now()
+	s.mu.Lock()
+	measured := s.conns >= s.m.opts.Connections
+	s.mu.Unlock()
+
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -276,6 +286,10 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 			}
 			s.markPresent(f, pos, pos+int64(n))
 			pos += int64(n)
+			if !measured && pos-start >= 1<<20 {
+				measured = true
+				s.noteRate(float64(pos-start) / time.Since(began).Seconds())
+			}
 		}
 		switch {
 		case rerr == nil:
@@ -293,6 +307,17 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	}
 }
 
+// noteRate widens readahead to all Connections when one connection is slow.
+func (s *Store) noteRate(bytesPerSec float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytesPerSec < float64(s.m.opts.FastConnection) && s.conns < s.m.opts.Connections {
+		s.log.Debug("origin is slow per connection; fetching over more", "rate", int64(bytesPerSec), "connections", s.m.opts.Connections)
+		s.conns = s.m.opts.Connections
+		s.schedule()
+	}
+}
+
 func (s *Store) markPresent(f *fetch, a, b int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -302,7 +327,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 	}
 	f.pos = max(f.pos, b)
 	if added := s.present.add(a, b); added > 0 {
-		s.m.grew(added)
+		s.recharge()
 		s.wake(nil)
 	}
 }

@@ -18,19 +18,22 @@ import (
 
 // Options configure a Manager. Zero values pick the defaults noted.
 type Options struct {
-	Dir          string       // cache directory (required)
-	MaxSize      int64        // disk budget in bytes; 0 means no limit
-	Client       *http.Client // origin client; nil: a tuned default
-	Logger       *slog.Logger // nil: slog.Default()
-	Connections  int          // parallel readahead connections per file (4)
-	MaxFetchers  int          // all fetches per file, readahead plus out-of-order reads (8)
-	ChunkSize    int64        // bytes one readahead request asks for (8 MiB)
-	DemandChunk  int64        // bytes a request started by a waiting read asks for at least (256 KiB)
-	NearWindow   int64        // a read this close behind a fetcher waits for it (1 MiB)
-	Retries      int          // consecutive failures without progress before giving up (6)
-	RetryBase    time.Duration
-	RetryMax     time.Duration
-	StallTimeout time.Duration // an origin silent this long is retried (30 s)
+	Dir         string       // cache directory (required)
+	MaxSize     int64        // disk budget in bytes; 0 means no limit
+	Client      *http.Client // origin client; nil: a tuned default
+	Logger      *slog.Logger // nil: slog.Default()
+	Connections int          // parallel readahead connections per file, once one proves slow (4)
+	// FastConnection is the rate (bytes/s) below which one connection counts
+	// as slow (200 MB/s).
+	FastConnection int64
+	MaxFetchers    int   // all fetches per file, readahead plus out-of-order reads (8)
+	ChunkSize      int64 // bytes one readahead request asks for (8 MiB)
+	DemandChunk    int64 // bytes a request started by a waiting read asks for at least (256 KiB)
+	NearWindow     int64 // a read this close behind a fetcher waits for it (1 MiB)
+	Retries        int   // consecutive failures without progress before giving up (6)
+	RetryBase      time.Duration
+	RetryMax       time.Duration
+	StallTimeout   time.Duration // an origin silent this long is retried (30 s)
 }
 
 func (o *Options) defaults() {
@@ -45,6 +48,7 @@ func (o *Options) defaults() {
 		o.Logger = slog.Default()
 	}
 	setDefault(&o.Connections, 4)
+	setDefault(&o.FastConnection, 200e6)
 	setDefault(&o.MaxFetchers, 8)
 	o.MaxFetchers = max(o.MaxFetchers, o.Connections)
 	setDefault(&o.ChunkSize, 8<<20)
@@ -70,7 +74,7 @@ type Manager struct {
 	runDir    string
 	lock      *os.File // held for the manager's life: marks runDir as in use
 
-	used    atomic.Int64 // bytes present across all stores
+	used    atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
 	evictCh chan struct{}
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -177,7 +181,8 @@ func (m *Manager) sweep() {
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 
-// Used is the number of bytes present across all stores.
+// Used is the disk space the stores take: bytes present, or the whole size
+// of a file whose download reserved its blocks.
 func (m *Manager) Used() int64 { return m.used.Load() }
 
 // New creates a store for src with an empty sparse temp file. Nothing is
@@ -221,7 +226,7 @@ func (m *Manager) Adopt(src Source, f *os.File) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
 	s := newStore(m, src, f, true)
-	m.grew(src.Size)
+	s.recharge()
 	return m.add(s)
 }
 
@@ -239,7 +244,8 @@ func (m *Manager) add(s *Store) (*Store, error) {
 func (s *Store) closeFile() {
 	s.file.Close()
 	os.Remove(s.path)
-	s.m.used.Add(-s.present.total)
+	s.present.reset()
+	s.recharge()
 }
 
 func (m *Manager) forget(s *Store) {
@@ -248,7 +254,7 @@ func (m *Manager) forget(s *Store) {
 	m.mu.Unlock()
 }
 
-// grew accounts for newly present bytes and wakes the evictor when over budget.
+// grew accounts for a change of disk use and wakes the evictor when over budget.
 func (m *Manager) grew(n int64) {
 	if m.used.Add(n) > m.opts.MaxSize && m.opts.MaxSize > 0 {
 		select {

@@ -69,10 +69,13 @@ type Store struct {
 	log  *slog.Logger
 	gate gate
 
-	closing  chan struct{} // closed when Close starts: wakes every waiter
-	fetchWG  sync.WaitGroup
-	finish   sync.Once
-	closeErr error
+	closing chan struct{} // closed when Close starts: wakes every waiter
+
+	allocMu   sync.Mutex
+	allocated bool // disk blocks reserved for the whole file
+	fetchWG   sync.WaitGroup
+	finish    sync.Once
+	closeErr  error
 
 	mu         sync.Mutex
 	present    rangeSet
@@ -87,6 +90,9 @@ type Store struct {
 	evicting   bool
 	epoch      int
 	cursor     int64 // end of the latest read: readahead starts here
+	conns      int   // readahead connections: 1 until one proves slow
+	reserved   bool  // preallocate reserved the whole file on disk
+	charged    int64 // disk use last reported to the manager
 	fetched    int64
 	lastErr    error
 	permErr    error
@@ -111,6 +117,7 @@ func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
 		closing:    make(chan struct{}),
 		staged:     true,
 		stream:     src.NoRange,
+		conns:      1,
 		lastAccess: time.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -344,10 +351,10 @@ func (s *Store) Close(ctx context.Context) error {
 		// happened before this Wait.
 		s.fetchWG.Wait()
 		s.mu.Lock()
-		freed := s.present.total
 		s.present.reset()
+		s.reserved = false
+		s.recharge()
 		s.mu.Unlock()
-		s.m.used.Add(-freed)
 		err := s.file.Close()
 		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
@@ -358,6 +365,40 @@ func (s *Store) Close(ctx context.Context) error {
 		s.m.forget(s)
 	})
 	return s.closeErr
+}
+
+// preallocate reserves the file's disk blocks once a download starts: writes
+// into reserved blocks cost far less CPU than growing a sparse file piece by
+// piece, and a full disk shows up now rather than midway. The whole file is
+// downloaded in the background anyway, so nothing is reserved in vain.
+func (s *Store) preallocate() {
+	s.allocMu.Lock()
+	defer s.allocMu.Unlock()
+	if s.allocated {
+		return
+	}
+	s.allocated = true
+	if err := allocate(s.file, s.src.Size); err != nil {
+		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.reserved = true
+	s.recharge()
+	s.mu.Unlock()
+}
+
+// recharge reports a change of this store's disk use to the manager, which
+// enforces --cache-max-size on the total. Called with s.mu held.
+func (s *Store) recharge() {
+	use := s.present.total
+	if s.reserved {
+		use = s.src.Size
+	}
+	if d := use - s.charged; d != 0 {
+		s.charged = use
+		s.m.grew(d)
+	}
 }
 
 // Progress returns a snapshot of the store's state.
@@ -398,30 +439,38 @@ func (s *Store) evict() (freed int64) {
 	// A reader counted by the gate may already have found its bytes present
 	// and be reading the file; one not yet counted will take s.mu after us and
 	// find the set empty, so checking the gate under s.mu is enough.
-	if s.closed || s.evicting || s.handles > 0 || s.gate.busy() > 0 || s.present.total == 0 {
+	if s.closed || s.evicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 {
 		s.mu.Unlock()
 		return 0
 	}
 	s.evicting = true
 	s.epoch++ // fetchers still finishing must not mark bytes present
-	freed = s.present.total
+	freed = s.charged
 	s.present.reset()
+	s.reserved = false
+	s.recharge()
 	s.started = false
 	s.cancel()
 	s.mu.Unlock()
-	s.m.used.Add(-freed)
 
 	s.fetchWG.Wait()
 	err := s.file.Truncate(0)
 	if err == nil {
 		err = s.file.Truncate(s.src.Size)
 	}
+	s.allocMu.Lock()
+	s.allocated = false
+	s.allocMu.Unlock()
 
 	s.mu.Lock()
 	if err != nil {
 		s.permErr = fmt.Errorf("evict %s: reset temp file: %w", s.src.Name, err)
 		s.wake(s.permErr)
 	}
+	// A fetcher that was reserving blocks when eviction began may have
+	// marked the file reserved after the first reset.
+	s.reserved = false
+	s.recharge()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.evicting = false
 	s.schedule()

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"sync"
 	"testing"
 
 	"fsm/internal/testorigin"
@@ -35,5 +37,38 @@ func TestReadaheadWidensOnlyForSlowConnections(t *testing.T) {
 				t.Fatalf("readahead connections %d, want %d; requests:\n%s", got, tc.wantConns, logString(gets(e.o)))
 			}
 		})
+	}
+}
+
+// A sequential reader in small steps (FUSE sends 128 KiB reads) must be
+// served by readahead chunks, not by one short request per read.
+func TestSmallSequentialReadsUseReadahead(t *testing.T) {
+	c := testorigin.Content{Seed: 42, Size: 16 << 20}
+	so := fastOpts()
+	so.ChunkSize = 4 << 20
+	so.DemandChunk = 128 << 10
+	e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: 64 << 20}, so)
+	s := e.newStore(t, e.source("f"))
+	// Like the kernel's readahead: four consecutive reads in flight at once.
+	const step, depth = 128 << 10, 4
+	for off := int64(0); off < c.Size; off += step * depth {
+		var wg sync.WaitGroup
+		for i := range int64(depth) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := make([]byte, step)
+				n, err := s.ReadAt(context.Background(), p, off+i*step)
+				if err := compareRead(c, off+i*step, step, p[:n], err); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// One short request for the first read, then 4 MiB chunks (a split or
+	// two may add a request each).
+	if n, max := len(gets(e.o)), int(c.Size/so.ChunkSize)+4; n > max {
+		t.Fatalf("%d origin requests for a sequential read, want at most %d:\n%s", n, max, logString(gets(e.o)))
 	}
 }

@@ -17,9 +17,10 @@ import (
 // end may shrink when a far read splits the claim, and the fetcher stops when
 // pos reaches it.
 type fetch struct {
-	pos, end int64
-	epoch    int
-	stream   bool // whole-body GET for an origin that ignores Range
+	pos, end  int64
+	epoch     int
+	stream    bool // whole-body GET for an origin that ignores Range
+	readahead bool // started by readahead, not by a waiting read
 }
 
 // errNoRange: the origin answered a ranged GET with the whole unchanged file.
@@ -92,8 +93,16 @@ func (s *Store) schedule() {
 		return
 	}
 	// Readahead and background fill: keep s.conns fetchers busy on the
-	// bytes after the latest read, then wrap around to the start.
-	for len(s.fetches) < s.conns {
+	// bytes after the latest read, then wrap around to the start. Fetches
+	// started for waiting reads do not count: they are short, and a
+	// sequential reader must not end up fetching in their small steps.
+	ahead := 0
+	for _, f := range s.fetches {
+		if f.readahead {
+			ahead++
+		}
+	}
+	for ; ahead < s.conns && len(s.fetches) < o.MaxFetchers; ahead++ {
 		m := s.nextFree(s.cursor)
 		if m < 0 {
 			m = s.nextFree(0)
@@ -101,7 +110,7 @@ func (s *Store) schedule() {
 		if m < 0 {
 			return
 		}
-		s.startFetch(&fetch{pos: m, end: s.claimEnd(m)})
+		s.startFetch(&fetch{pos: m, end: s.claimEnd(m), readahead: true})
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"html"
 	"io"
 	"log/slog"
@@ -162,18 +163,8 @@ func newRig(t *testing.T, sink *logSink, oopts testorigin.Options) *rig {
 	oopts.Name = "/" + fileName
 	r := &rig{content: content}
 	r.origin = testorigin.New(t, oopts)
-	mgr, err := store.NewManager(store.Options{Dir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := mgr.Close(ctx); err != nil {
-			t.Errorf("manager close: %v", err)
-		}
-	})
-	fsys := vfs.New(vfs.Options{Manager: mgr, Logger: log})
+	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
+	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	r.file, err = fsys.Stage(ctx, r.origin.URL(), fileName)

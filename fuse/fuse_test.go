@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"fsm/internal/mountinfo"
 	"io"
 	"io/fs"
@@ -111,19 +112,8 @@ func setup(t *testing.T, oopts testorigin.Options, fopts Options) *env {
 	requireFUSE(t)
 	e := &env{t: t, log: testLogger(t), content: oopts.Content}
 	e.origin = testorigin.New(t, oopts)
-	mgr, err := store.NewManager(store.Options{Dir: t.TempDir(), Logger: e.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mgr = mgr
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := mgr.Close(ctx); err != nil {
-			t.Errorf("manager close: %v", err)
-		}
-	})
-	e.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: e.log})
+	e.fsys, e.mgr = fsmtest.Tree(t, store.Options{Logger: e.log})
+	var err error
 	e.file, err = e.fsys.Stage(context.Background(), e.origin.URL(), fileName)
 	if err != nil {
 		t.Fatal(err)
@@ -563,12 +553,7 @@ func TestExternalUnmountClosesDone(t *testing.T) {
 
 func TestMountErrors(t *testing.T) {
 	requireFUSE(t)
-	mgr, err := store.NewManager(store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close(context.Background()) })
-	fsys := vfs.New(vfs.Options{Manager: mgr})
+	fsys, _ := fsmtest.Tree(t, store.Options{})
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	os.Mkdir(full, 0o755)
@@ -642,12 +627,8 @@ func TestStaleMountIsCleared(t *testing.T) {
 	if err := Check(dir); err != nil {
 		t.Errorf("Check on a stale mount: %v", err)
 	}
-	mgr, err := store.NewManager(store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close(context.Background()) })
-	m := mount(t, vfs.New(vfs.Options{Manager: mgr}), dir, Options{Logger: testLogger(t)})
+	fsys, _ := fsmtest.Tree(t, store.Options{})
+	m := mount(t, fsys, dir, Options{Logger: testLogger(t)})
 	if ents, err := os.ReadDir(m.Dir()); err != nil || len(ents) != 0 {
 		t.Errorf("fresh mount over a cleared stale one: %v, %v", ents, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fsm/internal/fsmtest"
 	"io"
 	"io/fs"
 	"net/http"
@@ -22,18 +23,8 @@ import (
 func newFS(t *testing.T) (*vfs.FS, *store.Manager, string) {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := store.NewManager(store.Options{Dir: dir, RetryBase: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("manager close: %v", err)
-		}
-	})
-	return vfs.New(vfs.Options{Manager: m}), m, dir
+	fsys, m := fsmtest.Tree(t, store.Options{Dir: dir, RetryBase: time.Millisecond})
+	return fsys, m, dir
 }
 
 // tempFiles lists the store temp files under the cache dir.

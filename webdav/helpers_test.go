@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fsm/internal/fsmtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,25 +56,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e := &env{t: t, logs: &syncBuffer{}, exits: make(chan string, 128)}
 	e.origin = testorigin.New(t, o.origin)
 	e.content = o.origin.Content
-	o.store.Dir = t.TempDir()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.store.Logger = log
 	if o.store.RetryBase == 0 {
 		o.store.RetryBase = time.Millisecond
 	}
-	m, err := store.NewManager(o.store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("manager close: %v", err)
-		}
-	})
-	e.fs = vfs.New(vfs.Options{Manager: m, Logger: log, CloseTimeout: 5 * time.Second})
+	e.fs, e.m = fsmtest.Tree(t, o.store)
 	for _, n := range o.names {
 		if _, err := e.fs.Stage(context.Background(), e.origin.URL(), n); err != nil {
 			t.Fatal(err)

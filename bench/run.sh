@@ -2,7 +2,7 @@
 # Builds fsm (plain, and with FUSE if it can) and runs the whole-program
 # benchmark. Extra arguments go to fsmbench, e.g.:
 #   bench/run.sh            # 1 GiB, report in bench/results/latest.md
-#   bench/run.sh -quick     # 256 MiB smoke run
+#   bench/run.sh -quick     # 256 MiB smoke run (64 MiB throttled part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -25,7 +25,7 @@ func (h *harness) farRead(ctx context.Context) error {
 		return err
 	}))
 	errs = append(errs, h.farReadVia(ctx, "far.fsm", c, func(o *origin) (*server, error) {
-		return h.startFSM(ctx, h.cfg.fsmBin, o.fileURL(), "")
+		return h.startFSM(ctx, h.cfg.fsmBin, o.fileURL(), "", c.Size)
 	}))
 	if h.cfg.rclone == "" {
 		h.skip("far.rclone", "rclone not installed")

@@ -8,32 +8,33 @@ import (
 	"path/filepath"
 )
 
-// fuseRead times a cold `cat` through fsm's FUSE mount and through rclone
-// mount, each on a fresh origin and cache.
-func (h *harness) fuseRead(ctx context.Context) error {
+// fuseRead times a cold `cat` of f through fsm's FUSE mount and through
+// rclone mount, each on a fresh origin and cache; results go under
+// key.fsm and key.rclone.
+func (h *harness) fuseRead(ctx context.Context, key string, f benchFile) error {
 	if why := h.fuseSkipReason(); why != "" {
 		h.log.Warn("FUSE scenario skipped", "why", why)
-		h.skip("fuse.fsm", why)
-		h.skip("fuse.rclone", why)
+		h.skip(key+".fsm", why)
+		h.skip(key+".rclone", why)
 		return nil
 	}
-	err := h.withOrigin(h.content, 0, func(o *origin) error {
-		return h.catVia(ctx, "fuse.fsm", func(dir string) (*server, error) {
-			return h.startFSM(ctx, h.cfg.fuseBin, o.fileURL(), dir)
+	err := h.withOrigin(f.content, f.rate, func(o *origin) error {
+		return h.catVia(ctx, key+".fsm", f, func(dir string) (*server, error) {
+			return h.startFSM(ctx, h.cfg.fuseBin, o.fileURL(), dir, f.size())
 		})
 	})
 	if h.cfg.rclone == "" {
-		h.skip("fuse.rclone", "rclone not installed")
+		h.skip(key+".rclone", "rclone not installed")
 		return err
 	}
-	return errors.Join(err, h.withOrigin(h.content, 0, func(o *origin) error {
-		return h.catVia(ctx, "fuse.rclone", func(dir string) (*server, error) {
-			return h.startRcloneMount(ctx, o.base, dir)
+	return errors.Join(err, h.withOrigin(f.content, f.rate, func(o *origin) error {
+		return h.catVia(ctx, key+".rclone", f, func(dir string) (*server, error) {
+			return h.startRcloneMount(ctx, o.base, dir, f.size())
 		})
 	}))
 }
 
-func (h *harness) catVia(ctx context.Context, key string, mount func(dir string) (*server, error)) error {
+func (h *harness) catVia(ctx context.Context, key string, f benchFile, mount func(dir string) (*server, error)) error {
 	dir, err := h.mkdir("mnt")
 	if err != nil {
 		return err
@@ -42,14 +43,14 @@ func (h *harness) catVia(ctx context.Context, key string, mount func(dir string)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.transferTimeout())
+	ctx, cancel := context.WithTimeout(ctx, f.transferTimeout())
 	defer cancel()
 	var sum sumWriter
 	c0 := sampleCPU()
 	t, err := catFile(ctx, filepath.Join(dir, fileName), &sum)
 	busy := busySince(c0)
 	if err == nil {
-		err = sum.check(h.cfg.size, h.wantCRC)
+		err = sum.check(f.size(), f.crc)
 	}
 	if err == nil {
 		err = h.recordCPU(key, s)

@@ -32,8 +32,8 @@ type harness struct {
 	seq      int // makes temp subdir names unique
 
 	res       results
-	content   testorigin.Content // the unthrottled scenarios' file
-	wantCRC   uint32             // CRC-32C of content, computed once up front
+	big       benchFile // the unthrottled scenarios' file
+	thr       benchFile // the throttled whole-file scenarios' file
 	started   time.Time
 	loadStart string
 }
@@ -105,10 +105,32 @@ func (h *harness) mkdir(prefix string) (string, error) {
 	return dir, nil
 }
 
+// benchFile is the file a group of scenarios reads: its content, the
+// origin's rate limit and the checksum whole reads are verified against.
+type benchFile struct {
+	content testorigin.Content
+	rate    int64  // origin bytes/s per connection; 0: unthrottled
+	crc     uint32 // CRC-32C of content, computed once up front
+}
+
+func (f benchFile) size() int64 { return f.content.Size }
+
+// transferTimeout bounds one whole-file read: generous (20 MB/s, or half
+// the throttled origin's per-connection rate if lower) so that a slow
+// baseline is measured rather than cut, yet finite.
+func (f benchFile) transferTimeout() time.Duration {
+	rate := 20e6
+	if f.rate > 0 {
+		rate = min(rate, float64(f.rate)/2)
+	}
+	return 30*time.Second + time.Duration(float64(f.size())/rate*float64(time.Second))
+}
+
 // scenario is one measured part of the run.
 type scenario struct {
-	name string
-	run  func(context.Context) error
+	name      string
+	run       func(context.Context) error
+	throttled bool // only in the first cfg.thrRuns rounds
 }
 
 // runAll runs the scenarios round after round (interleaved, so background
@@ -126,17 +148,23 @@ func (h *harness) runAll(ctx context.Context) error {
 		}
 	}()
 	scenarios := []scenario{
-		{"direct GET", h.directGET},
-		{"fsm WebDAV GET", h.fsmGET},
-		{"rclone WebDAV GET", h.rcloneGET},
-		{"far read", h.farRead},
-		{"FUSE", h.fuseRead},
+		{name: "direct GET", run: func(ctx context.Context) error { return h.directGET(ctx, "direct", h.big) }},
+		{name: "fsm WebDAV GET", run: func(ctx context.Context) error { return h.fsmGET(ctx, "fsm", h.big, true) }},
+		{name: "rclone WebDAV GET", run: func(ctx context.Context) error { return h.rcloneGET(ctx, "rclone", h.big, true) }},
+		{name: "far read", run: h.farRead},
+		{name: "FUSE", run: func(ctx context.Context) error { return h.fuseRead(ctx, "fuse", h.big) }},
+		// Against an origin that limits each connection: one connection
+		// (direct, rclone) gets the rate, parallel ones a multiple.
+		{name: "throttled direct GET", throttled: true, run: func(ctx context.Context) error { return h.directGET(ctx, "thr.direct", h.thr) }},
+		{name: "throttled fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.fsmGET(ctx, "thr.fsm", h.thr, false) }},
+		{name: "throttled rclone WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.rcloneGET(ctx, "thr.rclone", h.thr, false) }},
+		{name: "throttled FUSE", throttled: true, run: func(ctx context.Context) error { return h.fuseRead(ctx, "thr.fuse", h.thr) }},
 	}
 	failed := map[string]bool{}
 	var errs []error
 	for round := 1; round <= h.cfg.runs; round++ {
 		for _, s := range scenarios {
-			if failed[s.name] {
+			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -178,11 +206,16 @@ func (h *harness) prepare(ctx context.Context) error {
 	// Builds leave dirty pages behind; flush them now rather than during
 	// the first timed transfer.
 	syscall.Sync()
-	h.content = testorigin.Content{Seed: 1, Size: h.cfg.size}
 	t0 := time.Now()
-	h.wantCRC = contentCRC(h.content, 0, h.content.Size)
-	h.log.Info("expected checksum ready", "size", h.cfg.size, "took", time.Since(t0).Round(time.Millisecond))
+	h.big = newBenchFile(testorigin.Content{Seed: 1, Size: h.cfg.size}, 0)
+	// Seed 3: the far read uses 2; distinct bytes keep any mix-up visible.
+	h.thr = newBenchFile(testorigin.Content{Seed: 3, Size: h.cfg.thrSize}, h.cfg.thrRate)
+	h.log.Info("expected checksums ready", "size", h.cfg.size, "throttled size", h.cfg.thrSize, "took", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+func newBenchFile(c testorigin.Content, rate int64) benchFile {
+	return benchFile{content: c, rate: rate, crc: contentCRC(c, 0, c.Size)}
 }
 
 // goBuild builds ./cmd/fsm of the module containing the working directory.

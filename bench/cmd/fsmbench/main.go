@@ -6,7 +6,11 @@
 //   - the same through `rclone serve webdav --vfs-cache-mode full`,
 //   - a far read (64 KiB at 90 % of the file) issued while a sequential
 //     download runs against a throttled origin, through fsm and rclone,
-//   - a cold `cat` through fsm's FUSE mount and through `rclone mount`.
+//   - a cold `cat` through fsm's FUSE mount and through `rclone mount`,
+//   - and, against an origin that limits each connection's speed (as CDNs
+//     and cloud storage do), cold whole-file reads direct (one connection),
+//     through fsm's WebDAV and FUSE mount and through rclone's: the case
+//     where fsm's parallel range connections can pay off.
 //
 // Every transfer is checked against the origin's content. It prints a Markdown
 // table and writes it to -out. Missed goals are reported, not fatal; harness
@@ -37,6 +41,9 @@ type config struct {
 	rclone   string
 	farRate  int64
 	runs     int
+	thrSize  int64 // file size for the throttled scenarios
+	thrRate  int64 // their origin's rate per connection, bytes/s
+	thrRuns  int   // rounds that include them (the first thrRuns)
 	timeout  time.Duration
 	keep     bool
 }
@@ -46,7 +53,7 @@ func parseFlags() (config, error) {
 	var size string
 	var quick bool
 	flag.StringVar(&size, "size", "1GiB", "file size (K/M/G suffixes are binary: 1G = 1GiB)")
-	flag.BoolVar(&quick, "quick", false, "smoke run with a 256 MiB file (overrides -size)")
+	flag.BoolVar(&quick, "quick", false, "smoke run with a 256 MiB file, 64 MiB for the throttled part (overrides -size)")
 	flag.StringVar(&c.out, "out", "bench/results/latest.md", "also write the Markdown report here")
 	flag.StringVar(&c.fsmBin, "fsm", "", "fsm binary (default: go build ./cmd/fsm into the temp dir)")
 	flag.StringVar(&c.fuseBin, "fsm-fuse", "", "fsm binary built with -tags fuse,fuse3 (default: try to build one)")
@@ -54,7 +61,9 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.rclone, "rclone", "rclone", "rclone binary for the baselines")
 	flag.Int64Var(&c.farRate, "far-rate", 20_000_000, "per-connection origin rate in bytes/s for the far-read scenario")
 	flag.IntVar(&c.runs, "runs", 3, "rounds of all scenarios (interleaved); the table shows the median")
-	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "hard limit for the whole run")
+	flag.Int64Var(&c.thrRate, "throttle-rate", 40_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
+	flag.IntVar(&c.thrRuns, "throttled-runs", 0, "rounds that include the throttled whole-file scenarios (0: all -runs)")
+	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, caches) for inspection")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -72,8 +81,24 @@ func parseFlags() (config, error) {
 		return c, fmt.Errorf("-size %s: need at least 4MiB", size)
 	}
 	c.size = n
+	// The throttled scenarios take size/rate for every single-connection
+	// read; a smaller file keeps the run short and is still long next to
+	// fsm's switch to parallel connections (after its first 8 MiB chunk).
+	c.thrSize = min(n, 256<<20)
+	if quick {
+		c.thrSize = 64 << 20
+	}
 	if c.runs < 1 {
 		return c, errors.New("-runs must be at least 1")
+	}
+	if c.thrRuns < 0 {
+		return c, errors.New("-throttled-runs must not be negative")
+	}
+	if c.thrRuns == 0 || c.thrRuns > c.runs {
+		c.thrRuns = c.runs
+	}
+	if c.thrRate <= 0 {
+		return c, errors.New("-throttle-rate must be positive")
 	}
 	if c.farRate <= 0 {
 		return c, errors.New("-far-rate must be positive")

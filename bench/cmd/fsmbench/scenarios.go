@@ -9,16 +9,10 @@ import (
 	"fsm/internal/testorigin"
 )
 
-// transferTimeout bounds one whole-file read: generous (20 MB/s) so that a
-// slow baseline is measured rather than cut, yet finite.
-func (h *harness) transferTimeout() time.Duration {
-	return 30*time.Second + time.Duration(float64(h.cfg.size)/20e6*float64(time.Second))
-}
-
-// timedGET times a GET of the whole file at url, verifies it and records
+// timedGET times a GET of the whole of f at url, verifies it and records
 // throughput and first-byte time under key.
-func (h *harness) timedGET(ctx context.Context, key, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, h.transferTimeout())
+func (h *harness) timedGET(ctx context.Context, key, url string, f benchFile) error {
+	ctx, cancel := context.WithTimeout(ctx, f.transferTimeout())
 	defer cancel()
 	var sum sumWriter
 	c0 := sampleCPU()
@@ -27,7 +21,7 @@ func (h *harness) timedGET(ctx context.Context, key, url string) error {
 		return err
 	}
 	busy := busySince(c0)
-	if err := sum.check(h.cfg.size, h.wantCRC); err != nil {
+	if err := sum.check(f.size(), f.crc); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	h.recordTransfer(key, t, busy)
@@ -55,49 +49,52 @@ func (h *harness) withOrigin(c testorigin.Content, bps int64, f func(*origin) er
 	return f(o)
 }
 
-func (h *harness) directGET(ctx context.Context) error {
-	return h.withOrigin(h.content, 0, func(o *origin) error {
-		return h.timedGET(ctx, "direct", o.fileURL())
+// directGET reads f straight from its origin over one connection.
+func (h *harness) directGET(ctx context.Context, key string, f benchFile) error {
+	return h.withOrigin(f.content, f.rate, func(o *origin) error {
+		return h.timedGET(ctx, key, o.fileURL(), f)
 	})
 }
 
-func (h *harness) fsmGET(ctx context.Context) error {
-	return h.withOrigin(h.content, 0, func(o *origin) error {
-		s, err := h.startFSM(ctx, h.cfg.fsmBin, o.fileURL(), "")
+// fsmGET reads f cold through fsm's WebDAV (and, if warm, once more).
+func (h *harness) fsmGET(ctx context.Context, key string, f benchFile, warm bool) error {
+	return h.withOrigin(f.content, f.rate, func(o *origin) error {
+		s, err := h.startFSM(ctx, h.cfg.fsmBin, o.fileURL(), "", f.size())
 		if err != nil {
 			return err
 		}
-		return h.listAndGET(ctx, "fsm", s)
+		return h.listAndGET(ctx, key, s, f, warm)
 	})
 }
 
-func (h *harness) rcloneGET(ctx context.Context) error {
+// rcloneGET reads f cold through rclone serve webdav (and, if warm, again).
+func (h *harness) rcloneGET(ctx context.Context, key string, f benchFile, warm bool) error {
 	if h.cfg.rclone == "" {
-		h.skip("rclone", "rclone not installed")
+		h.skip(key, "rclone not installed")
 		return nil
 	}
-	return h.withOrigin(h.content, 0, func(o *origin) error {
+	return h.withOrigin(f.content, f.rate, func(o *origin) error {
 		s, err := h.startRcloneWebDAV(ctx, o.base)
 		if err != nil {
 			return err
 		}
-		return h.listAndGET(ctx, "rclone", s)
+		return h.listAndGET(ctx, key, s, f, warm)
 	})
 }
 
 // listAndGET does what a WebDAV client does: list, then read (timed), and
-// then reads again from the now complete cache. The warm read separates the
-// cost of serving from the cost of fetching.
-func (h *harness) listAndGET(ctx context.Context, key string, s *server) error {
+// then, if warm, reads again from the now complete cache. The warm read
+// separates the cost of serving from the cost of fetching.
+func (h *harness) listAndGET(ctx context.Context, key string, s *server, f benchFile, warm bool) error {
 	err := propfind(ctx, s.base)
 	if err == nil {
-		err = h.timedGET(ctx, key, s.fileURL())
+		err = h.timedGET(ctx, key, s.fileURL(), f)
 	}
 	if err == nil {
 		err = h.recordCPU(key, s)
 	}
-	if err == nil {
-		err = h.timedGET(ctx, key+".warm", s.fileURL())
+	if err == nil && warm {
+		err = h.timedGET(ctx, key+".warm", s.fileURL(), f)
 	}
 	return errors.Join(err, s.stop())
 }

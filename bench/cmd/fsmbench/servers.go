@@ -49,8 +49,9 @@ func (s *server) stop() error {
 }
 
 // launch starts argv (which must bind addr) with a fresh cache dir, registers
-// its cleanup and waits until it answers HTTP (when wantHTTP).
-func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache string) []string, mount string, wantHTTP bool) (*server, error) {
+// its cleanup and waits until it answers HTTP (when wantHTTP) and, with a
+// mount, until the file shows there with size bytes.
+func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool) (*server, error) {
 	cache, err := h.mkdir(name + "-cache")
 	if err != nil {
 		return nil, err
@@ -76,22 +77,23 @@ func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache
 		}
 	}
 	if mount != "" {
-		if err := waitFile(ctx, c, filepath.Join(mount, fileName), h.cfg.size); err != nil {
+		if err := waitFile(ctx, c, filepath.Join(mount, fileName), size); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// startFSM runs `fsm serve` on fileURL, optionally with --fuse mount.
-func (h *harness) startFSM(ctx context.Context, bin, fileURL, mount string) (*server, error) {
+// startFSM runs `fsm serve` on fileURL, optionally with --fuse mount (where
+// the file must show size bytes).
+func (h *harness) startFSM(ctx context.Context, bin, fileURL, mount string, size int64) (*server, error) {
 	return h.launch(ctx, "fsm", func(addr, cache string) []string {
 		argv := []string{bin, "serve", "--addr", addr, "--cache-dir", cache}
 		if mount != "" {
 			argv = append(argv, "--fuse", mount)
 		}
 		return append(argv, fileURL)
-	}, mount, true)
+	}, mount, size, true)
 }
 
 // rcloneArgs are the flags every rclone run shares: the http remote on the
@@ -109,15 +111,15 @@ func (h *harness) startRcloneWebDAV(ctx context.Context, originBase string) (*se
 	return h.launch(ctx, "rclone", func(addr, cache string) []string {
 		argv := []string{h.cfg.rclone, "serve", "webdav", ":http:", "--addr", addr}
 		return append(argv, h.rcloneArgs(originBase, cache)...)
-	}, "", true)
+	}, "", 0, true)
 }
 
 // startRcloneMount runs `rclone mount :http: DIR --read-only`.
-func (h *harness) startRcloneMount(ctx context.Context, originBase, mount string) (*server, error) {
+func (h *harness) startRcloneMount(ctx context.Context, originBase, mount string, size int64) (*server, error) {
 	return h.launch(ctx, "rclone-mount", func(_, cache string) []string {
 		argv := []string{h.cfg.rclone, "mount", ":http:", mount, "--read-only"}
 		return append(argv, h.rcloneArgs(originBase, cache)...)
-	}, mount, false)
+	}, mount, size, false)
 }
 
 // waitFile waits until path is on a live mount and has the expected size.

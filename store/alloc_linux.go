@@ -13,7 +13,7 @@ func allocate(f *os.File, size int64) error {
 	}
 	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
 	if errors.Is(err, syscall.EOPNOTSUPP) {
-		return nil // e.g. some network file systems: sparse writes still work
+		return errors.ErrUnsupported // e.g. some network file systems: sparse writes still work
 	}
 	return err
 }

@@ -2,8 +2,11 @@
 
 package store
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
-// allocate is a no-op where fallocate(2) is not available; the temp file
-// then grows as it is written.
-func allocate(f *os.File, size int64) error { return nil }
+// allocate is unsupported where fallocate(2) is not available; the temp
+// file then grows as it is written.
+func allocate(f *os.File, size int64) error { return errors.ErrUnsupported }

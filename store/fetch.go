@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,10 +18,11 @@ import (
 // end may shrink when a far read splits the claim, and the fetcher stops when
 // pos reaches it.
 type fetch struct {
-	pos, end  int64
-	epoch     int
-	stream    bool // whole-body GET for an origin that ignores Range
-	readahead bool // started by readahead, not by a waiting read
+	pos, end   int64
+	epoch      int
+	stream     bool // whole-body GET for an origin that ignores Range
+	readahead  bool // started by readahead, not by a waiting read
+	plainRange bool // send Range without If-Range (see run)
 }
 
 // errNoRange: the origin answered a ranged GET with the whole unchanged file.
@@ -34,7 +36,23 @@ type statusError struct {
 
 func (e *statusError) Error() string { return "origin answered " + e.status }
 
+// refused: the statuses an expired signed URL gets.
+func (e *statusError) refused() bool {
+	switch e.code {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
+}
+
+// errReresolve: the redirect target refused us; the next attempt goes to the
+// staged URL again.
+var errReresolve = errors.New("redirect target refused the request; following the staged URL again")
+
 func retriable(err error) bool {
+	if errors.Is(err, errReresolve) {
+		return true
+	}
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
@@ -181,6 +199,13 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 		if err == nil || f.pos >= f.end || ctx.Err() != nil || f.epoch != s.epoch {
 			break
 		}
+		if errors.Is(err, errNoRange) && !f.plainRange && s.dateIfRange() {
+			// Some servers answer a date If-Range with the whole file
+			// rather than compare it. Ask once more without it: the
+			// validators on the 206 still guard the version.
+			f.plainRange = true
+			continue
+		}
 		if errors.Is(err, errNoRange) {
 			if !s.stream {
 				s.log.Info("origin ignores Range; reading it as one stream")
@@ -202,7 +227,7 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 		if !retriable(err) || failures > o.Retries {
 			s.log.Error("download failed", "url", redact.URL(s.src.URL), "offset", f.pos, "attempts", failures, "err", err)
 			s.stalled = true
-			s.wake(fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
+			s.failWaiters(f.pos, f.end, fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
 			break
 		}
 		delay := min(o.RetryBase<<(failures-1), o.RetryMax)
@@ -231,6 +256,7 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	s.mu.Lock()
 	start, end := f.pos, f.end
+	u := s.fetchURL
 	s.mu.Unlock()
 
 	// A watchdog cancels the request when the origin stalls, so a silent
@@ -241,13 +267,13 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	watchdog := time.AfterFunc(idle, func() { cancel(fmt.Errorf("origin sent nothing for %s", idle)) })
 	defer watchdog.Stop()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.src.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrChanged, err)
 	}
 	if !f.stream {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, end-1))
-		if v := s.ifRange(); v != "" {
+		if v := s.ifRange(); v != "" && !f.plainRange {
 			req.Header.Set("If-Range", v)
 		}
 	}
@@ -260,7 +286,21 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if final := resp.Request.URL.String(); final != u {
+		s.mu.Lock()
+		s.fetchURL = final
+		s.mu.Unlock()
+	}
 	if err := s.checkResponse(resp, f.stream, start, end); err != nil {
+		var se *statusError
+		if errors.As(err, &se) && u != s.src.URL && se.refused() {
+			// Signed redirect targets expire (minutes, for many CDNs);
+			// the staged URL still leads to a fresh one.
+			s.mu.Lock()
+			s.fetchURL = s.src.URL
+			s.mu.Unlock()
+			return fmt.Errorf("%w: %w", errReresolve, err)
+		}
 		return err
 	}
 
@@ -290,8 +330,8 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		n, rerr := io.ReadAtLeast(resp.Body, buf[:want], int(min(want, 64<<10)))
 		if n > 0 {
 			watchdog.Reset(idle)
-			if _, werr := s.file.WriteAt(buf[:n], pos); werr != nil {
-				return fmt.Errorf("%w %s: %w", errWrite, s.path, werr)
+			if err := s.put(buf[:n], pos, f.stream); err != nil {
+				return err
 			}
 			s.markPresent(f, pos, pos+int64(n))
 			pos += int64(n)
@@ -314,6 +354,39 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 			return rerr
 		}
 	}
+}
+
+// put writes b at off. A restarted whole-body stream replays bytes that are
+// already present (and may have been read): those are compared, not
+// rewritten, so a file that changed at an origin without validators fails
+// with ErrChanged instead of mixing two versions.
+func (s *Store) put(b []byte, off int64, replay bool) error {
+	end := off + int64(len(b))
+	for p := off; p < end; {
+		m, q := p, end
+		if replay {
+			s.mu.Lock()
+			m = s.present.nextMissing(p, end)
+			q = s.present.nextPresent(m, end)
+			s.mu.Unlock()
+		}
+		if m > p {
+			old := make([]byte, m-p)
+			if _, err := s.file.ReadAt(old, p); err != nil {
+				return fmt.Errorf("%w %s: read back: %w", errWrite, s.path, err)
+			}
+			if !bytes.Equal(old, b[p-off:m-off]) {
+				return fmt.Errorf("%w: a restarted download sent other bytes at offset %d", ErrChanged, p)
+			}
+		}
+		if q > m {
+			if _, err := s.file.WriteAt(b[m-off:q-off], m); err != nil {
+				return fmt.Errorf("%w %s: %w", errWrite, s.path, err)
+			}
+		}
+		p = q
+	}
+	return nil
 }
 
 // noteRate widens readahead to all Connections when one connection is slow.
@@ -339,6 +412,12 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 		s.recharge()
 		s.wake(nil)
 	}
+}
+
+// dateIfRange reports whether If-Range carries a date (no strong ETag).
+func (s *Store) dateIfRange() bool {
+	v := s.ifRange()
+	return v != "" && !strings.HasPrefix(v, `"`)
 }
 
 // ifRange is the validator that makes the origin refuse to mix versions: a

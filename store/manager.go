@@ -256,7 +256,15 @@ func (m *Manager) forget(s *Store) {
 
 // grew accounts for a change of disk use and wakes the evictor when over budget.
 func (m *Manager) grew(n int64) {
-	if m.used.Add(n) > m.opts.MaxSize && m.opts.MaxSize > 0 {
+	m.used.Add(n)
+	m.kick()
+}
+
+// kick wakes the evictor when the cache is over budget. Besides growth, a
+// store becoming idle (its last handle closed) calls it: eviction refused
+// while everything was in use must happen once something is not.
+func (m *Manager) kick() {
+	if m.opts.MaxSize > 0 && m.used.Load() > m.opts.MaxSize {
 		select {
 		case m.evictCh <- struct{}{}:
 		default:

@@ -28,7 +28,8 @@ var (
 // Source describes the remote file as learned at staging time.
 type Source struct {
 	Name         string // for logs and errors
-	URL          string
+	URL          string // as staged: resolved again when the redirect target stops working
+	Resolved     string // URL after redirects at staging ("": URL); fetched directly
 	Size         int64
 	ETag         string    // as the origin sent it, quotes included; "" if none
 	LastModified time.Time // zero if the origin sent none
@@ -89,10 +90,11 @@ type Store struct {
 	stream     bool // the origin ignores Range: one whole-body fetch at a time
 	evicting   bool
 	epoch      int
-	cursor     int64 // end of the latest read: readahead starts here
-	conns      int   // readahead connections: 1 until one proves slow
-	reserved   bool  // preallocate reserved the whole file on disk
-	charged    int64 // disk use last reported to the manager
+	cursor     int64  // end of the latest read: readahead starts here
+	conns      int    // readahead connections: 1 until one proves slow
+	fetchURL   string // where requests go: the last redirect target seen
+	reserved   bool   // preallocate reserved the whole file on disk
+	charged    int64  // disk use last reported to the manager
 	fetched    int64
 	lastErr    error
 	permErr    error
@@ -118,7 +120,11 @@ func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
 		staged:     true,
 		stream:     src.NoRange,
 		conns:      1,
+		fetchURL:   src.URL,
 		lastAccess: time.Now(),
+	}
+	if src.Resolved != "" {
+		s.fetchURL = src.Resolved
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
@@ -175,14 +181,17 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		case s.closed:
 			s.mu.Unlock()
 			return 0, ErrClosed
+		case s.permErr != nil:
+			// Even bytes already here fail: the file as staged can no
+			// longer be read to its end, and an upload of it must not
+			// appear to succeed halfway.
+			err := s.permErr
+			s.mu.Unlock()
+			return 0, err
 		case s.present.contains(off, need):
 			avail := s.present.nextMissing(off, limit)
 			s.mu.Unlock()
 			return avail, nil
-		case s.permErr != nil:
-			err := s.permErr
-			s.mu.Unlock()
-			return 0, err
 		}
 		w := &waiter{off: off, end: need, ch: make(chan struct{})}
 		s.waiters = append(s.waiters, w)
@@ -255,6 +264,23 @@ const (
 	copyMax   = 4 << 20  // and sends at most this much per call
 )
 
+// failWaiters releases with err the waiters whose next missing byte lies in
+// [from, to): the part a fetch gave up on. Others keep waiting for their own
+// fetches (schedule starts one for any that has none). Called with s.mu held.
+func (s *Store) failWaiters(from, to int64, err error) {
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		if m := s.present.nextMissing(w.off, w.end); m >= from && m < to {
+			w.err = err
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(s.waiters[len(kept):])
+	s.waiters = kept
+}
+
 func (s *Store) dropWaiter(w *waiter) {
 	for i, x := range s.waiters {
 		if x == w {
@@ -306,10 +332,14 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 		return fmt.Errorf("release %s: no open handle (released twice?)", s.src.Name)
 	}
 	s.handles--
-	last := s.handles == 0 && !s.staged
+	idle := s.handles == 0
+	last := idle && !s.staged
 	s.mu.Unlock()
 	if last {
 		return s.Close(ctx)
+	}
+	if idle {
+		s.m.kick()
 	}
 	return nil
 }
@@ -341,10 +371,15 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	// idle first: with nothing in flight, an expired ctx must not fail Close.
 	select {
 	case <-idle:
-	case <-ctx.Done():
-		return fmt.Errorf("close %s: %d reads still in flight: %w", s.src.Name, s.gate.busy(), ctx.Err())
+	default:
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("close %s: %d reads still in flight: %w", s.src.Name, s.gate.busy(), ctx.Err())
+		}
 	}
 	s.finish.Do(func() {
 		// Fetchers are only started under s.mu while !closed, so every Add
@@ -378,7 +413,9 @@ func (s *Store) preallocate() {
 		return
 	}
 	s.allocated = true
-	if err := allocate(s.file, s.src.Size); err != nil {
+	if err := allocate(s.file, s.src.Size); errors.Is(err, errors.ErrUnsupported) {
+		return // nothing reserved; disk use is charged as bytes arrive
+	} else if err != nil {
 		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
 		return
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -392,7 +393,15 @@ func TestChangedMidDownload(t *testing.T) {
 			if !errors.Is(r.err, ErrChanged) || r.n != 0 {
 				t.Fatalf("read across the change: n=%d err=%v, want ErrChanged:%s", r.n, r.err, logString(gets(e.o)))
 			}
-			checkRead(t, s, c, 0, 1<<20) // the first request's bytes, all of the staged version
+			// Reads fail from now on, present bytes included; those in the
+			// temp file are the first request's, all of the staged version.
+			if _, err := readAt(t, s, 0, 10); !errors.Is(err, ErrChanged) {
+				t.Fatalf("read of present bytes after the change: %v, want ErrChanged", err)
+			}
+			got := make([]byte, 1<<20)
+			if _, err := s.file.ReadAt(got, 0); err != nil || !bytes.Equal(got, c.Bytes(0, 1<<20)) {
+				t.Fatalf("temp file holds other bytes than the staged version's (err %v)", err)
+			}
 			if _, err := readAt(t, s, 2<<20, 10); !errors.Is(err, ErrChanged) {
 				t.Fatalf("later read: %v, want ErrChanged", err)
 			}

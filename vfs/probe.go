@@ -34,13 +34,17 @@ type remote struct {
 func (f *FS) probe(ctx context.Context, rawURL string) (*remote, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL, secrets included
+		}
+		return nil, fmt.Errorf("bad URL %s: %w", redact.URL(rawURL), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("bad URL %q: only http:// and https:// sources are supported", rawURL)
+		return nil, fmt.Errorf("bad URL %s: only http:// and https:// sources are supported", redact.URL(rawURL))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("bad URL %q: no host", rawURL)
+		return nil, fmt.Errorf("bad URL %s: no host", redact.URL(rawURL))
 	}
 	head, headErr := f.probeWith(ctx, http.MethodHead, rawURL)
 	if headErr == nil && head.size >= 0 && (head.ranges || head.noRange) {
@@ -65,7 +69,7 @@ func (f *FS) probe(ctx context.Context, rawURL string) (*remote, error) {
 func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+		return nil, fmt.Errorf("bad URL %s: %w", redact.URL(rawURL), redact.Error(err))
 	}
 	if method == http.MethodGet {
 		req.Header.Set("Range", "bytes=0-0")
@@ -146,7 +150,7 @@ func nameFrom(resp *http.Response) string {
 func (f *FS) fetchWhole(ctx context.Context, rawURL string) (*os.File, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("bad URL %s: %w", redact.URL(rawURL), redact.Error(err))
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {

@@ -163,7 +163,8 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 	mtime = mtime.Truncate(time.Second)
 	src := store.Source{
 		Name:         name,
-		URL:          r.url,
+		URL:          source,
+		Resolved:     r.url,
 		Size:         r.size,
 		ETag:         r.etag,
 		LastModified: r.lastModified,

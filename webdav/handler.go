@@ -153,7 +153,7 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, info vfs.Info
 		hw.send()
 		return
 	}
-	if r.Context().Err() != nil {
+	if r.Context().Err() != nil || hw.werr != nil {
 		s.log.Debug("client went away during GET", "name", info.Path, "offset", c.errOff, "sent", hw.n)
 		if hw.sent {
 			panic(http.ErrAbortHandler)
@@ -265,6 +265,7 @@ type holdWriter struct {
 	code int
 	sent bool
 	n    int64
+	werr error // a write to the client failed: it went away
 }
 
 func (h *holdWriter) Header() http.Header { return h.w.Header() }
@@ -279,6 +280,9 @@ func (h *holdWriter) Write(p []byte) (int, error) {
 	h.send()
 	n, err := h.w.Write(p)
 	h.n += int64(n)
+	if err != nil {
+		h.werr = err
+	}
 	return n, err
 }
 
@@ -321,7 +325,18 @@ func (s sendWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	n, err := rf.ReadFrom(src)
 	s.h.n += n
+	if err != nil && !isReadSide(src, err) {
+		s.h.werr = err
+	}
 	return n, err
+}
+
+// isReadSide reports whether err came from reading src (the temp file) rather
+// than from writing to the client. CopyTo hands ReadFrom an *os.File section,
+// whose reads fail only with *fs.PathError.
+func isReadSide(src io.Reader, err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe)
 }
 
 func (h *holdWriter) send() {

@@ -249,3 +249,38 @@ func TestBasicAuth(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// SIGTERM while a source is still being staged stops fsm cleanly: exit 0,
+// nothing left in the cache dir.
+func TestSignalWhileStaging(t *testing.T) {
+	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 6, Size: 100}, FirstByteDelay: time.Minute})
+	cache := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", cache, o.URL())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for o.Count(http.MethodHead) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fsm never probed the origin:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM while staging: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fsm did not exit after SIGTERM while staging:\n%s", out.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "*")); len(left) != 0 {
+		t.Fatalf("left in cache dir: %v", left)
+	}
+}

@@ -155,8 +155,13 @@ func (c *serveCmd) Run() error {
 	}
 
 	if err := stageAll(sigCtx, fsys, c.Sources); err != nil {
+		interrupted := sigCtx.Err() != nil // read before shutdown stops the signal context
 		ln.Close()
 		shutdown()
+		if interrupted {
+			log.Info("signal received while staging; stopped")
+			return nil
+		}
 		return err
 	}
 

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fsm/internal/fsmtest"
 	"fsm/internal/mountinfo"
 	"io/fs"
 	"os"
@@ -116,7 +117,7 @@ func TestServeBinary(t *testing.T) {
 		f.Close()
 		readErr <- err
 	}()
-	eventually(t, "a FUSE read blocked on the origin", func() bool { return blocked.Waiting() > 0 })
+	fsmtest.Eventually(t, "a FUSE read blocked on the origin", func() bool { return blocked.Waiting() > 0 })
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -162,19 +162,6 @@ func assertUnmounted(t *testing.T, m *Mounted) {
 	}
 }
 
-// eventually polls cond (a state reached through other goroutines that
-// offer no channel to wait on) for up to 30 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func (e *env) want(off, n int64) []byte { return e.content.Bytes(off, n) }
 
 func tempFiles(t *testing.T, dir string) []string {
@@ -387,7 +374,7 @@ func TestUnstageWhileOpen(t *testing.T) {
 	if _, err := os.Stat(e.path); !errors.Is(err, fs.ErrNotExist) {
 		// The kernel may cache the entry for up to a second; a fresh
 		// lookup must fail.
-		eventually(t, "the unstaged file to vanish from the mount", func() bool {
+		fsmtest.Eventually(t, "the unstaged file to vanish from the mount", func() bool {
 			_, err := os.Stat(e.path)
 			return errors.Is(err, fs.ErrNotExist)
 		})
@@ -417,7 +404,7 @@ func TestUnmountReleasesBlockedReads(t *testing.T) {
 		f.Close() // the mount ends once no file is open on it
 		done <- result{n, err}
 	}()
-	eventually(t, "a read blocked on the origin", func() bool {
+	fsmtest.Eventually(t, "a read blocked on the origin", func() bool {
 		return e.origin.Waiting() > 0 && e.file.Progress().Readers > 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -515,7 +502,7 @@ func TestOneDownloadForAllReaders(t *testing.T) {
 		errs <- err
 	}()
 	// All three wait on the same store before the origin sends a byte.
-	eventually(t, "three readers waiting on one store", func() bool {
+	fsmtest.Eventually(t, "three readers waiting on one store", func() bool {
 		return e.file.Progress().Readers >= 3 && e.origin.Waiting() > 0
 	})
 	release()
@@ -660,7 +647,7 @@ func TestManyBlockedReadsDoNotStallMount(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, "11 reads waiting on the origin", func() bool { return e.file.Progress().Readers >= 11 })
+	fsmtest.Eventually(t, "11 reads waiting on the origin", func() bool { return e.file.Progress().Readers >= 11 })
 	// With every default worker thread busy, this would hang.
 	statDone := make(chan error, 1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,7 +158,7 @@ func TestRcloneMount(t *testing.T) {
 			t.Logf("rclone log:\n%s", b)
 		}
 	})
-	waitUntil(t, "rclone mount", func() bool {
+	fsmtest.Eventually(t, "rclone mount", func() bool {
 		select {
 		case err := <-exited:
 			b, _ := os.ReadFile(logFile)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -245,7 +246,7 @@ func mountDavfs2(t *testing.T, davGID int, url string, opts ...string) string {
 	if !mounted(dir) {
 		t.Fatalf("mount -t davfs returned but %s is not a mount point:\n%s", dir, out)
 	}
-	waitUntil(t, "the mount.davfs pid file", func() bool {
+	fsmtest.Eventually(t, "the mount.davfs pid file", func() bool {
 		b, err := os.ReadFile(pidFile)
 		if err != nil {
 			return false
@@ -276,7 +277,7 @@ func unmountDavfs2(t *testing.T, dir string) {
 	if mounted(dir) {
 		t.Fatalf("%s still mounted after umount", dir)
 	}
-	waitUntil(t, fmt.Sprintf("mount.davfs (pid %d) to exit", pid), func() bool { return davfs2Gone(pid) })
+	fsmtest.Eventually(t, fmt.Sprintf("mount.davfs (pid %d) to exit", pid), func() bool { return davfs2Gone(pid) })
 	if _, err := os.Stat(pidFile); err == nil {
 		t.Errorf("pid file %s left behind", pidFile)
 	}
@@ -408,7 +409,7 @@ func TestDavfs2(t *testing.T) {
 		// davfs2 moves the file to lost+found. Nothing reaches the tree.
 		err := os.WriteFile(filepath.Join(dir, "new.txt"), []byte("hello"), 0o644)
 		t.Logf("os.WriteFile on a read-write davfs2 mount: %v (davfs2 answers before uploading)", err)
-		waitUntil(t, "davfs2 to upload new.txt", func() bool {
+		fsmtest.Eventually(t, "davfs2 to upload new.txt", func() bool {
 			return len(reqs.find(func(r davRequest) bool { return r.method == http.MethodPut })) > 0
 		})
 		for _, r := range reqs.find(func(r davRequest) bool { return r.method == http.MethodPut }) {
@@ -416,7 +417,7 @@ func TestDavfs2(t *testing.T) {
 				t.Errorf("upload: %v; want PUT /new.txt refused with 403", r)
 			}
 		}
-		waitUntil(t, "davfs2 to give new.txt up", func() bool {
+		fsmtest.Eventually(t, "davfs2 to give new.txt up", func() bool {
 			_, err := os.Stat(filepath.Join(dir, "new.txt"))
 			return errors.Is(err, os.ErrNotExist)
 		})

@@ -162,21 +162,6 @@ func needBinary(t *testing.T, names ...string) {
 	}
 }
 
-// waitUntil polls cond until it holds; it is for state other processes or
-// goroutines reach without telling us (a FUSE mount appearing, a request
-// arriving at the origin), never a timing assumption: the deadline only
-// turns a hang into a failure.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // multistatus is the subset of a 207 body the tests look at.
 type multistatus struct {
 	Responses []struct {

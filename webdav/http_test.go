@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -493,7 +494,7 @@ func TestConcurrentRangeGets(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	waitUntil(t, "handles released", func() bool { return e.file("movie.mp4").Progress().Handles == 0 })
+	fsmtest.Eventually(t, "handles released", func() bool { return e.file("movie.mp4").Progress().Handles == 0 })
 }
 
 // TestClientDisconnect: a client that goes away while its GET waits for
@@ -516,7 +517,7 @@ func TestClientDisconnect(t *testing.T) {
 			}
 			done <- err
 		}()
-		waitUntil(t, "the origin to hold the download", func() bool { return e.origin.Waiting() > 0 })
+		fsmtest.Eventually(t, "the origin to hold the download", func() bool { return e.origin.Waiting() > 0 })
 		if h := e.file("movie.mp4").Progress().Handles; h != 1 {
 			t.Fatalf("handles = %d while the GET waits", h)
 		}

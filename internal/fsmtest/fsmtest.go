@@ -33,3 +33,18 @@ func Tree(t testing.TB, so store.Options) (*vfs.FS, *store.Manager) {
 	})
 	return vfs.New(vfs.Options{Manager: m, Logger: so.Logger, CloseTimeout: 5 * time.Second}), m
 }
+
+// Eventually polls cond until it holds. It is for state that other
+// processes or goroutines reach without telling us (a mount appearing, a
+// request arriving at the origin), never a timing assumption: the 30 s
+// deadline only turns a hang into a failure.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

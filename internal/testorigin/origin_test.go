@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/fsmtest"
 	"io"
 	"net/http"
 	"strconv"
@@ -31,18 +32,6 @@ func get(t *testing.T, o *Origin, method, url string, hdr ...string) (*http.Resp
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp, body, err
-}
-
-// eventually polls cond for up to 5 s; used instead of fixed sleeps.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestDefaults(t *testing.T) {
@@ -339,7 +328,7 @@ func TestCut(t *testing.T) {
 			if got := reqs[1].BytesSent; got != cut {
 				t.Errorf("log BytesSent = %d, want %d", got, cut)
 			}
-			eventually(t, "handlers to finish", func() bool { return o.Active() == 0 })
+			fsmtest.Eventually(t, "handlers to finish", func() bool { return o.Active() == 0 })
 		})
 	}
 }
@@ -483,7 +472,7 @@ func TestBlock(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		done <- result{b, err}
 	}()
-	eventually(t, "GET to reach the barrier", func() bool { return o.Waiting() == 1 })
+	fsmtest.Eventually(t, "GET to reach the barrier", func() bool { return o.Waiting() == 1 })
 	select {
 	case <-done:
 		t.Fatal("GET finished while blocked")
@@ -506,10 +495,10 @@ func TestBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "GET to reach the barrier", func() bool { return o.Waiting() == 1 })
+	fsmtest.Eventually(t, "GET to reach the barrier", func() bool { return o.Waiting() == 1 })
 	cancel()
 	resp.Body.Close()
-	eventually(t, "blocked handler to exit", func() bool { return o.Active() == 0 && o.Waiting() == 0 })
+	fsmtest.Eventually(t, "blocked handler to exit", func() bool { return o.Active() == 0 && o.Waiting() == 0 })
 }
 
 // TestNoLeakOnDisconnect checks that a client abandoning a throttled or
@@ -540,7 +529,7 @@ func TestNoLeakOnDisconnect(t *testing.T) {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
-			eventually(t, "handler to exit", func() bool { return o.Active() == 0 })
+			fsmtest.Eventually(t, "handler to exit", func() bool { return o.Active() == 0 })
 		})
 	}
 }

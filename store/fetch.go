@@ -181,7 +181,6 @@ func (s *Store) startFetch(f *fetch) {
 // run drives one fetch to its end, retrying transient failures with backoff.
 func (s *Store) run(ctx context.Context, f *fetch) {
 	defer s.fetchWG.Done()
-	s.preallocate()
 	o := s.m.opts
 	failures := 0
 	s.mu.Lock()
@@ -334,6 +333,12 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 				return err
 			}
 			s.markPresent(f, pos, pos+int64(n))
+			if pos == start {
+				// After the first bytes are out, not before: reserving
+				// a large file's blocks takes milliseconds (about 1.5
+				// per GiB here) that the first byte need not wait for.
+				s.preallocate()
+			}
 			pos += int64(n)
 			if !measured && pos-start >= 1<<20 {
 				measured = true

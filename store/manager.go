@@ -178,6 +178,10 @@ func (m *Manager) sweep() {
 	}
 }
 
+// Client is the HTTP client the stores fetch with. Staging probes use it
+// too, so the connection a probe opened is the one the first read reuses.
+func (m *Manager) Client() *http.Client { return m.opts.Client }
+
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 

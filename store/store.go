@@ -72,35 +72,34 @@ type Store struct {
 
 	closing chan struct{} // closed when Close starts: wakes every waiter
 
-	allocMu   sync.Mutex
-	allocated bool // disk blocks reserved for the whole file
-	fetchWG   sync.WaitGroup
-	finish    sync.Once
-	closeErr  error
+	fetchWG  sync.WaitGroup
+	finish   sync.Once
+	closeErr error
 
-	mu         sync.Mutex
-	present    rangeSet
-	fetches    []*fetch
-	waiters    []*waiter
-	handles    int
-	staged     bool
-	closed     bool
-	started    bool // some read asked for content: the background fill runs
-	stalled    bool // gave up after retries: no background fill until the next read
-	stream     bool // the origin ignores Range: one whole-body fetch at a time
-	evicting   bool
-	epoch      int
-	cursor     int64  // end of the latest read: readahead starts here
-	conns      int    // readahead connections: 1 until one proves slow
-	fetchURL   string // where requests go: the last redirect target seen
-	reserved   bool   // preallocate reserved the whole file on disk
-	charged    int64  // disk use last reported to the manager
-	fetched    int64
-	lastErr    error
-	permErr    error
-	lastAccess time.Time
-	ctx        context.Context // cancelled on Close and eviction
-	cancel     context.CancelFunc
+	mu           sync.Mutex
+	present      rangeSet
+	fetches      []*fetch
+	waiters      []*waiter
+	handles      int
+	staged       bool
+	closed       bool
+	started      bool // some read asked for content: the background fill runs
+	stalled      bool // gave up after retries: no background fill until the next read
+	stream       bool // the origin ignores Range: one whole-body fetch at a time
+	evicting     bool
+	epoch        int
+	cursor       int64  // end of the latest read: readahead starts here
+	conns        int    // readahead connections: 1 until one proves slow
+	fetchURL     string // where requests go: the last redirect target seen
+	reserved     bool   // preallocate reserved the whole file on disk
+	allocStarted bool   // preallocate ran (or runs) for this download
+	charged      int64  // disk use last reported to the manager
+	fetched      int64
+	lastErr      error
+	permErr      error
+	lastAccess   time.Time
+	ctx          context.Context // cancelled on Close and eviction
+	cancel       context.CancelFunc
 }
 
 type waiter struct {
@@ -406,13 +405,15 @@ func (s *Store) Close(ctx context.Context) error {
 // into reserved blocks cost far less CPU than growing a sparse file piece by
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
+// It runs once per download, in a fetcher, so Close and evict wait for it.
 func (s *Store) preallocate() {
-	s.allocMu.Lock()
-	defer s.allocMu.Unlock()
-	if s.allocated {
+	s.mu.Lock()
+	started := s.allocStarted
+	s.allocStarted = true
+	s.mu.Unlock()
+	if started {
 		return
 	}
-	s.allocated = true
 	if err := allocate(s.file, s.src.Size); errors.Is(err, errors.ErrUnsupported) {
 		return // nothing reserved; disk use is charged as bytes arrive
 	} else if err != nil {
@@ -495,9 +496,6 @@ func (s *Store) evict() (freed int64) {
 	if err == nil {
 		err = s.file.Truncate(s.src.Size)
 	}
-	s.allocMu.Lock()
-	s.allocated = false
-	s.allocMu.Unlock()
 
 	s.mu.Lock()
 	if err != nil {
@@ -507,6 +505,7 @@ func (s *Store) evict() (freed int64) {
 	// A fetcher that was reserving blocks when eviction began may have
 	// marked the file reserved after the first reset.
 	s.reserved = false
+	s.allocStarted = false
 	s.recharge()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.evicting = false

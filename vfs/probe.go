@@ -78,8 +78,15 @@ func (f *FS) probeWith(ctx context.Context, method, rawURL string) (*remote, err
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, redact.URL(rawURL), redact.Error(err))
 	}
-	// Closing without reading aborts a 200 answer's body: nothing is downloaded.
-	defer resp.Body.Close()
+	defer func() {
+		// A one-byte 206 is drained so its connection goes back to the
+		// pool for the first read; closing a 200 unread aborts it, so the
+		// whole file is never downloaded here.
+		if resp.StatusCode == http.StatusPartialContent {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		}
+		resp.Body.Close()
+	}()
 	r := &remote{
 		url:         resp.Request.URL.String(),
 		size:        -1,

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"os"
 	"path"
@@ -31,7 +30,7 @@ import (
 // Options configure an FS.
 type Options struct {
 	Manager *store.Manager // required
-	Client  *http.Client   // for probing sources; nil: a default with timeouts
+	Client  *http.Client   // for probing sources; nil: the manager's, so reads reuse the probe's connection
 	Logger  *slog.Logger
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
@@ -98,10 +97,7 @@ func New(opts Options) *FS {
 	}
 	client := opts.Client
 	if client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = 30 * time.Second
-		t.DialContext = (&net.Dialer{Timeout: 15 * time.Second}).DialContext
-		client = &http.Client{Transport: t}
+		client = opts.Manager.Client()
 	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{

@@ -7,11 +7,13 @@ import (
 	"fsm/internal/fsmtest"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,5 +325,42 @@ func TestIgnoreRangeFoundAtStaging(t *testing.T) {
 	}
 	if n := o.Count(http.MethodGet) - staging; n != 1 {
 		t.Fatalf("%d GETs to read an origin that ignores Range, want 1 stream", n)
+	}
+}
+
+// The staging probe and the first read share one connection: on a real
+// network that saves the first read a TCP (and TLS) handshake.
+func TestFirstReadReusesProbeConnection(t *testing.T) {
+	c := testorigin.Content{Seed: 9, Size: 1 << 20}
+	data := c.Bytes(0, c.Size)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "f.bin", time.Unix(1700000000, 0), bytes.NewReader(data))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	fsys, _, _ := newFS(t)
+	if _, err := fsys.Stage(context.Background(), srv.URL+"/f.bin", ""); err != nil {
+		t.Fatal(err)
+	}
+	h, err := fsys.Open("f.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p := make([]byte, 100)
+	if _, err := h.ReadAt(context.Background(), p, 0); err != nil || !bytes.Equal(p, data[:100]) {
+		t.Fatalf("read: %v", err)
+	}
+	// The first read may also start a readahead connection; the request
+	// for the read itself must not need a new one. So: at most 2 in all,
+	// where without reuse there would be 3.
+	if n := conns.Load(); n > 2 {
+		t.Fatalf("%d connections for a probe and a first read, want the probe's reused", n)
 	}
 }

@@ -47,6 +47,9 @@ func TestSmallSequentialReadsUseReadahead(t *testing.T) {
 	so := fastOpts()
 	so.ChunkSize = 4 << 20
 	so.DemandChunk = 128 << 10
+	// The default: wider than the 512 KiB of reads in flight below, as it is
+	// wider than what the kernel or a browser keeps in flight.
+	so.NearWindow = 1 << 20
 	e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: 64 << 20}, so)
 	s := e.newStore(t, e.source("f"))
 	// Like the kernel's readahead: four consecutive reads in flight at once.

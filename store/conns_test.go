@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"fsm/internal/testorigin"
 )
@@ -73,5 +74,28 @@ func TestSmallSequentialReadsUseReadahead(t *testing.T) {
 	// chunks; a read that finds its bytes far inside a chunk splits it.
 	if n, max := len(gets(e.o)), depth+int(c.Size/so.ChunkSize)+4; n > max {
 		t.Fatalf("%d origin requests for a sequential read, want at most %d:\n%s", n, max, logString(gets(e.o)))
+	}
+}
+
+func TestFetchReachesSoon(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tests := []struct {
+		name       string
+		from, pos  int64
+		took       time.Duration
+		m, near    int64
+		wantWaited bool
+	}{
+		{"within the near window", 0, 0, 0, 100, 1 << 20, true},
+		{"rate unknown yet", 0, 0, time.Second, 10 << 20, 1 << 20, false},
+		{"fast fetcher, 8 MiB ahead: 40 ms", 0, 100 << 20, time.Second / 2, 108 << 20, 1 << 20, true},
+		{"slow fetcher, 8 MiB ahead: 400 ms", 0, 20 << 20, time.Second, 28 << 20, 1 << 20, false},
+		{"stalled fetcher", 0, 5 << 20, time.Hour, 7 << 20, 1 << 20, false},
+	}
+	for _, tc := range tests {
+		f := &fetch{from: tc.from, pos: tc.pos, began: now.Add(-tc.took)}
+		if got := f.reachesSoon(tc.m, tc.near, now); got != tc.wantWaited {
+			t.Errorf("%s: reachesSoon = %v, want %v", tc.name, got, tc.wantWaited)
+		}
 	}
 }

@@ -20,10 +20,31 @@ import (
 type fetch struct {
 	pos, end   int64
 	epoch      int
-	stream     bool // whole-body GET for an origin that ignores Range
-	readahead  bool // started by readahead, not by a waiting read
-	plainRange bool // send Range without If-Range (see run)
+	stream     bool      // whole-body GET for an origin that ignores Range
+	readahead  bool      // started by readahead, not by a waiting read
+	plainRange bool      // send Range without If-Range (see run)
+	from       int64     // pos when started, and when: the fetch's rate
+	began      time.Time // tells how soon it reaches a byte
 }
+
+// reachesSoon reports whether f will fetch byte m within splitETA: a read
+// waiting for m then waits for f rather than splitting its claim (which costs
+// a new request and cuts f's connection). Unknown rates count as slow.
+func (f *fetch) reachesSoon(m, near int64, now time.Time) bool {
+	d := m - f.pos
+	if d <= near {
+		return true
+	}
+	done, took := f.pos-f.from, now.Sub(f.began)
+	if done <= 0 || took <= 0 {
+		return false
+	}
+	return time.Duration(float64(d)/float64(done)*float64(took)) <= splitETA
+}
+
+// splitETA: a read whose bytes a running fetch brings within this time
+// waits for it.
+const splitETA = 100 * time.Millisecond
 
 // errNoRange: the origin answered a ranged GET with the whole unchanged file.
 var errNoRange = errors.New("origin ignores Range")
@@ -88,7 +109,7 @@ func (s *Store) schedule() {
 				break
 			}
 			if f := s.claimAt(m); f != nil {
-				if m-f.pos <= o.NearWindow {
+				if f.reachesSoon(m, o.NearWindow, time.Now()) {
 					pos = f.end
 					continue
 				}
@@ -173,6 +194,7 @@ func (s *Store) claimEnd(m int64) int64 {
 
 func (s *Store) startFetch(f *fetch) {
 	f.epoch = s.epoch
+	f.from, f.began = f.pos, time.Now()
 	s.fetches = append(s.fetches, f)
 	s.fetchWG.Add(1)
 	go s.run(s.ctx, f)

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,90 +47,6 @@ import (
 // and uploads them later: on fsm that PUT is refused (403) and davfs2 moves
 // the file to lost+found in the mount. Only -o ro makes a write fail at
 // once. Both are tested.
-
-// davRequests records what the client sent and what the handler answered.
-type davRequests struct {
-	mu   sync.Mutex
-	list []davRequest
-}
-
-type davRequest struct {
-	method, path string
-	header       http.Header
-	code         int
-}
-
-func (r davRequest) String() string {
-	s := fmt.Sprintf("%s %s -> %d", r.method, r.path, r.code)
-	for _, k := range []string{"Depth", "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If", "Lock-Token"} {
-		if v := r.header.Get(k); v != "" {
-			s += fmt.Sprintf(" [%s: %s]", k, v)
-		}
-	}
-	return s
-}
-
-func (d *davRequests) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.code == 0 {
-			sw.code = http.StatusOK
-		}
-		d.mu.Lock()
-		d.list = append(d.list, davRequest{r.Method, r.URL.Path, r.Header.Clone(), sw.code})
-		d.mu.Unlock()
-	})
-}
-
-func (d *davRequests) all() []davRequest {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.list)
-}
-
-func (d *davRequests) find(match func(davRequest) bool) []davRequest {
-	var out []davRequest
-	for _, r := range d.all() {
-		if match(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (d *davRequests) String() string {
-	var b strings.Builder
-	for _, r := range d.all() {
-		b.WriteString(r.String() + "\n")
-	}
-	return b.String()
-}
-
-// statusWriter remembers the status code; it unwraps for
-// http.ResponseController, so flushing and ReadFrom still reach the server.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusWriter) Flush() { http.NewResponseController(s.ResponseWriter).Flush() }
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // envLimit skips the test, or fails it under CI, where davfs2 must run.
 func envLimit(t *testing.T, format string, args ...any) {
@@ -323,8 +238,8 @@ func names(t *testing.T, dir string) []string {
 func TestDavfs2(t *testing.T) {
 	davGID := needDavfs2(t)
 	staged := []string{"movie.mp4", "docs/read me.txt"}
-	newDavfs2Env := func(t *testing.T) (*env, *davRequests) {
-		reqs := &davRequests{}
+	newDavfs2Env := func(t *testing.T) (*env, *recorder) {
+		reqs := &recorder{}
 		e := newEnv(t, envOptions{names: staged, wrap: func(h http.Handler) http.Handler {
 			// As the product serves it: behind the Host check.
 			return reqs.wrap(guard.Host(h, nil, "127.0.0.1:0"))
@@ -375,7 +290,7 @@ func TestDavfs2(t *testing.T) {
 		}
 		// davfs2 downloads each file whole, once, with a plain GET.
 		for _, name := range staged {
-			gets := reqs.find(func(r davRequest) bool { return r.method == http.MethodGet && r.path == "/"+name })
+			gets := reqs.find(func(r recorded) bool { return r.method == http.MethodGet && r.path == "/"+name })
 			if len(gets) != 1 || gets[0].code != http.StatusOK || gets[0].header.Get("Range") != "" {
 				t.Errorf("GETs of %s: %v", name, gets)
 			}
@@ -385,7 +300,7 @@ func TestDavfs2(t *testing.T) {
 		// cached copy with If-None-Match (the ETag fsm sent) and
 		// If-Modified-Since; fsm must answer 304, not send the file again.
 		deadline := time.Now().Add(20 * time.Second)
-		var revalidations []davRequest
+		var revalidations []recorded
 		for len(revalidations) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("davfs2 never revalidated movie.mp4:\n%s", reqs)
@@ -395,7 +310,7 @@ func TestDavfs2(t *testing.T) {
 			if err != nil || !bytes.Equal(got, whole(e)) {
 				t.Fatalf("re-read movie.mp4 through davfs2: %d bytes, %v", len(got), err)
 			}
-			revalidations = reqs.find(func(r davRequest) bool {
+			revalidations = reqs.find(func(r recorded) bool {
 				return r.method == http.MethodGet && r.path == "/movie.mp4" && r.header.Get("If-None-Match") != ""
 			})
 		}
@@ -410,9 +325,9 @@ func TestDavfs2(t *testing.T) {
 		err := os.WriteFile(filepath.Join(dir, "new.txt"), []byte("hello"), 0o644)
 		t.Logf("os.WriteFile on a read-write davfs2 mount: %v (davfs2 answers before uploading)", err)
 		fsmtest.Eventually(t, "davfs2 to upload new.txt", func() bool {
-			return len(reqs.find(func(r davRequest) bool { return r.method == http.MethodPut })) > 0
+			return len(reqs.find(func(r recorded) bool { return r.method == http.MethodPut })) > 0
 		})
-		for _, r := range reqs.find(func(r davRequest) bool { return r.method == http.MethodPut }) {
+		for _, r := range reqs.find(func(r recorded) bool { return r.method == http.MethodPut }) {
 			if r.path != "/new.txt" || r.code != http.StatusForbidden {
 				t.Errorf("upload: %v; want PUT /new.txt refused with 403", r)
 			}

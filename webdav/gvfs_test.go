@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,127 +37,6 @@ import (
 // mount -u. A read at an offset through the gvfs-fuse mount makes gvfsd-dav
 // seek its HTTP stream, which it does with a new GET carrying
 // "Range: bytes=N-" and checking that Content-Range starts at N.
-
-// gvfsRequest is one request fsm received and what it answered. It is
-// recorded when the answer's header goes out: gvfs abandons a GET when it
-// seeks without closing the connection, so a body may stream on (blocked
-// on a full socket) until gvfsd-dav exits.
-type gvfsRequest struct {
-	method, path string
-	header       http.Header
-	code         int
-	contentRange string
-	done         bool // the handler has returned
-	aborted      bool // by a panic
-}
-
-func (r gvfsRequest) String() string {
-	s := fmt.Sprintf("%s %s -> %d", r.method, r.path, r.code)
-	for _, k := range []string{"Depth", "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since"} {
-		if v := r.header.Get(k); v != "" {
-			s += fmt.Sprintf(" [%s: %s]", k, v)
-		}
-	}
-	if r.contentRange != "" {
-		s += " Content-Range: " + r.contentRange
-	}
-	if !r.done {
-		s += " (still being served)"
-	}
-	if r.aborted {
-		s += " (aborted)"
-	}
-	return s
-}
-
-type gvfsRecorder struct {
-	mu   sync.Mutex
-	list []*gvfsRequest
-}
-
-// gvfsWriter records the request the moment its status is decided.
-type gvfsWriter struct {
-	*statusWriter
-	once   sync.Once
-	header func(code int)
-}
-
-func (w *gvfsWriter) WriteHeader(code int) {
-	w.statusWriter.WriteHeader(code)
-	w.once.Do(func() { w.header(w.code) })
-}
-
-func (w *gvfsWriter) Write(p []byte) (int, error) {
-	w.once.Do(func() { w.header(http.StatusOK) })
-	return w.statusWriter.Write(p)
-}
-
-func (d *gvfsRecorder) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &gvfsRequest{method: r.Method, path: r.URL.Path, header: r.Header.Clone()}
-		sw := &gvfsWriter{statusWriter: &statusWriter{ResponseWriter: w}}
-		sw.header = func(code int) {
-			d.mu.Lock()
-			rec.code, rec.contentRange = code, sw.Header().Get("Content-Range")
-			d.list = append(d.list, rec)
-			d.mu.Unlock()
-		}
-		defer func() {
-			// fsm ends a response it cannot finish (the client went away)
-			// with panic(http.ErrAbortHandler); keep it, so net/http drops
-			// the connection as fsm means it to.
-			v := recover()
-			sw.once.Do(func() { sw.header(http.StatusOK) })
-			d.mu.Lock()
-			rec.done, rec.aborted = true, v != nil
-			d.mu.Unlock()
-			if v != nil {
-				panic(v)
-			}
-		}()
-		h.ServeHTTP(sw, r)
-	})
-}
-
-// idle reports whether every request answered so far has ended.
-func (d *gvfsRecorder) idle() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, r := range d.list {
-		if !r.done {
-			return false
-		}
-	}
-	return true
-}
-
-func (d *gvfsRecorder) all() []gvfsRequest {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]gvfsRequest, len(d.list))
-	for i, r := range d.list {
-		out[i] = *r
-	}
-	return out
-}
-
-func (d *gvfsRecorder) find(match func(gvfsRequest) bool) []gvfsRequest {
-	var out []gvfsRequest
-	for _, r := range d.all() {
-		if match(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (d *gvfsRecorder) String() string {
-	var b strings.Builder
-	for _, r := range d.all() {
-		b.WriteString(r.String() + "\n")
-	}
-	return b.String()
-}
 
 const gvfsdPath = "/usr/libexec/gvfsd"
 
@@ -359,7 +237,7 @@ func runWithEnv(env []string, d time.Duration, name string, args ...string) (str
 
 func TestGvfs(t *testing.T) {
 	s := newGvfsSession(t)
-	reqs := &gvfsRecorder{}
+	reqs := &recorder{}
 	e := newEnv(t, envOptions{names: []string{"movie.mp4", "docs/read me.txt"}, wrap: func(h http.Handler) http.Handler {
 		// As the product serves it: behind the Host check.
 		return reqs.wrap(guard.Host(h, nil, "127.0.0.1:0"))
@@ -491,7 +369,7 @@ func TestGvfs(t *testing.T) {
 	fh.Close()
 	// The kernel reads whole pages (and reads ahead), so the seek lands on
 	// the page boundary at or below the offset asked.
-	seekTo := func(r gvfsRequest) bool {
+	seekTo := func(r recorded) bool {
 		spec, ok := strings.CutPrefix(r.header.Get("Range"), "bytes=")
 		startText, end, ok2 := strings.Cut(spec, "-")
 		start, err := strconv.ParseInt(startText, 10, 64)
@@ -500,7 +378,7 @@ func TestGvfs(t *testing.T) {
 	fsmtest.Eventually(t, fmt.Sprintf("a GET with Range: bytes=N- for N just below %d", off), func() bool {
 		return len(reqs.find(seekTo)) > 0
 	})
-	if open := reqs.find(func(r gvfsRequest) bool { return !r.done }); len(open) > 0 {
+	if open := reqs.find(func(r recorded) bool { return !r.done }); len(open) > 0 {
 		t.Logf("after the file was closed gvfs still holds these GETs open (it drops them at unmount): %v", open)
 	}
 

@@ -132,9 +132,6 @@ func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
 	return s
 }
 
-// Source returns what the store was created with.
-func (s *Store) Source() Source { return s.src }
-
 // ReadAt reads len(p) bytes at off, waiting until they are present. Only the
 // real end of the file gives a short read (with io.EOF).
 func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {

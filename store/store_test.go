@@ -356,8 +356,8 @@ func TestNotFound(t *testing.T) {
 }
 
 // TestChangedMidDownload: the origin's file changes while the first request
-// is in flight; bytes of that request are served, every read needing bytes of
-// a later request fails with ErrChanged, never with new bytes.
+// is in flight; from then on every read fails with ErrChanged (bytes already
+// present included), and the temp file never holds bytes of the new version.
 func TestChangedMidDownload(t *testing.T) {
 	for _, tc := range []struct {
 		name string

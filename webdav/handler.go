@@ -325,16 +325,16 @@ func (s sendWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	n, err := rf.ReadFrom(src)
 	s.h.n += n
-	if err != nil && !isReadSide(src, err) {
+	if err != nil && !isReadSide(err) {
 		s.h.werr = err
 	}
 	return n, err
 }
 
-// isReadSide reports whether err came from reading src (the temp file) rather
-// than from writing to the client. CopyTo hands ReadFrom an *os.File section,
+// isReadSide reports whether err came from reading the body's source (the
+// temp file) rather than from writing to the client. CopyTo hands ReadFrom an *os.File section,
 // whose reads fail only with *fs.PathError.
-func isReadSide(src io.Reader, err error) bool {
+func isReadSide(err error) bool {
 	var pe *fs.PathError
 	return errors.As(err, &pe)
 }

@@ -125,7 +125,7 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 			return 0
 		}
 	}
-	if vfs.IsJunk(path) {
+	if vfs.Hidden(path) {
 		return -cgofuse.ENOENT
 	}
 	info, err := f.vfs.Stat(path)
@@ -160,7 +160,7 @@ func (f *fileSystem) openFile(path string) *vfs.File {
 
 func (f *fileSystem) Opendir(path string) (errc int, fh uint64) {
 	defer f.guard(&errc, "opendir", path)
-	if vfs.IsJunk(path) {
+	if vfs.Hidden(path) {
 		return -cgofuse.ENOENT, noFH
 	}
 	info, err := f.vfs.Stat(path)
@@ -223,7 +223,7 @@ func (f *fileSystem) Open(path string, flags int) (errc int, fh uint64) {
 	if flags&cgofuse.O_ACCMODE != cgofuse.O_RDONLY || flags&cgofuse.O_TRUNC != 0 {
 		return -cgofuse.EROFS, noFH
 	}
-	if vfs.IsJunk(path) {
+	if vfs.Hidden(path) {
 		return -cgofuse.ENOENT, noFH
 	}
 	h, err := f.vfs.Open(path)
@@ -334,7 +334,7 @@ func (f *fileSystem) Statfs(path string, st *cgofuse.Statfs_t) (errc int) {
 func (f *fileSystem) Access(path string, mask uint32) (errc int) {
 	defer f.guard(&errc, "access", path)
 	const wOK, xOK = 2, 1
-	if vfs.IsJunk(path) {
+	if vfs.Hidden(path) {
 		return -cgofuse.ENOENT
 	}
 	info, err := f.vfs.Stat(path)

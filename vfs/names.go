@@ -1,10 +1,13 @@
 package vfs
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // junk are names that desktop clients probe for on every volume. They never
@@ -20,16 +23,32 @@ var junk = map[string]bool{
 	"folder.jpg": true, "Folder.jpg": true,
 }
 
-// IsJunk reports whether the last element of p is a name that OS clients
-// probe for (AppleDouble "._*" files, .DS_Store, desktop.ini, ...).
-func IsJunk(p string) bool {
-	base := path.Base("/" + p)
-	return strings.HasPrefix(base, "._") || junk[base]
+// ControlPrefix is the first path element of fsm's own control API and
+// page. No staged file lives under it, and no frontend lists it.
+const ControlPrefix = ".fsm"
+
+// hiddenElement reports whether one path element is a name that OS clients
+// probe for (AppleDouble "._*", .DS_Store, desktop.ini, ...) or one fsm
+// reserves at the top of the tree.
+func hiddenElement(el string, top bool) bool {
+	return strings.HasPrefix(el, "._") || junk[el] || (top && el == ControlPrefix)
 }
 
-// ControlPrefix is reserved for the control API and page; no staged file
-// may live under it.
-const ControlPrefix = ".fsm"
+// Hidden reports whether any element of p is a junk or reserved name. Such a
+// path never names anything in the tree: staging refuses it, so frontends
+// may answer it from memory (a fast 404 or ENOENT) without a lookup.
+func Hidden(p string) bool {
+	p = Clean(p)
+	if p == "" {
+		return false
+	}
+	for i, el := range strings.Split(p, "/") {
+		if hiddenElement(el, i == 0) {
+			return true
+		}
+	}
+	return false
+}
 
 // Clean turns a client path ("/a/b", "a/b/", "") into the tree's key form
 // ("a/b", "" for the root).
@@ -38,28 +57,62 @@ func Clean(p string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// checkName validates a name for staging: a relative slash path whose
-// elements are real names.
-func checkName(name string) error {
-	if name == "" {
-		return fmt.Errorf("empty name: %w", fs.ErrInvalid)
-	}
-	if strings.ContainsRune(name, 0) || strings.Contains(name, "\\") {
-		return fmt.Errorf("name %q: NUL and backslash are not allowed: %w", name, fs.ErrInvalid)
-	}
-	for _, el := range strings.Split(name, "/") {
-		switch {
-		case el == "" || el == "." || el == "..":
-			return fmt.Errorf("name %q: empty, \".\" or \"..\" path element: %w", name, fs.ErrInvalid)
-		case len(el) > 255:
-			return fmt.Errorf("name %q: element longer than 255 bytes: %w", name, fs.ErrInvalid)
-		}
-	}
-	if first, _, _ := strings.Cut(name, "/"); first == ControlPrefix {
-		return fmt.Errorf("name %q: %s/ is reserved for fsm itself: %w", name, ControlPrefix, fs.ErrInvalid)
-	}
-	if IsJunk(name) {
-		return fmt.Errorf("name %q is a name desktop clients probe for and fsm hides: %w", name, fs.ErrInvalid)
+// ErrBadName marks a name that staging refuses; it is an fs.ErrInvalid.
+var ErrBadName = fmt.Errorf("bad name: %w", fs.ErrInvalid)
+
+// CheckName reports why name cannot be staged, or nil. A name is a relative
+// slash path; each element is valid UTF-8 with no control characters, no
+// bidirectional-override characters (which let an origin show
+// "x\u202etxt.exe" as "xexe.txt"), no leading or trailing space, and no junk
+// or reserved name.
+func CheckName(name string) error {
+	if err := checkName(name); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrBadName, name, err)
 	}
 	return nil
 }
+
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("empty")
+	}
+	if !utf8.ValidString(name) {
+		return errors.New("not valid UTF-8")
+	}
+	if strings.Contains(name, "\\") {
+		return errors.New("backslash is not allowed")
+	}
+	for i, el := range strings.Split(name, "/") {
+		switch {
+		case el == "" || el == "." || el == "..":
+			return errors.New(`empty, "." or ".." path element`)
+		case len(el) > 255:
+			return errors.New("element longer than 255 bytes")
+		case strings.TrimSpace(el) != el:
+			return fmt.Errorf("element %q starts or ends with a space", el)
+		case hiddenElement(el, i == 0):
+			if i == 0 && el == ControlPrefix {
+				return fmt.Errorf("%s/ is reserved for fsm itself", ControlPrefix)
+			}
+			return fmt.Errorf("element %q is a name desktop clients probe for, which fsm hides", el)
+		}
+		for _, r := range el {
+			if unicode.IsControl(r) || isBidiControl(r) {
+				return fmt.Errorf("control or bidirectional-override character %U", r)
+			}
+		}
+	}
+	return nil
+}
+
+// isBidiControl: the Unicode bidirectional formatting characters (embedding,
+// override, isolate and marks), which reorder how a name is displayed.
+func isBidiControl(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069,
+		r == 0x200E, r == 0x200F, r == 0x061C:
+		return true
+	}
+	return false
+}
+

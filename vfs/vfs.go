@@ -205,7 +205,7 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 
 // reserve claims name for a staging in progress, or says why it can't.
 func (f *FS) reserve(name string) error {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	f.mu.Lock()

@@ -136,6 +136,16 @@ func TestStageErrors(t *testing.T) {
 		{o.URL(), ".DS_Store", fs.ErrInvalid, "probe"},
 		{o.URL(), "a/._foo", fs.ErrInvalid, "probe"},
 		{o.URL(), ".fsm/api", fs.ErrInvalid, "reserved"},
+		{o.URL(), ".fsm/x", fs.ErrInvalid, "reserved"},
+		{o.URL(), "Thumbs.db/a.bin", fs.ErrInvalid, "probe"},
+		{o.URL(), "._x/a", fs.ErrInvalid, "probe"},
+		{o.URL(), "d/.DS_Store/a", fs.ErrInvalid, "probe"},
+		{o.URL(), "x\u202etxt.exe", fs.ErrInvalid, "bidirectional"},
+		{o.URL(), "a\x01b", fs.ErrInvalid, "control"},
+		{o.URL(), " lead", fs.ErrInvalid, "space"},
+		{o.URL(), "dir /trail", fs.ErrInvalid, "space"},
+		{o.URL(), "bad\xffutf8", fs.ErrInvalid, "UTF-8"},
+		{o.URL(), "sub/.fsm", nil, ""}, // reserved only at the top
 		{"ftp://host/file", "f", nil, "only http"},
 		{"http://", "f", nil, "no host"},
 		{missing.URL + "/nothing", "", nil, "404"},
@@ -362,5 +372,26 @@ func TestFirstReadReusesProbeConnection(t *testing.T) {
 	// where without reuse there would be 3.
 	if n := conns.Load(); n > 2 {
 		t.Fatalf("%d connections for a probe and a first read, want the probe's reused", n)
+	}
+}
+
+func TestHidden(t *testing.T) {
+	for p, want := range map[string]bool{
+		"":                 false,
+		"/":                false,
+		"a.bin":            false,
+		"/Thumbs.db/a.bin": true,
+		"Thumbs.db":        true,
+		"._x/a":            true,
+		"a/._x":            true,
+		"/.fsm/":           true,
+		".fsm/api/v1":      true,
+		"sub/.fsm":         false,
+		"a/.DS_Store":      true,
+		".fsmx":            false,
+	} {
+		if got := vfs.Hidden(p); got != want {
+			t.Errorf("Hidden(%q) = %v, want %v", p, got, want)
+		}
 	}
 }

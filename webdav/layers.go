@@ -46,11 +46,11 @@ func Harden(fsys webdav.FileSystem) webdav.FileSystem { return hardFS{fsys} }
 var readMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, "PROPFIND": true, http.MethodPost: true}
 
 // JunkNotFound answers lookups of names desktop clients probe for (._*,
-// .DS_Store, desktop.ini ... see vfs.IsJunk) with 404 at once, without
+// .DS_Store, desktop.ini ... see vfs.Hidden) with 404 at once, without
 // touching the tree.
 func JunkNotFound(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if readMethods[r.Method] && vfs.IsJunk(r.URL.Path) {
+		if readMethods[r.Method] && vfs.Hidden(r.URL.Path) {
 			notFound(w)
 			return
 		}

@@ -152,6 +152,7 @@ func (s *Store) startFetchLocked(f *fetch) {
 	f.epoch = s.epoch
 	f.from, f.began = f.pos, time.Now()
 	s.fetches = append(s.fetches, f)
+	s.noteStartLocked()
 	s.fetchWG.Add(1)
 	go s.run(s.ctx, f)
 }

@@ -47,6 +47,8 @@ type Progress struct {
 	Handles    int
 	Readers    int // ReadAt calls in flight
 	Fetchers   int
+	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
+	Conns      int     // origin connections in use (a response being read)
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -82,6 +84,10 @@ type Store struct {
 	fetchURL   string // where requests go: the last redirect target seen
 	charged    int64  // disk use last reported to the manager
 	fetched    int64
+	meter      meter     // recent receive rate
+	open       int       // connections with a response being read
+	dl         *download // the download under way, for its log lines; nil if none
+	out        *outage   // the origin's current run of failures; nil if none
 	lastErr    error
 	permErr    error // why the store is failed (phaseFailed)
 	lastAccess time.Time
@@ -453,7 +459,11 @@ func (s *Store) Progress() Progress {
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
 		Fetchers:   len(s.fetches),
+		Conns:      s.open,
 		LastAccess: s.lastAccess,
+	}
+	if len(s.fetches) > 0 {
+		p.Rate = s.meter.rate(time.Now())
 	}
 	switch {
 	case s.phase == phaseClosed:
@@ -491,6 +501,7 @@ func (s *Store) evict() (freed int64) {
 	s.present.reset()
 	s.res = resNone
 	s.rechargeLocked()
+	s.dl = nil
 	s.cancel()
 	s.mu.Unlock()
 

@@ -89,13 +89,13 @@ func (s *Store) failedLocked(f *fetch, err error, failures *int) (delay time.Dur
 	*failures++
 	s.lastErr = err
 	if !retriable(err) || *failures > o.Retries {
-		s.log.Error("download failed", "url", redact.URL(s.src.URL), "offset", f.pos, "attempts", *failures, "err", err)
+		s.noteGiveUpLocked(f.pos, err)
 		s.phase = phaseStalled
 		s.failWaitersLocked(f.pos, f.end, fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
 		return 0, false
 	}
 	delay = min(o.RetryBase<<(*failures-1), o.RetryMax)
-	s.log.Warn("download interrupted; retrying", "offset", f.pos, "attempt", *failures, "in", delay, "err", err)
+	s.noteFailureLocked(f.pos, *failures, delay, err)
 	return delay, true
 }
 
@@ -106,7 +106,13 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
 	plain := f.plainRange
 	u := s.fetchURL
+	s.noteConnLocked(+1)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.noteConnLocked(-1)
+		s.mu.Unlock()
+	}()
 
 	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
 	defer stop()
@@ -268,6 +274,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 		s.rechargeLocked()
 		s.wakeLocked(nil)
 	}
+	s.noteBytesLocked(b-a, time.Now())
 }
 
 // dateIfRange reports whether If-Range carries a date (no strong ETag).

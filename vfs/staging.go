@@ -80,7 +80,7 @@ func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
 	}
 	st := &staging{
 		name:        name,
-		url:         redact.URL(req.URL),
+		url:         redact.Bare(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
 	}

@@ -180,7 +180,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	file = &File{
 		Path:        name,
-		URL:         redact.URL(source),
+		URL:         redact.Bare(source),
 		Size:        src.Size,
 		ModTime:     mtime,
 		ETag:        etag(r.url, r.etag, src.Size, mtime),

@@ -178,6 +178,10 @@ func TestObject(t *testing.T) {
 	if st != 201 || strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "HIDDEN") {
 		t.Fatalf("stage: %d %s", st, b)
 	}
+	reqs := o.Requests()
+	if len(reqs) == 0 || reqs[0].Header.Get("Authorization") != "Bearer HIDDEN" {
+		t.Errorf("the staging header did not reach the origin: %+v", reqs)
+	}
 	var obj object
 	if err := json.Unmarshal(b, &obj); err != nil {
 		t.Fatal(err)

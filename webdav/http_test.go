@@ -218,14 +218,17 @@ func TestJunkAndControlNotFound(t *testing.T) {
 	}
 }
 
+// TestGetRange checks each Range rule over HTTP: what is served, with
+// which status, Content-Range and bytes.
 func TestGetRange(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	size := e.content.Size
 	f := e.file("movie.mp4")
+	const unsat = -1
 	cases := []struct {
 		rng        string
 		code       int
-		start, end int64 // inclusive
+		start, end int64 // inclusive; unused for 416
 	}{
 		{"", 200, 0, size - 1},
 		{"bytes=0-0", 206, 0, 0},
@@ -233,44 +236,97 @@ func TestGetRange(t *testing.T) {
 		{"bytes=1048570-2097160", 206, 1048570, 2097160},
 		{fmt.Sprintf("bytes=%d-", size-10), 206, size - 10, size - 1},
 		{"bytes=-500", 206, size - 500, size - 1},
+		{fmt.Sprintf("bytes=-%d", size+5), 206, 0, size - 1},
 		{fmt.Sprintf("bytes=%d-%d", size-3, size+100), 206, size - 3, size - 1},
-		{"bytes=0-9,20-29", 200, 0, size - 1}, // multi-range: served whole
+		{"BYTES = 10-19", 206, 10, 19},
+		// Multi-range: the first satisfiable range alone.
+		{"bytes=0-9,20-29", 206, 0, 9},
+		{fmt.Sprintf("bytes=%d-,30-39", size), 206, 30, 39},
+		// Ignored: an unknown unit, an invalid set.
+		{"items=0-5", 200, 0, size - 1},
+		{"bytes=5-2", 200, 0, size - 1},
+		{"bytes=abc", 200, 0, size - 1},
+		{"bytes=99999999999999999999-", 200, 0, size - 1},
+		{"bytes=", 200, 0, size - 1},
+		// Unsatisfiable.
+		{"bytes=-0", 416, unsat, unsat},
+		{fmt.Sprintf("bytes=%d-", size), 416, unsat, unsat},
+		{fmt.Sprintf("bytes=%d-%d,-0", size, size+9), 416, unsat, unsat},
 	}
 	for _, c := range cases {
 		hdr := map[string]string{}
 		if c.rng != "" {
 			hdr["Range"] = c.rng
 		}
-		resp, body := e.do("GET", "/movie.mp4", hdr, "")
-		if resp.StatusCode != c.code {
-			t.Fatalf("Range %q: %s", c.rng, resp.Status)
-		}
-		if !bytes.Equal(body, e.content.Bytes(c.start, c.end-c.start+1)) {
-			t.Fatalf("Range %q: wrong bytes (%d)", c.rng, len(body))
-		}
-		if c.code == 206 {
-			want := fmt.Sprintf("bytes %d-%d/%d", c.start, c.end, size)
-			if got := resp.Header.Get("Content-Range"); got != want {
-				t.Errorf("Range %q: Content-Range %q, want %q", c.rng, got, want)
+		for _, method := range []string{"GET", "HEAD"} {
+			resp, body := e.do(method, "/movie.mp4", hdr, "")
+			if resp.StatusCode != c.code {
+				t.Fatalf("%s Range %q: %s, want %d", method, c.rng, resp.Status, c.code)
+			}
+			cr := resp.Header.Get("Content-Range")
+			switch c.code {
+			case 416:
+				if want := fmt.Sprintf("bytes */%d", size); cr != want {
+					t.Errorf("%s Range %q: 416 with Content-Range %q, want %q", method, c.rng, cr, want)
+				}
+				continue
+			case 206:
+				if want := fmt.Sprintf("bytes %d-%d/%d", c.start, c.end, size); cr != want {
+					t.Errorf("%s Range %q: Content-Range %q, want %q", method, c.rng, cr, want)
+				}
+			default:
+				if cr != "" {
+					t.Errorf("%s Range %q: 200 with Content-Range %q", method, c.rng, cr)
+				}
+			}
+			if want := strconv.FormatInt(c.end-c.start+1, 10); resp.Header.Get("Content-Length") != want {
+				t.Errorf("%s Range %q: Content-Length %q, want %s", method, c.rng, resp.Header.Get("Content-Length"), want)
+			}
+			if method == "GET" && !bytes.Equal(body, e.content.Bytes(c.start, c.end-c.start+1)) {
+				t.Fatalf("Range %q: wrong bytes (%d)", c.rng, len(body))
+			}
+			if got := resp.Header.Get("Content-Type"); got != "video/mp4" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if got := resp.Header.Get("ETag"); got != f.ETag {
+				t.Errorf("ETag %q, want %q", got, f.ETag)
+			}
+			if got := resp.Header.Get("Last-Modified"); got != f.ModTime.UTC().Format(http.TimeFormat) {
+				t.Errorf("Last-Modified %q", got)
 			}
 		}
-		if got := resp.Header.Get("Content-Type"); got != "video/mp4" {
-			t.Errorf("Content-Type %q", got)
-		}
-		if got := resp.Header.Get("ETag"); got != f.ETag {
-			t.Errorf("ETag %q, want %q", got, f.ETag)
-		}
-		if got := resp.Header.Get("Last-Modified"); got != f.ModTime.UTC().Format(http.TimeFormat) {
-			t.Errorf("Last-Modified %q", got)
-		}
 	}
-	resp, _ := e.do("GET", "/movie.mp4", map[string]string{"Range": fmt.Sprintf("bytes=%d-", size)}, "")
-	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-		t.Errorf("range past the end: %s", resp.Status)
-	}
-	resp, _ = e.do("GET", "/nope.mp4", nil, "")
+	resp, _ := e.do("GET", "/nope.mp4", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET missing: %s", resp.Status)
+	}
+}
+
+// TestGetEmptyFile: an empty file has no satisfiable range at all.
+func TestGetEmptyFile(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	empty := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 0}})
+	if _, err := e.fs.Stage(context.Background(), empty.URL(), "empty.bin"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rng  string
+		code int
+	}{{"", 200}, {"bytes=-1", 416}, {"bytes=0-", 416}, {"bytes=0-0", 416}, {"items=0-1", 200}} {
+		hdr := map[string]string{}
+		if c.rng != "" {
+			hdr["Range"] = c.rng
+		}
+		resp, body := e.do("GET", "/empty.bin", hdr, "")
+		if resp.StatusCode != c.code {
+			t.Errorf("Range %q on an empty file: %s, want %d", c.rng, resp.Status, c.code)
+		}
+		if c.code == 416 && resp.Header.Get("Content-Range") != "bytes */0" {
+			t.Errorf("Range %q on an empty file: Content-Range %q, want bytes */0", c.rng, resp.Header.Get("Content-Range"))
+		}
+		if c.code == 200 && (len(body) != 0 || resp.Header.Get("Content-Length") != "0") {
+			t.Errorf("GET empty file: %d bytes, Content-Length %q", len(body), resp.Header.Get("Content-Length"))
+		}
 	}
 }
 
@@ -416,18 +472,15 @@ func TestNoOriginRequests(t *testing.T) {
 	e.do("GET", "/", nil, "")
 	e.do("GET", "/._movie.mp4", nil, "")
 
-	fsys := NewFileSystem(e.fs)
+	fsys := &fileSystem{fs: e.fs}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		file, err := fsys.OpenFile(ctx, "/movie.mp4", 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := file.Stat(); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := file.Seek(0, io.SeekEnd); err != nil || n != f.Size {
-			t.Fatalf("Seek end: %d %v", n, err)
+		if fi, err := file.Stat(); err != nil || fi.Size() != f.Size {
+			t.Fatalf("Stat: %v %v", fi, err)
 		}
 		if f.Progress().Handles != 0 {
 			t.Fatalf("OpenFile opened a vfs handle")
@@ -608,27 +661,5 @@ func TestFolderPage(t *testing.T) {
 	}
 	if e.originGETs() != 0 {
 		t.Errorf("folder pages reached the origin")
-	}
-}
-
-func TestPrefix(t *testing.T) {
-	e := newEnv(t, envOptions{prefix: "/dav"})
-	resp, body := e.do("GET", "/dav/movie.mp4", map[string]string{"Range": "bytes=5-9"}, "")
-	if resp.StatusCode != 206 || !bytes.Equal(body, e.content.Bytes(5, 5)) {
-		t.Fatalf("GET under prefix: %s", resp.Status)
-	}
-	for _, p := range []string{"/movie.mp4", "/davmovie.mp4", "/dav/.fsm/"} {
-		if resp, _ := e.do("GET", p, nil, ""); resp.StatusCode != 404 {
-			t.Errorf("GET %s: %s", p, resp.Status)
-		}
-	}
-	resp, body = e.do("PROPFIND", "/dav/", map[string]string{"Depth": "1"}, "")
-	ms := parseMultistatus(t, body)
-	if resp.StatusCode != 207 || ms["/dav/movie.mp4"] == nil {
-		t.Errorf("PROPFIND under prefix: %s %v", resp.Status, ms)
-	}
-	_, body = e.do("GET", "/dav/", nil, "")
-	if !strings.Contains(string(body), `href="/dav/movie.mp4"`) {
-		t.Errorf("folder page links ignore the prefix:\n%s", body)
 	}
 }

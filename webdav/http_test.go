@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -661,5 +662,82 @@ func TestFolderPage(t *testing.T) {
 	}
 	if e.originGETs() != 0 {
 		t.Errorf("folder pages reached the origin")
+	}
+}
+
+// TestNoLocks: a class 1 server offers no locks. PROPFIND lists
+// supportedlock empty (allprop, by name, at Depth 1), LOCK gets 405.
+func TestNoLocks(t *testing.T) {
+	e := newEnv(t, envOptions{names: []string{"movie.mp4", "dir/a.bin"}})
+	named := `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:supportedlock/><D:lockdiscovery/><D:getetag/></D:prop></D:propfind>`
+	for _, b := range []string{"", named, `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`} {
+		for _, p := range []string{"/", "/movie.mp4", "/dir/"} {
+			resp, body := e.do("PROPFIND", p, map[string]string{"Depth": "1"}, b)
+			if resp.StatusCode != http.StatusMultiStatus {
+				t.Fatalf("PROPFIND %s: %s", p, resp.Status)
+			}
+			if bytes.Contains(body, []byte("lockentry")) || bytes.Contains(body, []byte("exclusive")) {
+				t.Errorf("PROPFIND %s offers a lock:\n%s", p, body)
+			}
+			for href, m := range parseMultistatus(t, body) {
+				if v, ok := m["200 supportedlock"]; !ok || v != "" {
+					t.Errorf("%s: supportedlock %q (present %v), want present and empty", href, v, ok)
+				}
+			}
+		}
+	}
+	lock := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	if resp, _ := e.do("LOCK", "/movie.mp4", nil, lock); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("LOCK: %s, want 405", resp.Status)
+	}
+}
+
+// TestDropWriter: an occurrence split over any two writes is still removed,
+// and everything else passes unchanged.
+func TestDropWriter(t *testing.T) {
+	in := "<a>" + lockEntry + "</a><b>" + lockEntry + lockEntry + "</b><D:lockentry" + "x"
+	want := "<a></a><b></b><D:lockentryx"
+	for step := 1; step <= len(in); step++ {
+		rec := httptest.NewRecorder()
+		d := &dropWriter{ResponseWriter: rec, drop: []byte(lockEntry)}
+		for i := 0; i < len(in); i += step {
+			d.Write([]byte(in[i:min(i+step, len(in))]))
+		}
+		d.flush()
+		if got := rec.Body.String(); got != want {
+			t.Fatalf("writes of %d bytes: got %q, want %q", step, got, want)
+		}
+	}
+}
+
+// TestClientMistakesLogAtDebug: a bad Depth, malformed XML and write
+// methods are the client's fault; they must not log one warning each.
+func TestClientMistakesLogAtDebug(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cases := []struct {
+		method, path string
+		hdr          map[string]string
+		body         string
+		code         int
+	}{
+		{"PROPFIND", "/", map[string]string{"Depth": "2"}, "", http.StatusBadRequest},
+		{"PROPFIND", "/", map[string]string{"Depth": "1"}, "<D:propfind xmlns:D='DAV:'><D:prop>", http.StatusBadRequest},
+		{"PROPFIND", "/", map[string]string{"Depth": "1"}, "not xml at all", http.StatusBadRequest},
+		{"PROPFIND", "/nope.bin", map[string]string{"Depth": "0"}, "", http.StatusNotFound},
+		{"PUT", "/movie.mp4", nil, "x", http.StatusForbidden},
+		{"LOCK", "/movie.mp4", nil, "", http.StatusMethodNotAllowed},
+	}
+	for _, c := range cases {
+		resp, body := e.do(c.method, c.path, c.hdr, c.body)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s %s: %s %s, want %d", c.method, c.path, resp.Status, body, c.code)
+		}
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("client mistakes logged as warnings:\n%s", logs)
+	}
+	if n := strings.Count(logs, "level=DEBUG"); n < len(cases) {
+		t.Errorf("%d debug lines for %d client mistakes:\n%s", n, len(cases), logs)
 	}
 }

@@ -398,6 +398,9 @@ func (s *Store) Close(ctx context.Context) error {
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
 // It runs once per download, in a fetcher, so Close and evict wait for it.
+// When the disk is full it evicts idle files to make room; when that is not
+// enough, the download stops and reads of missing bytes fail with
+// ErrNoSpace until a later read finds room.
 func (s *Store) preallocate() {
 	s.mu.Lock()
 	tried := s.res != resNone
@@ -408,18 +411,51 @@ func (s *Store) preallocate() {
 	if tried {
 		return
 	}
-	if err := allocate(s.file, s.src.Size); errors.Is(err, errors.ErrUnsupported) {
-		return // nothing reserved; disk use is charged as bytes arrive
-	} else if err != nil {
+	reserve := func() error { return allocate(s.file, s.src.Size) }
+	err := reserve()
+	if errors.Is(err, errDiskFull) {
+		err = s.m.makeRoom(s, reserve)
+	}
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		if s.res == resTrying { // not reset by an eviction meanwhile
+			s.res = resHeld
+			s.rechargeLocked()
+		}
+		s.mu.Unlock()
+	case errors.Is(err, errors.ErrUnsupported):
+		// nothing reserved; disk use is charged as bytes arrive
+	case errors.Is(err, errDiskFull):
+		err := s.noSpaceErr()
+		s.log.Error("cannot download: the cache disk is full", "err", err)
+		s.mu.Lock()
+		s.noSpaceLocked(err)
+		s.mu.Unlock()
+	default:
 		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
+	}
+}
+
+// noSpaceErr says that the file does not fit, and where.
+func (s *Store) noSpaceErr() error {
+	return fmt.Errorf("%w: %s needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Name, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+}
+
+// noSpaceLocked stops the download: reads of missing bytes fail with err,
+// present ones are still served, and the next read tries to reserve again.
+func (s *Store) noSpaceLocked(err error) {
+	switch s.phase {
+	case phaseIdle, phaseFilling, phaseStalled:
+	default:
 		return
 	}
-	s.mu.Lock()
-	if s.res == resTrying { // not reset by an eviction meanwhile
-		s.res = resHeld
-		s.rechargeLocked()
-	}
-	s.mu.Unlock()
+	s.phase, s.lastErr = phaseStalled, err
+	s.res = resNone
+	s.dl = nil
+	s.cancel() // every fetch: each would fill the disk further
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.failWaitersLocked(0, s.src.Size, err)
 }
 
 // rechargeLocked reports a change of this store's disk use to the manager,

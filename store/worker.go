@@ -22,7 +22,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 // run drives one fetch to its end, retrying transient failures with backoff.
 func (s *Store) run(ctx context.Context, f *fetch) {
 	defer s.fetchWG.Done()
-	failures := 0
+	var streak failures
 	s.mu.Lock()
 	// Progress is this fetch reaching further than before, not bytes
 	// received: a stream that keeps breaking inside the part it already
@@ -42,9 +42,9 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 			continue // the origin sent fewer bytes than asked, honestly: ask for the rest
 		}
 		if f.pos > best {
-			best, failures = f.pos, 0
+			best, streak = f.pos, failures{}
 		}
-		delay, again := s.failedLocked(f, err, &failures)
+		delay, again := s.failedLocked(f, err, &streak)
 		if !again {
 			break
 		}
@@ -64,9 +64,17 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 	s.mu.Unlock()
 }
 
+// failures is a fetch's run of failed attempts without progress.
+type failures struct {
+	n     int
+	since time.Time // the first of them
+}
+
 // failedLocked decides what follows a failed attempt of f: another one
-// after delay, or none.
-func (s *Store) failedLocked(f *fetch, err error, failures *int) (delay time.Duration, again bool) {
+// after delay, or none. A fetch keeps trying for RetryBudget of failures
+// without progress (and at least Retries attempts), so an outage shorter
+// than that costs a wait, not the download.
+func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.Duration, again bool) {
 	switch {
 	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.src):
 		// Some servers answer a date If-Range with the whole file rather
@@ -86,16 +94,27 @@ func (s *Store) failedLocked(f *fetch, err error, failures *int) (delay time.Dur
 		return 0, false
 	}
 	o := s.m.opts
-	*failures++
+	now := time.Now()
+	if streak.n == 0 {
+		streak.since = now
+	}
+	streak.n++
 	s.lastErr = err
-	if !retriable(err) || *failures > o.Retries {
+	left := o.RetryBudget - now.Sub(streak.since)
+	if !retriable(err) || (streak.n > o.Retries && left <= 0) {
 		s.noteGiveUpLocked(f.pos, err)
 		s.phase = phaseStalled
 		s.failWaitersLocked(f.pos, f.end, fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
 		return 0, false
 	}
-	delay = min(o.RetryBase<<(*failures-1), o.RetryMax)
-	s.noteFailureLocked(f.pos, *failures, delay, err)
+	delay = min(o.RetryBase<<min(streak.n-1, 30), o.RetryMax)
+	var se *StatusError
+	if errors.As(err, &se) && se.retryAfter > delay {
+		// The origin says when to come back: wait that long, but not
+		// past the budget (one more attempt then decides).
+		delay = max(delay, min(se.retryAfter, left))
+	}
+	s.noteFailureLocked(f.pos, streak.n, delay, err)
 	return delay, true
 }
 
@@ -243,6 +262,9 @@ func (s *Store) put(b []byte, off int64, replay bool) error {
 		}
 		if q > m {
 			if _, err := s.file.WriteAt(b[m-off:q-off], m); err != nil {
+				if diskFull(err) {
+					return s.noSpaceErr()
+				}
 				return fmt.Errorf("%w %s: %w", errWrite, s.path, err)
 			}
 		}

@@ -20,7 +20,8 @@
 //
 // # Locks
 //
-// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu;
+// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu or
+// tempFile.mu;
 // never the other way. Manager.mu guards the set of stores and the closed
 // state; Manager.used is atomic and may be changed under Store.mu.
 // Store.mu guards the store's mutable state (phase, present bytes,

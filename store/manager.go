@@ -201,12 +201,15 @@ func (m *Manager) New(src Source) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Truncate(src.Size); err != nil {
-		f.Close()
+	err = f.Truncate(src.Size)
+	if cerr := f.Close(); err == nil {
+		err = cerr // opened again when its content is first used
+	}
+	if err != nil {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	return m.add(newStore(m, src, f, false))
+	return m.add(newStore(m, src, f.Name(), false))
 }
 
 // createTemp makes a temp file in this run's folder.
@@ -225,12 +228,14 @@ func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
 	if err == nil && st.Size() != src.Size {
 		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
 	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("temp file: %w", cerr)
+	}
 	if err != nil {
-		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
-	s := newStore(m, src, f, true)
+	s := newStore(m, src, f.Name(), true)
 	s.rechargeLocked() // not shared yet
 	return m.add(s)
 }
@@ -248,7 +253,7 @@ func (m *Manager) add(s *Store) (*Store, error) {
 
 // closeFile undoes newStore for a store that was never shared.
 func (s *Store) closeFile() {
-	s.file.Close()
+	s.file.close()
 	os.Remove(s.path)
 	s.present.reset()
 	s.rechargeLocked()

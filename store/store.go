@@ -59,7 +59,7 @@ type Store struct {
 	m    *Manager
 	src  Source // never changes
 	path string
-	file *os.File
+	file tempFile // opened while in use
 	log  *slog.Logger
 	gate gate // has its own lock, taken after mu
 
@@ -101,12 +101,14 @@ type waiter struct {
 	err      error
 }
 
-func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
+// newStore makes the store for src over the temp file at path, which holds
+// all src.Size bytes when complete.
+func newStore(m *Manager, src Source, path string, complete bool) *Store {
 	s := &Store{
 		m:          m,
 		src:        src,
-		path:       f.Name(),
-		file:       f,
+		path:       path,
+		file:       tempFile{path: path},
 		log:        m.log.With("file", src.Name),
 		staged:     true,
 		stream:     src.NoRange || !hasValidator(&src),
@@ -144,7 +146,12 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
-	n, err := s.file.ReadAt(p[:end-off], off)
+	f, err := s.file.acquire()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
+	}
+	defer s.file.release()
+	n, err := f.ReadAt(p[:end-off], off)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == end-off) {
 		return n, fmt.Errorf("read %s at %d from temp file: %w", s.src.Name, off, err)
 	}
@@ -310,6 +317,7 @@ func (s *Store) OpenHandle() bool {
 	if s.phase == phaseClosed || (!s.staged && s.handles == 0) {
 		return false
 	}
+	s.file.pin()
 	s.handles++
 	s.lastAccess = time.Now()
 	return true
@@ -324,6 +332,7 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 		return fmt.Errorf("release %s: no open handle (released twice?)", s.src.Name)
 	}
 	s.handles--
+	s.file.unpin()
 	idle := s.handles == 0
 	last := idle && !s.staged
 	s.mu.Unlock()
@@ -381,7 +390,7 @@ func (s *Store) Close(ctx context.Context) error {
 		s.res = resNone
 		s.rechargeLocked()
 		s.mu.Unlock()
-		err := s.file.Close()
+		err := s.file.close()
 		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
@@ -401,7 +410,7 @@ func (s *Store) Close(ctx context.Context) error {
 // When the disk is full it evicts idle files to make room; when that is not
 // enough, the download stops and reads of missing bytes fail with
 // ErrNoSpace until a later read finds room.
-func (s *Store) preallocate() {
+func (s *Store) preallocate(file *os.File) {
 	s.mu.Lock()
 	tried := s.res != resNone
 	if !tried {
@@ -411,7 +420,7 @@ func (s *Store) preallocate() {
 	if tried {
 		return
 	}
-	reserve := func() error { return allocate(s.file, s.src.Size) }
+	reserve := func() error { return allocate(file, s.src.Size) }
 	err := reserve()
 	if errors.Is(err, errDiskFull) {
 		err = s.m.makeRoom(s, reserve)
@@ -542,9 +551,9 @@ func (s *Store) evict() (freed int64) {
 	s.mu.Unlock()
 
 	s.fetchWG.Wait()
-	err := s.file.Truncate(0)
+	err := os.Truncate(s.path, 0)
 	if err == nil {
-		err = s.file.Truncate(s.src.Size)
+		err = os.Truncate(s.path, s.src.Size)
 	}
 
 	s.mu.Lock()

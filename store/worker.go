@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,18 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 // run drives one fetch to its end, retrying transient failures with backoff.
 func (s *Store) run(ctx context.Context, f *fetch) {
 	defer s.fetchWG.Done()
+	file, err := s.file.acquire()
+	if err != nil {
+		s.mu.Lock()
+		s.removeFetchLocked(f)
+		if f.epoch == s.epoch {
+			s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
+		}
+		s.mu.Unlock()
+		return
+	}
+	defer s.file.release()
+	f.out = file
 	var streak failures
 	s.mu.Lock()
 	// Progress is this fetch reaching further than before, not bytes
@@ -208,7 +221,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 		n, rerr := io.ReadAtLeast(body, buf[:want], int(min(want, 64<<10)))
 		if n > 0 {
 			wd.kick()
-			if err := s.put(buf[:n], pos, f.stream); err != nil {
+			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
 				return err
 			}
 			s.markPresent(f, pos, pos+int64(n))
@@ -216,7 +229,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 				// After the first bytes are out, not before: reserving
 				// a large file's blocks takes milliseconds (about 1.5
 				// per GiB here) that the first byte need not wait for.
-				s.preallocate()
+				s.preallocate(f.out)
 			}
 			pos += int64(n)
 			if !measured && pos-start >= 1<<20 {
@@ -241,7 +254,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 // already present (and may have been read): those are compared, not
 // rewritten, so a file that changed at an origin without validators fails
 // with ErrChanged instead of mixing two versions.
-func (s *Store) put(b []byte, off int64, replay bool) error {
+func (s *Store) put(file *os.File, b []byte, off int64, replay bool) error {
 	end := off + int64(len(b))
 	for p := off; p < end; {
 		m, q := p, end
@@ -253,7 +266,7 @@ func (s *Store) put(b []byte, off int64, replay bool) error {
 		}
 		if m > p {
 			old := make([]byte, m-p)
-			if _, err := s.file.ReadAt(old, p); err != nil {
+			if _, err := file.ReadAt(old, p); err != nil {
 				return fmt.Errorf("%w %s: read back: %w", errWrite, s.path, err)
 			}
 			if !bytes.Equal(old, b[p-off:m-off]) {
@@ -261,7 +274,7 @@ func (s *Store) put(b []byte, off int64, replay bool) error {
 			}
 		}
 		if q > m {
-			if _, err := s.file.WriteAt(b[m-off:q-off], m); err != nil {
+			if _, err := file.WriteAt(b[m-off:q-off], m); err != nil {
 				if diskFull(err) {
 					return s.noSpaceErr()
 				}

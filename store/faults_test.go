@@ -287,3 +287,85 @@ func TestNoSpace(t *testing.T) {
 		t.Fatalf("progress of c: %+v", p)
 	}
 }
+
+// TestNoValidatorsEvictedThenChanged: a file without validators is read
+// whole, evicted, and changed at the origin; the download after the
+// eviction hands out none of the new bytes. Without a change, it serves
+// the file again.
+func TestNoValidatorsEvictedThenChanged(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int64
+		change  bool
+		unknown bool // staged without a size: downloaded whole first
+	}{
+		{"unchanged", 3<<20 + 5, false, false},
+		{"changed", 3<<20 + 5, true, false},
+		{"changed, one short block", 500_000, true, false},
+		{"unknown size, changed", 3<<20 + 5, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testorigin.Content{Seed: 92, Size: tc.size}
+			e := newEnv(t, testorigin.Options{Content: c, NoETag: true, NoLastModified: true, NoContentLength: tc.unknown, IgnoreRange: tc.unknown}, fastOpts())
+			var s *Store
+			if tc.unknown {
+				r, err := e.m.Probe(context.Background(), e.o.URL(), nil)
+				must(t, err)
+				s, err = e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL()}, r)
+				must(t, err)
+			} else {
+				s = e.newStore(t, Source{Name: "f", URL: e.o.URL(), Size: c.Size})
+				checkRead(t, s, c, 0, c.Size)
+				eventually(t, "complete", func() bool { return s.Progress().State == StateComplete })
+			}
+			if s.evict() == 0 {
+				t.Fatal("evict refused")
+			}
+			if !tc.change {
+				checkRead(t, s, c, 0, c.Size)
+				return
+			}
+			e.o.Change()
+			// The first block differs: not even its first bytes come out.
+			if got, err := readAt(t, s, 0, 100); !errors.Is(err, ErrChanged) {
+				t.Fatalf("read after the change: %d bytes, %v; want ErrChanged", len(got), err)
+			}
+		})
+	}
+}
+
+func TestDigests(t *testing.T) {
+	c := testorigin.Content{Seed: 93, Size: 2<<20 + 100}
+	data := c.Bytes(0, c.Size)
+	d := newDigests()
+	must(t, d.feed(data[:700_000]))
+	must(t, d.feed(data[700_000:]))
+	must(t, d.end())
+	if len(d.sums) != 3 {
+		t.Fatalf("%d sums for 2 MiB + 100 bytes", len(d.sums))
+	}
+	// The same bytes in other pieces match; safe holds back a known block
+	// until it is complete.
+	d.restart()
+	must(t, d.feed(data[:100]))
+	if got := d.safe(100); got != 0 {
+		t.Fatalf("safe = %d inside an unverified known block", got)
+	}
+	must(t, d.feed(data[100 : 1<<20+5]))
+	if got := d.safe(1<<20 + 5); got != 1<<20 {
+		t.Fatalf("safe = %d after one verified block", got)
+	}
+	must(t, d.feed(data[1<<20+5:]))
+	must(t, d.end())
+	if got := d.safe(c.Size); got != c.Size {
+		t.Fatalf("safe = %d at the end", got)
+	}
+	// One changed byte in the last, short block is found.
+	bad := append([]byte(nil), data...)
+	bad[len(bad)-1] ^= 1
+	d.restart()
+	must(t, d.feed(bad))
+	if err := d.end(); !errors.Is(err, ErrChanged) {
+		t.Fatalf("changed last byte: %v, want ErrChanged", err)
+	}
+}

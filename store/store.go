@@ -77,12 +77,13 @@ type Store struct {
 	waiters    []*waiter
 	handles    int
 	staged     bool
-	stream     bool   // one whole-body fetch at a time (see the package doc)
-	epoch      int    // bumped by evict: fetchers of an older epoch mark nothing present
-	cursor     int64  // end of the latest read: readahead starts here
-	conns      int    // readahead connections: 1 until one proves slow
-	fetchURL   string // where requests go: the last redirect target seen
-	charged    int64  // disk use last reported to the manager
+	stream     bool     // one whole-body fetch at a time (see the package doc)
+	dig        *digests // block checksums of a file without validators; used by its one stream fetcher at a time
+	epoch      int      // bumped by evict: fetchers of an older epoch mark nothing present
+	cursor     int64    // end of the latest read: readahead starts here
+	conns      int      // readahead connections: 1 until one proves slow
+	fetchURL   string   // where requests go: the last redirect target seen
+	charged    int64    // disk use last reported to the manager
 	fetched    int64
 	meter      meter     // recent receive rate
 	open       int       // connections with a response being read
@@ -118,6 +119,9 @@ func newStore(m *Manager, src Source, path string, complete bool) *Store {
 	}
 	if src.Resolved != "" {
 		s.fetchURL = src.Resolved
+	}
+	if !hasValidator(&src) {
+		s.dig = newDigests()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {

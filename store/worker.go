@@ -208,6 +208,13 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 	defer bufPool.Put(bp)
 	buf := *bp
 	pos := start
+	marked := start // bytes before it are marked present
+	dig := s.dig
+	if !f.stream {
+		dig = nil // ranged fetches are guarded by validators
+	} else if dig != nil {
+		dig.restart()
+	}
 	for {
 		s.mu.Lock()
 		limit := min(f.end, announced)
@@ -224,7 +231,21 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
 				return err
 			}
-			s.markPresent(f, pos, pos+int64(n))
+			to := pos + int64(n)
+			if dig != nil {
+				err := dig.feed(buf[:n])
+				if err == nil && to == s.src.Size {
+					err = dig.end()
+				}
+				if err != nil {
+					return err
+				}
+				to = dig.safe(to)
+			}
+			if to > marked {
+				s.markPresent(f, marked, to)
+				marked = to
+			}
 			if pos == start {
 				// After the first bytes are out, not before: reserving
 				// a large file's blocks takes milliseconds (about 1.5

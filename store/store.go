@@ -441,7 +441,7 @@ func (s *Store) preallocate(file *os.File) {
 		// nothing reserved; disk use is charged as bytes arrive
 	case errors.Is(err, errDiskFull):
 		err := s.noSpaceErr()
-		s.log.Error("cannot download: the cache disk is full", "err", err)
+		s.log.Error("cannot download", "err", err)
 		s.mu.Lock()
 		s.noSpaceLocked(err)
 		s.mu.Unlock()
@@ -450,9 +450,10 @@ func (s *Store) preallocate(file *os.File) {
 	}
 }
 
-// noSpaceErr says that the file does not fit, and where.
+// noSpaceErr says that the file does not fit, and where. The caller names
+// the file.
 func (s *Store) noSpaceErr() error {
-	return fmt.Errorf("%w: %s needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Name, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
 }
 
 // noSpaceLocked stops the download: reads of missing bytes fail with err,

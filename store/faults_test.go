@@ -351,7 +351,7 @@ func TestDigests(t *testing.T) {
 	if got := d.safe(100); got != 0 {
 		t.Fatalf("safe = %d inside an unverified known block", got)
 	}
-	must(t, d.feed(data[100 : 1<<20+5]))
+	must(t, d.feed(data[100:1<<20+5]))
 	if got := d.safe(1<<20 + 5); got != 1<<20 {
 		t.Fatalf("safe = %d after one verified block", got)
 	}

@@ -56,6 +56,8 @@ type Progress struct {
 	Handles    int
 	Readers    int // ReadAt calls in flight
 	Fetchers   int
+	Rate       float64 // recent download rate, bytes/s
+	Conns      int     // origin connections in use
 	State      State
 	Err        error
 	LastAccess time.Time

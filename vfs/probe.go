@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"fsm/internal/redact"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -41,10 +42,10 @@ func (f *FS) probe(ctx context.Context, rawURL string) (*remote, error) {
 		return nil, fmt.Errorf("bad URL %s: %w", redact.URL(rawURL), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("bad URL %s: only http:// and https:// sources are supported", redact.URL(rawURL))
+		return nil, fmt.Errorf("bad URL %s: only http:// and https:// sources are supported: %w", redact.URL(rawURL), fs.ErrInvalid)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("bad URL %s: no host", redact.URL(rawURL))
+		return nil, fmt.Errorf("bad URL %s: no host: %w", redact.URL(rawURL), fs.ErrInvalid)
 	}
 	head, headErr := f.probeWith(ctx, http.MethodHead, rawURL)
 	if headErr == nil && head.size >= 0 && (head.ranges || head.noRange) {

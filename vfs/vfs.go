@@ -44,9 +44,12 @@ type FS struct {
 	log     *slog.Logger
 	started time.Time
 
+	// mu guards the fields below. Store methods may be called with it
+	// held (they take only their own locks, never this one).
 	mu       sync.RWMutex
 	files    map[string]*File     // by clean path
-	pending  map[string]bool      // names being staged right now
+	pending  map[string]bool      // names reserved by stagings in progress
+	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
 	closed   bool
 }
@@ -54,12 +57,16 @@ type FS struct {
 // File is one staged remote file. Its metadata never changes while staged.
 type File struct {
 	Path        string // clean path, e.g. "movies/big.iso"
-	URL         string // as given at staging
+	URL         string // as staged, query string removed: safe to show
 	Size        int64
 	ModTime     time.Time // whole seconds
 	ETag        string    // ours, strong and quoted: stable while staged
 	ContentType string
-	StagedAt    time.Time
+	// Verified is false when the origin sends no validator (neither ETag
+	// nor Last-Modified): a change there is caught only where bytes are
+	// read twice.
+	Verified    bool
+	HeaderNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
 }
 
@@ -107,28 +114,19 @@ func New(opts Options) *FS {
 		started:  now,
 		files:    make(map[string]*File),
 		pending:  make(map[string]bool),
+		staging:  make(map[*staging]bool),
 		dirTimes: map[string]time.Time{"": now},
 	}
 }
 
 // Stage adds the remote file at source under name (or, when name is empty,
-// the name the origin gives). Its size and mtime are learned now and fixed;
-// a source whose size the origin will not tell is downloaded whole first.
+// the name the origin gives). It is StageWith without request headers.
 func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
-	if name != "" {
-		name = Clean(name)
-		if err := f.reserve(name); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
-		}
-	}
-	file, err := f.stage(ctx, source, name)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
-	}
-	return file, nil
+	return f.StageWith(ctx, Request{URL: source, Name: name})
 }
 
-func (f *FS) stage(ctx context.Context, source, name string) (file *File, err error) {
+func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, err error) {
+	source := req.URL
 	reserved := name
 	defer func() {
 		if reserved != "" {
@@ -143,7 +141,7 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 	}
 	if name == "" {
 		if r.name == "" {
-			return nil, fmt.Errorf("cannot tell a file name from the URL or Content-Disposition: %w; give one with --name", fs.ErrInvalid)
+			return nil, fmt.Errorf("%w: the origin gives no file name (no last URL path segment, no Content-Disposition); give a name", ErrBadName)
 		}
 		name = Clean(r.name)
 		if err := f.reserve(name); err != nil {
@@ -182,12 +180,13 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 	}
 	file = &File{
 		Path:        name,
-		URL:         source,
+		URL:         redact.Bare(source),
 		Size:        src.Size,
 		ModTime:     mtime,
 		ETag:        etag(r.url, r.etag, src.Size, mtime),
 		ContentType: contentType(name, r.contentType),
-		StagedAt:    now,
+		Verified:    r.etag != "" || !r.lastModified.IsZero(),
+		HeaderNames: headerNames(req.Header),
 		store:       st,
 	}
 	f.mu.Lock()
@@ -197,6 +196,7 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 		return nil, errClosed
 	}
 	f.files[name] = file
+	f.dropFailedLocked(name)
 	f.touch(name, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", src.Size, "url", redact.URL(source))
@@ -225,7 +225,7 @@ func (f *FS) reserve(name string) error {
 func (f *FS) clash(name string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
-		return fmt.Errorf("name %q is already staged; unstage it first or choose another --name: %w", name, fs.ErrExist)
+		return fmt.Errorf("name %q is already staged; unstage it first or stage it under another name: %w", name, fs.ErrExist)
 	}
 	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
 		if taken(dir) {
@@ -269,7 +269,16 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
+		dropped := f.dropFailedLocked(name)
+		probing := f.probingLocked(name)
 		f.mu.Unlock()
+		switch {
+		case dropped:
+			f.log.Info("unstaged", "name", name, "state", "failed")
+			return nil
+		case probing:
+			return fmt.Errorf("unstage %s: still being staged; try again when its probe is done: %w", name, ErrBusy)
+		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)

@@ -285,6 +285,15 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	return &apiError{resp.StatusCode, msg}
 }
 
+// opError puts what the CLI was doing in front of the server's message,
+// unless the server's message starts with it already.
+func opError(op, operand string, err error) error {
+	if strings.HasPrefix(err.Error(), op+" ") {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, operand, err)
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s

@@ -57,7 +57,10 @@ func (c *stageCmd) Run() error {
 		}
 		if err != nil {
 			failed++
-			last = fmt.Errorf("stage %s: %w", src, err)
+			if ae.status == http.StatusBadRequest && c.Name == "" && strings.Contains(ae.message, "give a name") {
+				ae.message += ": use --name NAME"
+			}
+			last = opError("stage", src, err)
 			if len(c.Sources) > 1 {
 				fmt.Fprintln(os.Stderr, "fsm:", last)
 			}

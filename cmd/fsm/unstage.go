@@ -32,7 +32,7 @@ func (c *unstageCmd) Run() error {
 		}
 		if err != nil {
 			failed++
-			last = fmt.Errorf("unstage %s: %w", name, err)
+			last = opError("unstage", name, err)
 			if len(c.Names) > 1 {
 				fmt.Fprintln(os.Stderr, "fsm:", last)
 			}

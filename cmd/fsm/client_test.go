@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServerURL(t *testing.T) {
+	tests := []struct {
+		in, base, addr string
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"https://fsm.example:8443/", "https://fsm.example:8443", "fsm.example:8443"},
+		{"http://box", "http://box:80", "box:80"},
+		{"[::1]:9000", "http://[::1]:9000", "[::1]:9000"},
+		{"http://[::1]:9000", "http://[::1]:9000", "[::1]:9000"},
+		{"localhost:1", "http://localhost:1", "localhost:1"},
+	}
+	for _, tc := range tests {
+		base, addr, err := serverURL(tc.in)
+		if err != nil || base != tc.base || addr != tc.addr {
+			t.Errorf("serverURL(%q) = %q, %q, %v; want %q, %q", tc.in, base, addr, err, tc.base, tc.addr)
+		}
+	}
+	for _, bad := range []string{"", "8080", "host", ":8080", "ftp://h:21", "http://h:1/path", "http://u:p@h:1", "http://h:1/?q=1"} {
+		if _, _, err := serverURL(bad); err == nil {
+			t.Errorf("serverURL(%q) accepted", bad)
+		}
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", t.TempDir())
+	dir := filepath.Join(cache, "fsm", "tokens")
+	tests := []struct{ addr, name string }{
+		{"127.0.0.1:8080", "127.0.0.1_8080"},
+		{"[::1]:8080", "__1_8080"},
+		{"[0:0::1]:8080", "__1_8080"},
+		{"[::ffff:127.0.0.1]:8080", "127.0.0.1_8080"},
+		{"[::]:80", "___80"},
+		{"LocalHost:8080", "localhost_8080"},
+	}
+	for _, tc := range tests {
+		p, err := tokenFile(tc.addr)
+		if err != nil || p != filepath.Join(dir, tc.name) {
+			t.Errorf("tokenFile(%q) = %q, %v; want %q", tc.addr, p, err, filepath.Join(dir, tc.name))
+		}
+	}
+	for _, bad := range []string{"nonsense", "../x:1", `a\b:1`, ":1"} {
+		if p, err := tokenFile(bad); err == nil {
+			t.Errorf("tokenFile(%q) = %q, want an error", bad, p)
+		}
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	h, err := parseHeaders([]string{"authorization: Bearer a:b", "Cookie:x=1; y=2"})
+	if err != nil || len(h) != 2 || h["Authorization"] != "Bearer a:b" || h["Cookie"] != "x=1; y=2" {
+		t.Fatalf("%v %v", h, err)
+	}
+	for _, bad := range [][]string{{"no colon secret"}, {": v"}, {"Bad Name: v"}, {"A: 1", "a: 2"}, {"A: x\ry"}} {
+		_, err := parseHeaders(bad)
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "x\ry") {
+			t.Errorf("%q: the error echoes the value: %v", bad, err)
+		}
+	}
+}
+
+func TestReadEvents(t *testing.T) {
+	stream := ": keepalive\n\n" +
+		"event: file\ndata: {\"name\":\"a\"}\n\n" +
+		"event: removed\r\ndata: {\"name\":\"a\"}\r\n\r\n" +
+		"data: line1\ndata: line2\n\n" +
+		"event: file\ndata: {\"name\":\"cut"
+	var got []string
+	err := readEvents(strings.NewReader(stream), func(ev event) error {
+		got = append(got, ev.kind+"="+string(ev.data))
+		return nil
+	})
+	want := []string{`file={"name":"a"}`, `removed={"name":"a"}`, "message=line1\nline2"}
+	if !errors.Is(err, io.EOF) || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, %v; want %q and EOF", got, err, want)
+	}
+	stop := errors.New("stop")
+	if err := readEvents(strings.NewReader(stream), func(event) error { return stop }); err != stop {
+		t.Fatalf("fn's error not returned: %v", err)
+	}
+}
+
+func TestFileCells(t *testing.T) {
+	size := func(n int64) *int64 { return &n }
+	tests := []struct {
+		f    fileInfo
+		want []string
+	}{
+		{fileInfo{Name: "p", State: "probing"}, []string{"p", "-", "[--------------------]", "-", "-", "probing", "0", ""}},
+		{fileInfo{Name: "d", Size: size(4 << 20), Downloaded: 1 << 20, Rate: 2 << 20, State: "downloading", OpenHandles: 2, Paths: []string{"/m/d"}},
+			[]string{"d", "4.0 MiB", "[====>---------------]", "25%", "2.0 MiB/s", "downloading", "2", "/m/d"}},
+		{fileInfo{Name: "almost", Size: size(1000), Downloaded: 999, State: "downloading"}, []string{"almost", "1000 B", "[===================>]", "99%", "0 B/s", "downloading", "0", ""}},
+		{fileInfo{Name: "c", Size: size(1000), Downloaded: 1000, State: "complete"}, []string{"c", "1000 B", "[====================]", "100%", "-", "complete", "0", ""}},
+		{fileInfo{Name: "empty", Size: size(0), State: "complete"}, []string{"empty", "0 B", "[====================]", "100%", "-", "complete", "0", ""}},
+	}
+	for _, tc := range tests {
+		got := fileCells(tc.f, 0)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s:\n got %q\nwant %q", tc.f.Name, got, tc.want)
+		}
+	}
+}

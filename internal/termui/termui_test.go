@@ -32,7 +32,7 @@ func TestBar(t *testing.T) {
 		{ASCII, 0, 100, "[--------]"},
 		{ASCII, 50, 100, "[===>----]"},
 		{ASCII, 100, 100, "[========]"},
-		{ASCII, 5, 0, "[--------]"},   // size not known yet
+		{ASCII, 5, 0, "[--------]"},     // size not known yet
 		{ASCII, 200, 100, "[========]"}, // never past full
 		{Blocks, 50, 100, "█████░░░░░"},
 	}

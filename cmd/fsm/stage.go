@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/dustin/go-humanize"
+
+	"fsm/internal/redact"
 )
 
 type stageCmd struct {
@@ -43,30 +45,43 @@ func (c *stageCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Probes run a few at a time; results print in the order given.
+	results := make([]chan stageResult, len(c.Sources))
+	sem := make(chan struct{}, stageConcurrency)
+	for i, src := range c.Sources {
+		results[i] = make(chan stageResult, 1)
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var r stageResult
+			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
+			results[i] <- r
+		}()
+	}
 	failed := 0
 	var last error
-	for _, src := range c.Sources {
-		var f fileInfo
-		err := api.do(ctx, http.MethodPost, "files", stageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &f)
+	for i, src := range c.Sources {
+		r := <-results[i]
+		shown := redact.URL(src)
 		if ctx.Err() != nil {
-			return fmt.Errorf("stage %s: interrupted (the server may still finish staging it; see fsm ls)", src)
+			return fmt.Errorf("stage %s: interrupted (the server may still finish staging it; see fsm ls)", shown)
 		}
 		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
-			return err // no server, or not fsm: the other sources would fail alike
+		if r.err != nil && !errors.As(r.err, &ae) {
+			return r.err // no server, or not fsm: the other sources fail alike
 		}
-		if err != nil {
+		if r.err != nil {
 			failed++
 			if ae.status == http.StatusBadRequest && c.Name == "" && strings.Contains(ae.message, "give a name") {
 				ae.message += ": use --name NAME"
 			}
-			last = opError("stage", src, err)
+			last = opError("stage", shown, r.err)
 			if len(c.Sources) > 1 {
 				fmt.Fprintln(os.Stderr, "fsm:", last)
 			}
 			continue
 		}
-		fmt.Println(stagedLine(f))
+		fmt.Println(stagedLine(r.file))
 	}
 	switch {
 	case failed == 0:
@@ -76,6 +91,15 @@ func (c *stageCmd) Run() error {
 	default:
 		return fmt.Errorf("%d of %d sources not staged", failed, len(c.Sources))
 	}
+}
+
+// stageConcurrency bounds the staging requests in flight: each waits for
+// its origin's answer, and a long list should not flood one origin.
+const stageConcurrency = 4
+
+type stageResult struct {
+	file fileInfo
+	err  error
 }
 
 func stagedLine(f fileInfo) string {

@@ -76,7 +76,7 @@ func (f *clientFlags) connect() (*apiClient, error) {
 }
 
 // serverURL turns HOST:PORT, http://HOST:PORT or https://HOST:PORT (a
-// trailing slash allowed) into the base URL and the HOST:PORT it names.
+// trailing slash allowed) into the base URL and the HOST:PORT to dial.
 func serverURL(s string) (base, addr string, err error) {
 	scheme, rest := "http", s
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -96,8 +96,16 @@ func serverURL(s string) (base, addr string, err error) {
 		}
 	}
 	host, port, err := net.SplitHostPort(rest)
-	if err != nil || host == "" || port == "" {
+	if err != nil || port == "" {
 		return "", "", fmt.Errorf("%q: want HOST:PORT or http://HOST:PORT", s)
+	}
+	// FSM_ADDR is fsm serve's listen address too: one that listens on every
+	// interface (":8080", "0.0.0.0:8080") is reached on loopback.
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
 	}
 	addr = net.JoinHostPort(host, port)
 	return scheme + "://" + addr, addr, nil

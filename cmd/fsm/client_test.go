@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +21,9 @@ func TestServerURL(t *testing.T) {
 		{"[::1]:9000", "http://[::1]:9000", "[::1]:9000"},
 		{"http://[::1]:9000", "http://[::1]:9000", "[::1]:9000"},
 		{"localhost:1", "http://localhost:1", "localhost:1"},
+		{":8080", "http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"0.0.0.0:8080", "http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"[::]:8080", "http://[::1]:8080", "[::1]:8080"},
 	}
 	for _, tc := range tests {
 		base, addr, err := serverURL(tc.in)
@@ -27,7 +31,7 @@ func TestServerURL(t *testing.T) {
 			t.Errorf("serverURL(%q) = %q, %q, %v; want %q, %q", tc.in, base, addr, err, tc.base, tc.addr)
 		}
 	}
-	for _, bad := range []string{"", "8080", "host", ":8080", "ftp://h:21", "http://h:1/path", "http://u:p@h:1", "http://h:1/?q=1"} {
+	for _, bad := range []string{"", "8080", "host", "h:", "ftp://h:21", "http://h:1/path", "http://u:p@h:1", "http://h:1/?q=1"} {
 		if _, _, err := serverURL(bad); err == nil {
 			t.Errorf("serverURL(%q) accepted", bad)
 		}
@@ -113,6 +117,31 @@ func TestFileCells(t *testing.T) {
 		got := fileCells(tc.f, 0)
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%s:\n got %q\nwant %q", tc.f.Name, got, tc.want)
+		}
+	}
+}
+
+// The token of a loopback server is found under the name it listens on,
+// whichever loopback name the CLI was given.
+func TestFindToken(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	dir := filepath.Join(cache, "fsm", "tokens")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "127.0.0.1_9001"), []byte("four\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "___9002"), []byte("any\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "box_9003"), []byte("remote\n"), 0o600)
+	tests := []struct{ addr, value, file string }{
+		{"127.0.0.1:9001", "four", "127.0.0.1_9001"},
+		{"localhost:9001", "four", "127.0.0.1_9001"},
+		{"[::1]:9002", "any", "___9002"},
+		{"box:9003", "remote", "box_9003"},
+		{"127.0.0.1:9003", "", "127.0.0.1_9003"}, // another host's token is never tried
+	}
+	for _, tc := range tests {
+		got := findToken(tc.addr)
+		if got.value != tc.value || got.file != filepath.Join(dir, tc.file) {
+			t.Errorf("findToken(%q) = %+v, want %q from %s", tc.addr, got, tc.value, tc.file)
 		}
 	}
 }

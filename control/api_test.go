@@ -2,8 +2,10 @@ package control_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -176,6 +178,10 @@ func TestObject(t *testing.T) {
 	if st != 201 || strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "HIDDEN") {
 		t.Fatalf("stage: %d %s", st, b)
 	}
+	reqs := o.Requests()
+	if len(reqs) == 0 || reqs[0].Header.Get("Authorization") != "Bearer HIDDEN" {
+		t.Errorf("the staging header did not reach the origin: %+v", reqs)
+	}
 	var obj object
 	if err := json.Unmarshal(b, &obj); err != nil {
 		t.Fatal(err)
@@ -261,5 +267,57 @@ func TestEventsStream(t *testing.T) {
 	next(func(v ev) bool { return v.kind == "removed" && v.data == `{"name":"first.bin"}` }, "a removal")
 	e.ctl.Close()
 	for range evs {
+	}
+}
+
+// TestRestageAfterChange: a file whose origin changed fails with a message
+// that says to unstage and stage it again, and doing so through the API
+// serves the new version without a restart.
+func TestRestageAfterChange(t *testing.T) {
+	size := int64(3 << 20)
+	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 10, Size: size}, Name: "/v.bin"})
+	e := newEnv(t, control.Options{})
+	stage := call{method: "POST", path: "/.fsm/api/v1/files", body: `{"url":"` + o.URL() + `"}`}
+	if st, _, b := e.do(t, stage); st != 201 {
+		t.Fatalf("stage: %d %s", st, b)
+	}
+	o.Change()
+	h, err := e.fsys.Open("v.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.ReadAt(context.Background(), make([]byte, 1<<20), 0)
+	h.Close()
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("read after the origin changed: %v, want ErrChanged", err)
+	}
+	var obj object
+	fsmtest.Eventually(t, "state failed", func() bool {
+		_, _, b := e.do(t, call{method: "GET", path: "/.fsm/api/v1/files/v.bin"})
+		obj = object{}
+		json.Unmarshal(b, &obj)
+		return obj.State == "failed"
+	})
+	if !strings.Contains(obj.Error, "stage it again") {
+		t.Errorf("error %q does not say how to fix it", obj.Error)
+	}
+	if st, _, b := e.do(t, call{method: "DELETE", path: "/.fsm/api/v1/files/v.bin"}); st != 204 {
+		t.Fatalf("unstage: %d %s", st, b)
+	}
+	if st, _, b := e.do(t, stage); st != 201 {
+		t.Fatalf("stage again: %d %s", st, b)
+	}
+	h, err = e.fsys.Open("v.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	got := make([]byte, size)
+	if _, err := h.ReadAt(context.Background(), got, 0); err != nil {
+		t.Fatal(err)
+	}
+	now, _, _ := o.Version()
+	if !bytes.Equal(got, now.Bytes(0, size)) {
+		t.Fatal("after staging again the bytes are not the new version's")
 	}
 }

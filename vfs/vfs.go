@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"net/http"
 	"os"
 	"path"
 	"slices"
@@ -30,7 +29,6 @@ import (
 // Options configure an FS.
 type Options struct {
 	Manager *store.Manager // required
-	Client  *http.Client   // for probing sources; nil: the manager's, so reads reuse the probe's connection
 	Logger  *slog.Logger
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
@@ -40,7 +38,6 @@ type Options struct {
 // FS is the tree of staged files. It is safe for concurrent use.
 type FS struct {
 	opts    Options
-	client  *http.Client
 	log     *slog.Logger
 	started time.Time
 
@@ -102,14 +99,9 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
-	client := opts.Client
-	if client == nil {
-		client = opts.Manager.Client()
-	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{
 		opts:     opts,
-		client:   client,
 		log:      opts.Logger,
 		started:  now,
 		files:    make(map[string]*File),
@@ -135,57 +127,38 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 			f.mu.Unlock()
 		}
 	}()
-	r, err := f.probe(ctx, source)
+	r, err := f.opts.Manager.Probe(ctx, source, req.Header)
 	if err != nil {
 		return nil, err
 	}
 	if name == "" {
-		if r.name == "" {
+		if r.Name == "" {
 			return nil, fmt.Errorf("%w: the origin gives no file name (no last URL path segment, no Content-Disposition); give a name", ErrBadName)
 		}
-		name = Clean(r.name)
+		name = Clean(r.Name)
 		if err := f.reserve(name); err != nil {
 			return nil, err
 		}
 		reserved = name
 	}
 	now := time.Now()
-	mtime := r.lastModified
+	mtime := r.LastModified
 	if mtime.IsZero() {
 		mtime = now
 	}
 	mtime = mtime.Truncate(time.Second)
-	src := store.Source{
-		Name:         name,
-		URL:          source,
-		Resolved:     r.url,
-		Size:         r.size,
-		ETag:         r.etag,
-		LastModified: r.lastModified,
-		NoRange:      r.noRange,
-	}
-	var st *store.Store
-	if r.size < 0 {
-		f.log.Info("origin does not tell the size; downloading whole before showing it", "name", name)
-		tmp, n, err := f.fetchWhole(ctx, r.url)
-		if err != nil {
-			return nil, err
-		}
-		src.Size = n
-		if st, err = f.opts.Manager.Adopt(src, tmp); err != nil {
-			return nil, err
-		}
-	} else if st, err = f.opts.Manager.New(src); err != nil {
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: source, Header: req.Header}, r)
+	if err != nil {
 		return nil, err
 	}
 	file = &File{
 		Path:        name,
 		URL:         redact.Bare(source),
-		Size:        src.Size,
+		Size:        st.Size(),
 		ModTime:     mtime,
-		ETag:        etag(r.url, r.etag, src.Size, mtime),
-		ContentType: contentType(name, r.contentType),
-		Verified:    r.etag != "" || !r.lastModified.IsZero(),
+		ETag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		ContentType: contentType(name, r.ContentType),
+		Verified:    r.ETag != "" || !r.LastModified.IsZero(),
 		HeaderNames: headerNames(req.Header),
 		store:       st,
 	}
@@ -199,7 +172,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	f.dropFailedLocked(name)
 	f.touch(name, now)
 	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", src.Size, "url", redact.URL(source))
+	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
 }
 
@@ -463,3 +436,5 @@ func contentType(name, origin string) string {
 }
 
 func removeQuiet(p string) { _ = os.Remove(p) }
+
+var errClosed = errors.New("fsm is shutting down")

@@ -167,12 +167,12 @@ func TestCLIStageLsUnstage(t *testing.T) {
 	e := newCLIEnv(t)
 	s, addr := serveIn(t, e)
 
-	r := e.fsm(t, addr, nil, "stage", o.URL(), "--name", "films/holiday one.mp4", "--header", "Authorization: Bearer s3cr3t-origin")
+	r := e.fsm(t, addr, nil, "stage", o.URL(), "--name", "films/holiday one.mp4", "--header", "Authorization: Bearer s3cr3t-origin", "--header", "Accept: text/html, */*")
 	if r.code != 0 || r.stdout != "staged films/holiday one.mp4 (3.0 MiB)\n" {
 		t.Fatalf("stage:\n%s", r)
 	}
-	if got := o.Requests()[0].Header.Get("Authorization"); got != "Bearer s3cr3t-origin" {
-		t.Errorf("origin got Authorization %q", got)
+	if h := o.Requests()[0].Header; h.Get("Authorization") != "Bearer s3cr3t-origin" || h.Get("Accept") != "text/html, */*" {
+		t.Errorf("origin got Authorization %q, Accept %q", h.Get("Authorization"), h.Get("Accept"))
 	}
 
 	r = e.fsm(t, addr, nil, "ls", "--json")

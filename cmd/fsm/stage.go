@@ -19,7 +19,7 @@ import (
 type stageCmd struct {
 	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
 	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the URL's last path segment."`
-	Header  []string `placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
+	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
 	clientFlags
 }
 

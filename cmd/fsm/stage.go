@@ -73,7 +73,7 @@ func (c *stageCmd) Run() error {
 		if r.err != nil {
 			failed++
 			if ae.status == http.StatusBadRequest && c.Name == "" && strings.Contains(ae.message, "give a name") {
-				ae.message += ": use --name NAME"
+				ae.message = strings.Replace(ae.message, "give a name", "give a name with --name NAME", 1)
 			}
 			last = opError("stage", shown, r.err)
 			if len(c.Sources) > 1 {

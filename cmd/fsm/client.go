@@ -16,10 +16,18 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // apiPrefix is where fsm serve answers its control API.
 const apiPrefix = "/.fsm/api/v1/"
+
+// answerTimeout bounds the wait for a server's answer: longer than the
+// server's own bound on a staging probe, so its message arrives first, but a
+// program on the port that accepts and never answers is not waited for
+// forever. The events stream's status line comes at once; its body is not
+// bounded.
+const answerTimeout = 90 * time.Second
 
 // clientFlags are the flags of every command that talks to a running
 // server. The environment variables are the ones `fsm serve` reads, so one
@@ -56,7 +64,9 @@ func (f *clientFlags) connect() (*apiClient, error) {
 	if err != nil {
 		return nil, &exitError{2, fmt.Errorf("--server: %w", err)}
 	}
-	c := &apiClient{addr: addr, base: base, user: f.User, http: &http.Client{}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = answerTimeout
+	c := &apiClient{addr: addr, base: base, user: f.User, http: &http.Client{Transport: tr}}
 	if (f.User == "") != (f.PasswordFile == "") {
 		return nil, &exitError{2, errors.New("--user and --password-file go together: give both or neither")}
 	}

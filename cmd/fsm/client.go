@@ -185,6 +185,9 @@ func tokenCandidates(addr string) []string {
 	return out
 }
 
+// errInterrupted is what a request cut short by Ctrl-C reports.
+var errInterrupted = errors.New("interrupted")
+
 // apiError is an answer of the control API other than success.
 type apiError struct {
 	status  int
@@ -263,7 +266,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 
 func (c *apiClient) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return errInterrupted
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		start := "fsm serve"

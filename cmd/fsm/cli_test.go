@@ -296,6 +296,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"ls", "--server", "nonsense"}, "HOST:PORT"},
 		{[]string{"ls", "--server", "ftp://h:1"}, "HOST:PORT"},
 		{[]string{"ls", "--user", "me"}, "--password-file"},
+		{[]string{"unstage", "a.bin", ""}, "names no file"},
 	}
 	for _, tc := range tests {
 		r := e.fsm(t, addr, nil, tc.args...)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -16,6 +17,11 @@ type unstageCmd struct {
 }
 
 func (c *unstageCmd) Run() error {
+	for _, name := range c.Names {
+		if strings.Trim(name, "/") == "" {
+			return &exitError{2, fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name)}
+		}
+	}
 	api, err := c.connect()
 	if err != nil {
 		return err

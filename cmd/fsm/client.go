@@ -268,12 +268,18 @@ func (c *apiClient) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	// Refused, or (on Windows, where the errno differs) any failed dial.
+	var op *net.OpError
+	if refused := errors.Is(err, syscall.ECONNREFUSED); refused || errors.As(err, &op) && op.Op == "dial" {
 		start := "fsm serve"
 		if c.addr != "127.0.0.1:8080" {
 			start += " --addr " + c.addr
 		}
-		return fmt.Errorf("no fsm server answers at %s; start one with `%s` (or point --server or FSM_ADDR at yours)", c.addr, start)
+		why := ""
+		if !refused {
+			why = " (" + op.Err.Error() + ")"
+		}
+		return fmt.Errorf("no fsm server answers at %s%s; start one with `%s` (or point --server or FSM_ADDR at yours)", c.addr, why, start)
 	}
 	return fmt.Errorf("cannot reach the fsm server at %s: %w", c.addr, err)
 }

@@ -199,7 +199,7 @@ func TestCLIStageLsUnstage(t *testing.T) {
 	if r.code != 0 || len(lines) != 2 {
 		t.Fatalf("ls: want a heading and one row:\n%s", r)
 	}
-	for _, col := range []string{"NAME", "SIZE", "PROGRESS", "%", "RATE", "STATE", "HANDLES"} {
+	for _, col := range []string{"NAME", "SIZE", "PROGRESS", "%", "RATE", "LEFT", "STATE", "HANDLES", "PATHS"} {
 		if !strings.Contains(lines[0], col) {
 			t.Errorf("heading lacks %s: %q", col, lines[0])
 		}

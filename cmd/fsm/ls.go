@@ -40,6 +40,7 @@ var lsColumns = []termui.Column{
 	{Head: "PROGRESS"},
 	{Head: "%", Align: termui.Right},
 	{Head: "RATE", Align: termui.Right},
+	{Head: "LEFT", Align: termui.Right},
 	{Head: "STATE"},
 	{Head: "HANDLES", Align: termui.Right},
 	{Head: "PATHS"},
@@ -111,9 +112,12 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 	if total == 0 && f.Size != nil {
 		done, total = 1, 1 // an empty file is complete
 	}
-	rate := "-"
+	rate, left := "-", "-"
 	if f.State == "downloading" || f.Rate > 0 {
 		rate = humanize.IBytes(uint64(max(f.Rate, 0))) + "/s"
+	}
+	if f.State == "downloading" && f.Rate > 0 && f.Size != nil && *f.Size > f.Downloaded {
+		left = shortDuration(time.Duration(float64(*f.Size-f.Downloaded) / float64(f.Rate) * float64(time.Second)))
 	}
 	return []string{
 		f.Name,
@@ -121,9 +125,23 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 		termui.Bar(style, barWidth, done, total),
 		pct,
 		rate,
+		left,
 		f.State,
 		strconv.Itoa(f.OpenHandles),
 		strings.Join(f.Paths, " "),
+	}
+}
+
+// shortDuration is d for a column: 42s, 3m05s, 2h07m.
+func shortDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 }
 

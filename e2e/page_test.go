@@ -453,6 +453,8 @@ func TestBrowserControlPage(t *testing.T) {
 
 	screenshot(t, ctx, art, "page-complete-wide.png", 1200)
 	screenshot(t, ctx, art, "page-complete-420.png", 420)
+	run(t, ctx, "dark", emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}))
+	screenshot(t, ctx, art, "page-complete-420-dark.png", 420)
 
 	// Unstage with the row's button, on the narrow page (a real click at
 	// the button's place: it must be visible and not covered).

@@ -166,13 +166,15 @@
     }
     row.bar.setAttribute('aria-label', 'Downloaded of ' + f.name);
 
-    let rate = '';
-    if (f.state === 'downloading' && f.rate > 0) {
-      rate = bytes(f.rate) + '/s';
-      if (known && f.size > f.downloaded) rate += ' · ' + duration((f.size - f.downloaded) / f.rate) + ' left';
-      if (f.connections > 1) rate += ' · ' + f.connections + ' connections';
+    const speed = [];
+    if (f.state === 'downloading') {
+      if (f.rate > 0) {
+        speed.push(bytes(f.rate) + '/s');
+        if (known && f.size > f.downloaded) speed.push(duration((f.size - f.downloaded) / f.rate) + ' left');
+      }
+      if (f.connections > 1) speed.push(f.connections + ' connections');
     }
-    setText(row.rate, rate);
+    setText(row.rate, speed.join(' · '));
     setText(row.handles, f.open_handles > 0 ? plural(f.open_handles, 'open handle', 'open handles') : '');
     show(row.unverified, f.verified === false && f.state !== 'probing' && f.state !== 'failed');
 

@@ -27,9 +27,10 @@
   function duration(s) {
     if (!isFinite(s) || s < 0) return '';
     if (s < 1) return 'under a second';
-    if (s < 60) return Math.round(s) + ' s';
-    if (s < 3600) return Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
-    return Math.floor(s / 3600) + ' h ' + Math.round((s % 3600) / 60) + ' min';
+    s = Math.round(s);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
   }
 
   function plural(n, one, many) { return n + ' ' + (n === 1 ? one : many); }

@@ -350,17 +350,24 @@ func TestBrowserControlPage(t *testing.T) {
 
 	// A file staged elsewhere (as `fsm stage` would) appears through the
 	// events stream, its name shown as text, never as markup.
-	if code, msg := apiStage(t, srv, token, origin.URL(), hostile); code != http.StatusCreated {
+	// Its origin sends no validators, so the row says it is not verified.
+	bare := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 78, Size: 3000}, NoETag: true, NoLastModified: true})
+	if code, msg := apiStage(t, srv, token, bare.URL(), hostile); code != http.StatusCreated {
 		t.Fatalf("staging %q through the API: %d %s", hostile, code, msg)
 	}
+	var other rowView
 	var shownName string
 	var imgs int
 	run(t, ctx, "a file staged elsewhere",
-		chromedp.Poll(`(`+rowJS(hostile)+`)?.querySelector('.file-name').textContent`, &shownName),
+		chromedp.Poll(rowViewJS(hostile), &other),
+		chromedp.Evaluate(`(`+rowJS(hostile)+`).querySelector('.file-name').textContent`, &shownName),
 		chromedp.Evaluate(`document.querySelectorAll('#files img').length`, &imgs),
 	)
 	if shownName != hostile || imgs != 0 {
 		t.Errorf("hostile name shown as %q with %d <img> in the list; want the name as text", shownName, imgs)
+	}
+	if other.Verified || other.Amount != "0 B of 3.0 kB" {
+		t.Errorf("file from an origin without validators: %+v; want not verified, 0 B of 3.0 kB", other)
 	}
 
 	// Record every value the bar shows from now on.

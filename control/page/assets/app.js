@@ -287,7 +287,7 @@
         upsert(f);
         form.reset();
         const row = rows.get(f.name);
-        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1500); }
+        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
       } else {
         stageFailed(await errorText(resp));
       }

@@ -32,6 +32,11 @@ import (
 	"fsm/internal/testorigin"
 )
 
+// pkgDir is this package's directory, read before any test runs: libfuse
+// changes the process's working directory to / when the in-process FUSE
+// tests mount.
+var pkgDir, pkgDirErr = os.Getwd()
+
 // fsmServer is a running `fsm serve` built from this tree.
 type fsmServer struct {
 	addr string // host:port it listens on
@@ -45,7 +50,11 @@ func startFSM(t *testing.T, sink *logSink, mountDir string) *fsmServer {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "fsm")
+	if pkgDirErr != nil {
+		t.Fatalf("working directory at start: %v", pkgDirErr)
+	}
 	build := exec.Command("go", "build", "-tags", "fuse,fuse3", "-o", bin, "../cmd/fsm")
+	build.Dir = pkgDir
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build fsm: %v\n%s", err, out)

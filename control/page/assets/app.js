@@ -65,7 +65,9 @@
     return msg;
   }
 
-  function authHeaders(extra) { return Object.assign({ Authorization: 'Bearer ' + token }, extra); }
+  // Its own header, not Authorization: with --user the browser sends the basic
+  // auth credentials there, and they must stay.
+  function authHeaders(extra) { return Object.assign({ 'X-Fsm-Token': token }, extra); }
 
   // ---- copy buttons
 

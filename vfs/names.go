@@ -115,4 +115,3 @@ func isBidiControl(r rune) bool {
 	}
 	return false
 }
-

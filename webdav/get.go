@@ -76,7 +76,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 	hd, err := s.fs.Open(info.Path)
 	if err != nil {
 		// Unstaged between Stat and Open.
-		w.Header().Del("Content-Length")
+		dropFileHeaders(w.Header())
 		notFound(w)
 		return
 	}
@@ -90,8 +90,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	at := off + copied
-	switch {
-	case r.Context().Err() != nil || b.werr != nil:
+	if r.Context().Err() != nil || b.werr != nil {
 		s.log.Debug("client went away during GET", "name", info.Path, "offset", at, "sent", b.n)
 		if b.sent {
 			panic(http.ErrAbortHandler)
@@ -107,10 +106,16 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Error("GET failed", "name", info.Path, "offset", at, "status", reason.code, "reason", reason.msg)
-	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified", "Content-Security-Policy"} {
-		w.Header().Del(k)
-	}
+	dropFileHeaders(w.Header())
 	plain(w, reason.code, "fsm: "+reason.msg+"\n")
+}
+
+// dropFileHeaders removes the headers that describe the file from an
+// answer that turned out not to carry it.
+func dropFileHeaders(h http.Header) {
+	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified", "Content-Security-Policy"} {
+		h.Del(k)
+	}
 }
 
 // answer is an error status and its one-line reason.

@@ -391,8 +391,17 @@ func TestCLIBasicAuth(t *testing.T) {
 	if line := stderrLine(t, r); r.code != 1 || !strings.Contains(line, "--user") {
 		t.Fatalf("no credentials:\n%s", r)
 	}
-	if r := e.fsm(t, addr, []string{"FSM_USER=me", "FSM_PASSWORD_FILE=" + pw}, "ls", "--json"); r.code != 0 || r.stdout != "[]\n" {
+	creds := []string{"FSM_USER=me", "FSM_PASSWORD_FILE=" + pw}
+	if r := e.fsm(t, addr, creds, "ls", "--json"); r.code != 0 || r.stdout != "[]\n" {
 		t.Fatalf("with credentials:\n%s", r)
+	}
+	// Changes need both: the password in Authorization, the token beside it.
+	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 15, Size: 100}, Name: "/auth.bin"})
+	if r := e.fsm(t, addr, creds, "stage", o.URL()); r.code != 0 {
+		t.Fatalf("stage with basic auth:\n%s", r)
+	}
+	if r := e.fsm(t, addr, creds, "unstage", "auth.bin"); r.code != 0 {
+		t.Fatalf("unstage with basic auth:\n%s", r)
 	}
 }
 

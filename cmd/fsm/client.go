@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"fsm/control"
 	"io"
 	"net"
 	"net/http"
@@ -247,7 +248,12 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.token.value != "" && method != http.MethodGet {
+	switch {
+	case c.token.value == "" || method == http.MethodGet:
+	case c.user != "":
+		// Authorization carries the basic auth credentials.
+		req.Header.Set(control.TokenHeader, c.token.value)
+	default:
 		req.Header.Set("Authorization", "Bearer "+c.token.value)
 	}
 	if c.user != "" {

@@ -3,7 +3,6 @@ package vfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -75,7 +74,7 @@ func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
 	if name != "" {
 		name = Clean(name)
 		if err := f.reserve(name); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", redact.URL(req.URL), err)
+			return nil, err
 		}
 	}
 	st := &staging{
@@ -99,7 +98,7 @@ func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
 	}
 	f.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", st.url, err)
+		return nil, err // the probe names the URL; name errors name the name
 	}
 	return file, nil
 }

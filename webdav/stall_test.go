@@ -2,6 +2,8 @@ package webdav
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -125,5 +127,58 @@ func TestChangedOrigin(t *testing.T) {
 	}
 	if !bytes.Contains(body, []byte("stage it again")) {
 		t.Errorf("502 body does not say what to do: %q", body)
+	}
+}
+
+func TestFailureStatus(t *testing.T) {
+	for _, c := range []struct {
+		err   error
+		code  int
+		says  string
+		names int // how often the answer names the file
+	}{
+		{fmt.Errorf("read a.bin at 0: %w", store.ErrChanged), http.StatusBadGateway, "stage it again", 1},
+		{fmt.Errorf("read a.bin at 0: %w", store.ErrNoSpace), http.StatusInsufficientStorage, "cache disk is full", 1},
+		{fmt.Errorf("read a.bin at 0: %w", store.ErrClosed), http.StatusServiceUnavailable, "shutting down", 0},
+		{fmt.Errorf("read a.bin at 0: %w", &store.StatusError{Code: 404, Status: "404 Not Found"}), http.StatusBadGateway, "404 Not Found", 1},
+		{fmt.Errorf("read a.bin at 0: %w", store.ErrNoAnswer), http.StatusBadGateway, "did not answer", 1},
+	} {
+		got := failure(c.err)
+		if got.code != c.code || !strings.Contains(got.msg, c.says) || strings.Count(got.msg, "a.bin") != c.names {
+			t.Errorf("failure(%v) = %d %q, want %d saying %q and naming the file %d times", c.err, got.code, got.msg, c.code, c.says, c.names)
+		}
+	}
+}
+
+// TestErrorsHideSecrets: a signed URL's query never reaches a client or the
+// log through a read error (502 or 504).
+func TestErrorsHideSecrets(t *testing.T) {
+	const secret = "X-Amz-Signature=sEcReT"
+	for _, stall := range []bool{false, true} {
+		o := envOptions{stall: 300 * time.Millisecond}
+		if !stall {
+			o.origin = testorigin.Options{FailCount: 1 << 20, FailStatus: http.StatusForbidden}
+		}
+		e := newEnv(t, o)
+		if _, err := e.fs.Stage(context.Background(), e.origin.URL()+"?"+secret, "signed.bin"); err != nil {
+			t.Fatal(err)
+		}
+		if stall {
+			defer e.origin.Block()()
+		}
+		resp, body := e.do("GET", "/signed.bin", nil, "")
+		want := http.StatusBadGateway
+		if stall {
+			want = http.StatusGatewayTimeout
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("stall %v: %s %q, want %d", stall, resp.Status, body, want)
+		}
+		if bytes.Contains(body, []byte("sEcReT")) {
+			t.Errorf("answer shows the URL's secret: %q", body)
+		}
+		if strings.Contains(e.logs.String(), "sEcReT") {
+			t.Errorf("log shows the URL's secret:\n%s", e.logs.String())
+		}
 	}
 }

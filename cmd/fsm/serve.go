@@ -21,6 +21,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"fsm/control"
+	"fsm/control/page"
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/store"
@@ -163,6 +164,7 @@ func (c *serveCmd) Run() error {
 		Token:     cfg.token,
 		Version:   version,
 		WebDAVURL: url,
+		Page:      page.Handler(cfg.token),
 		Logger:    log,
 		Mounts: func() control.Mounts {
 			var m control.Mounts

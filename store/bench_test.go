@@ -104,7 +104,7 @@ func readAll(b *testing.B, s *Store, c testorigin.Content, bufSize int) {
 	}
 }
 
-func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / mib / d.Seconds() }
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
 
 // BenchmarkColdSequential: a cold sequential read of a large file through
 // the store vs io.Copy of one direct GET, from an unthrottled loopback
@@ -329,4 +329,68 @@ func slicesSort(d []time.Duration) {
 			d[j], d[j-1] = d[j-1], d[j]
 		}
 	}
+}
+
+// BenchmarkColdCPU: a cold sequential read (1 MiB ReadAt calls) of a file
+// from an unthrottled origin in a child process, against one direct GET to
+// io.Discard in the same run; reports both rates and this process's CPU
+// seconds (user+sys) per GiB for each. FSM_BENCH_MIB sets the size (1024).
+func BenchmarkColdCPU(b *testing.B) {
+	size := envInt("FSM_BENCH_MIB", 1024) * mib
+	coldVsDirect(b, testorigin.Options{Content: testorigin.Content{Seed: 6, Size: size}})
+}
+
+// BenchmarkConnectionChoice: the readahead connections the store settles
+// on, and what they deliver against one direct GET, on a fast origin, one
+// that limits each connection to 20 MB/s, and ones that cap each range
+// answer at 1 MiB (fast, and limited per connection). The origin runs in a
+// child process.
+func BenchmarkConnectionChoice(b *testing.B) {
+	fastSize := envInt("FSM_BENCH_MIB", 1024) * mib
+	cases := []struct {
+		name string
+		oo   testorigin.Options
+	}{
+		{"fast", testorigin.Options{Content: testorigin.Content{Seed: 7, Size: fastSize}}},
+		{"20MBps-per-conn", testorigin.Options{Content: testorigin.Content{Seed: 8, Size: 128 * mib}, BytesPerSecond: 20e6}},
+		{"capped-1MiB", testorigin.Options{Content: testorigin.Content{Seed: 9, Size: fastSize / 4}, MaxRangeBytes: mib}},
+		{"capped-1MiB-20MBps", testorigin.Options{Content: testorigin.Content{Seed: 10, Size: 128 * mib}, MaxRangeBytes: mib, BytesPerSecond: 20e6}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) { coldVsDirect(b, tc.oo) })
+	}
+}
+
+// coldVsDirect times, b.N times each, one direct GET of the whole file and
+// a cold sequential read through a new store, and reports rates, CPU per
+// GiB and the connections the store settled on.
+func coldVsDirect(b *testing.B, oo testorigin.Options) {
+	size := oo.Content.Size
+	e := newProcEnv(b, oo, Options{})
+	var dw, dc, sw, sc time.Duration
+	conns, tried := 0, 0
+	b.ResetTimer()
+	for range b.N {
+		w, c := measured(func() { e.directGet(b) })
+		dw, dc = dw+w, dc+c
+		s := e.store(b)
+		w, c = measured(func() { readAll(b, s, e.c, 1*mib) })
+		sw, sc = sw+w, sc+c
+		s.mu.Lock()
+		conns = max(conns, s.readaheadConnsLocked())
+		if !s.choice.widened.IsZero() {
+			tried++
+		}
+		s.mu.Unlock()
+		s.Close(context.Background())
+	}
+	b.StopTimer()
+	total := size * int64(b.N)
+	b.ReportMetric(mbps(total, dw), "direct-MB/s")
+	b.ReportMetric(mbps(total, sw), "store-MB/s")
+	b.ReportMetric(dw.Seconds()/sw.Seconds(), "x-direct")
+	b.ReportMetric(cpuPerGiB(dc, total), "direct-CPU-s/GiB")
+	b.ReportMetric(cpuPerGiB(sc, total), "store-CPU-s/GiB")
+	b.ReportMetric(float64(conns), "conns")
+	b.ReportMetric(float64(tried)/float64(b.N), "tried-more")
 }

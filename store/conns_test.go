@@ -9,35 +9,97 @@ import (
 	"fsm/internal/testorigin"
 )
 
-// Readahead uses one connection while it is fast, and all Connections once
-// one connection proves slow (a per-connection limit, as CDNs impose).
-func TestReadaheadWidensOnlyForSlowConnections(t *testing.T) {
+// The choice of readahead connections follows what was measured: one
+// connection when it is fast, all Connections when they deliver more, and
+// back to one when they do not (a limit shared by all connections).
+func TestReadaheadConnectionsFollowWhatTheyDeliver(t *testing.T) {
 	tests := []struct {
 		name      string
-		rate      int64 // origin bytes/s per connection; 0 = unlimited
+		size      int64
+		oo        testorigin.Options
 		fast      int64 // Options.FastConnection
-		wantConns int
+		wantStage connStage
+		wantTried bool
 	}{
-		{"fast origin keeps one", 0, 1 << 20, 1},
-		{"slow origin widens", 8 << 20, 200e6, 4},
+		// The file is longer than one connection's measurement window.
+		{"fast origin keeps one", 3 * oneWindowBytes / 2, testorigin.Options{}, 1 << 20, connsOne, false},
+		{"per-connection limit: many", 24 << 20, testorigin.Options{BytesPerSecond: 8 << 20}, 200e6, connsMany, true},
+		{"shared limit: back to one", 16 << 20, testorigin.Options{SharedBytesPerSecond: 16 << 20}, 200e6, connsOne, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := testorigin.Content{Seed: 41, Size: 6 << 20}
+			c := testorigin.Content{Seed: 41, Size: tc.size}
+			tc.oo.Content = c
 			so := fastOpts()
 			so.Connections = 4
-			so.ChunkSize = 1 << 20
+			// Long claims: one connection spends its window on one
+			// response, not on the gaps between requests (which more
+			// connections would rightly hide).
+			so.ChunkSize = 8 << 20
 			so.FastConnection = tc.fast
-			e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: tc.rate}, so)
+			e := newEnv(t, tc.oo, so)
 			s := e.newStore(t, e.source("f"))
-			checkRead(t, s, c, 0, c.Size)
+			for off := int64(0); off < c.Size; off += 256 << 10 {
+				checkRead(t, s, c, off, 256<<10)
+			}
 			s.mu.Lock()
-			got := s.conns
+			got, tried := s.choice.stage, !s.choice.widened.IsZero()
 			s.mu.Unlock()
-			if got != tc.wantConns {
-				t.Fatalf("readahead connections %d, want %d; requests:\n%s", got, tc.wantConns, logString(gets(e.o)))
+			if got != tc.wantStage || tried != tc.wantTried {
+				t.Fatalf("connections %s (tried more: %v), want %s (%v); requests:\n%s", got, tried, tc.wantStage, tc.wantTried, logString(gets(e.o)))
 			}
 		})
+	}
+}
+
+func TestWindowDone(t *testing.T) {
+	tests := []struct {
+		stage   connStage
+		bytes   int64
+		elapsed time.Duration
+		want    bool
+	}{
+		{connsMeasuringOne, 1 << 20, 10 * time.Millisecond, false},
+		{connsMeasuringOne, oneWindowBytes, 10 * time.Millisecond, true}, // fast: enough bytes
+		{connsMeasuringOne, 1 << 20, oneWindowMax, true},                 // slow: long enough
+		{connsMeasuringOne, 0, time.Hour, false},                         // nothing yet says nothing
+		{connsTrying, oneWindowBytes, 10 * time.Millisecond, false},
+		{connsTrying, trialWindowBytes, 10 * time.Millisecond, true},
+		{connsTrying, 1 << 20, trialWindowMax, true},
+		{connsOne, trialWindowBytes, time.Hour, false}, // settled: no window
+		{connsMany, trialWindowBytes, time.Hour, false},
+	}
+	for _, tc := range tests {
+		if got := windowDone(tc.stage, tc.bytes, tc.elapsed); got != tc.want {
+			t.Errorf("windowDone(%s, %d, %v) = %v, want %v", tc.stage, tc.bytes, tc.elapsed, got, tc.want)
+		}
+	}
+}
+
+func TestNextConnStage(t *testing.T) {
+	const fast = 200e6
+	tests := []struct {
+		name         string
+		stage        connStage
+		rate, single float64
+		many         int
+		want         connStage
+	}{
+		{"one fast connection stays one", connsMeasuringOne, 2.4e9, 0, 4, connsOne},
+		{"just fast enough", connsMeasuringOne, fast, 0, 4, connsOne},
+		{"one slow connection: try more", connsMeasuringOne, 20e6, 0, 4, connsTrying},
+		{"slow, but only one allowed", connsMeasuringOne, 20e6, 0, 1, connsOne},
+		{"four limited connections: keep them", connsTrying, 80e6, 20e6, 4, connsMany},
+		{"more helped by 1.3x: keep them", connsTrying, 26e6, 20e6, 4, connsMany},
+		{"more helped less than 1.3x: back to one", connsTrying, 25e6, 20e6, 4, connsOne},
+		{"shared limit: back to one", connsTrying, 20e6, 20e6, 4, connsOne},
+		{"more were slower: back to one", connsTrying, 150e6, 190e6, 4, connsOne},
+		{"settled stays", connsMany, 1, 1e9, 4, connsMany},
+	}
+	for _, tc := range tests {
+		if got := nextConnStage(tc.stage, tc.rate, tc.single, fast, tc.many); got != tc.want {
+			t.Errorf("%s: nextConnStage = %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }
 

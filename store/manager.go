@@ -18,13 +18,15 @@ import (
 
 // Options configure a Manager. Zero values pick the defaults noted.
 type Options struct {
-	Dir         string       // cache directory (required)
-	MaxSize     int64        // disk budget in bytes; 0 means no limit
-	Client      *http.Client // origin client; nil: a tuned default
-	Logger      *slog.Logger // nil: slog.Default()
-	Connections int          // parallel readahead connections per file, once one proves slow (4)
-	// FastConnection is the rate (bytes/s) below which one connection counts
-	// as slow (200 MB/s).
+	Dir     string       // cache directory (required)
+	MaxSize int64        // disk budget in bytes; 0 means no limit
+	Client  *http.Client // origin client; nil: a tuned default
+	Logger  *slog.Logger // nil: slog.Default()
+	// Connections is how many parallel readahead connections per file are
+	// tried once one proves slow, and kept when they deliver more (4).
+	Connections int
+	// FastConnection is the rate (bytes/s) from which one connection counts
+	// as fast: more are not tried (200 MB/s).
 	FastConnection int64
 	MaxFetchers    int   // all fetches per file, readahead plus out-of-order reads (8)
 	ChunkSize      int64 // bytes one readahead request asks for (8 MiB)

@@ -90,17 +90,17 @@ func (s *Store) scheduleLocked() {
 	if !fill {
 		return
 	}
-	// Readahead and background fill: keep s.conns fetchers busy on the
+	// Readahead and background fill: keep that many fetchers busy on the
 	// bytes after the latest read, then wrap around to the start. Fetches
 	// started for waiting reads do not count: they are short, and a
 	// sequential reader must not end up fetching in their small steps.
-	ahead := 0
+	ahead, conns := 0, s.readaheadConnsLocked()
 	for _, f := range s.fetches {
 		if f.readahead {
 			ahead++
 		}
 	}
-	for ; ahead < s.conns && len(s.fetches) < o.MaxFetchers; ahead++ {
+	for ; ahead < conns && len(s.fetches) < o.MaxFetchers; ahead++ {
 		m := s.nextFreeLocked(s.cursor)
 		if m < 0 {
 			m = s.nextFreeLocked(0)
@@ -108,9 +108,18 @@ func (s *Store) scheduleLocked() {
 		if m < 0 {
 			return
 		}
-		s.startFetchLocked(&fetch{pos: m, end: s.claimEndLocked(m), readahead: true})
+		end := s.claimEndLocked(m)
+		if conns > 1 {
+			// Near the end, parallel claims shrink so that they finish
+			// together rather than leave the last chunk to one connection.
+			end = min(end, m+max(tailChunk, (s.src.Size-m)/int64(conns)))
+		}
+		s.startFetchLocked(&fetch{pos: m, end: end, readahead: true})
 	}
 }
+
+// tailChunk is the smallest claim parallel readahead shrinks to.
+const tailChunk = 1 << 20
 
 // claimAtLocked returns the fetch whose remaining claim holds byte m.
 func (s *Store) claimAtLocked(m int64) *fetch {

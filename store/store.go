@@ -77,13 +77,13 @@ type Store struct {
 	waiters    []*waiter
 	handles    int
 	staged     bool
-	stream     bool     // one whole-body fetch at a time (see the package doc)
-	dig        *digests // block checksums of a file without validators; used by its one stream fetcher at a time
-	epoch      int      // bumped by evict: fetchers of an older epoch mark nothing present
-	cursor     int64    // end of the latest read: readahead starts here
-	conns      int      // readahead connections: 1 until one proves slow
-	fetchURL   string   // where requests go: the last redirect target seen
-	charged    int64    // disk use last reported to the manager
+	stream     bool       // one whole-body fetch at a time (see the package doc)
+	dig        *digests   // block checksums of a file without validators; used by its one stream fetcher at a time
+	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
+	cursor     int64      // end of the latest read: readahead starts here
+	choice     connChoice // how many readahead connections (see conns.go)
+	fetchURL   string     // where requests go: the last redirect target seen
+	charged    int64      // disk use last reported to the manager
 	fetched    int64
 	meter      meter     // recent receive rate
 	open       int       // connections with a response being read
@@ -113,7 +113,6 @@ func newStore(m *Manager, src Source, path string, complete bool) *Store {
 		log:        m.log.With("file", src.Name),
 		staged:     true,
 		stream:     src.NoRange || !hasValidator(&src),
-		conns:      1,
 		fetchURL:   src.URL,
 		lastAccess: time.Now(),
 	}

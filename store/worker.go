@@ -106,6 +106,7 @@ func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.
 		s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
 		return 0, false
 	}
+	s.restartWindowLocked()
 	o := s.m.opts
 	now := time.Now()
 	if streak.n == 0 {
@@ -195,15 +196,6 @@ func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, erro
 // copyBody copies body, the bytes from start up to the announced end, into
 // the temp file until f's claim (which may shrink meanwhile) is filled.
 func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, start, announced int64) error {
-	// One measurement per request: an origin that sends its first MiB
-	// slower than FastConnection limits each connection (as CDNs do), so
-	// more connections make the file arrive sooner. A faster one is left
-	// with one: on such origins parallel writes only cost CPU.
-	began := time.Now()
-	s.mu.Lock()
-	measured := s.conns >= s.m.opts.Connections
-	s.mu.Unlock()
-
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -246,10 +238,6 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 				s.preallocate(f.out)
 			}
 			pos += int64(n)
-			if !measured && pos-start >= 1<<20 {
-				measured = true
-				s.noteRate(float64(pos-start) / time.Since(began).Seconds())
-			}
 		}
 		switch {
 		case rerr == nil:
@@ -316,17 +304,6 @@ func (s *Store) put(file *os.File, b []byte, off int64, replay bool) error {
 	return nil
 }
 
-// noteRate widens readahead to all Connections when one connection is slow.
-func (s *Store) noteRate(bytesPerSec float64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if bytesPerSec < float64(s.m.opts.FastConnection) && s.conns < s.m.opts.Connections {
-		s.log.Debug("origin is slow per connection; fetching over more", "rate", int64(bytesPerSec), "connections", s.m.opts.Connections)
-		s.conns = s.m.opts.Connections
-		s.scheduleLocked()
-	}
-}
-
 func (s *Store) markPresent(f *fetch, a, b int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -339,7 +316,11 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 		s.rechargeLocked()
 		s.wakeLocked(nil)
 	}
-	s.noteBytesLocked(b-a, time.Now())
+	now := time.Now()
+	if f.readahead {
+		s.noteReadaheadLocked(b-a, now)
+	}
+	s.noteBytesLocked(b-a, now)
 }
 
 // dateIfRange reports whether If-Range carries a date (no strong ETag).

@@ -71,6 +71,10 @@ type Options struct {
 	// BytesPerSecond throttles each response body independently (so N
 	// connections get N times the rate); 0 means unlimited.
 	BytesPerSecond int64
+	// SharedBytesPerSecond limits all response bodies together, like a
+	// link of that bandwidth (so N connections share the rate); 0 means
+	// unlimited. It applies on top of BytesPerSecond.
+	SharedBytesPerSecond int64
 	// FirstByteDelay is waited before answering each GET or HEAD (after the
 	// failure check, so injected failures answer promptly). It models
 	// latency, which HEAD suffers too.
@@ -147,6 +151,7 @@ type Origin struct {
 	cutAfter    int64
 	gate        chan struct{} // non-nil while Block is in effect
 	reqs        []Request
+	linkFree    time.Time // SharedBytesPerSecond: when the link has sent all bytes handed to it
 }
 
 // New starts an Origin and closes it when the test ends.
@@ -621,12 +626,15 @@ const maxChunk = 32 << 10
 
 // sendBody writes n bytes of c starting at start, pacing to BytesPerSecond.
 func (o *Origin) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, idx int, c Content, start, n int64) error {
-	bps := o.opts.BytesPerSecond
+	bps, shared := o.opts.BytesPerSecond, o.opts.SharedBytesPerSecond
 	chunk := int64(maxChunk)
+	// About 64 writes per second at low rates keeps pacing smooth; at
+	// high rates the chunk cap gives more, shorter sleeps.
 	if bps > 0 {
-		// About 64 writes per second at low rates keeps pacing smooth; at
-		// high rates the chunk cap gives more, shorter sleeps.
-		chunk = min(max(bps/64, 1), maxChunk)
+		chunk = min(max(bps/64, 1), chunk)
+	}
+	if shared > 0 {
+		chunk = min(max(shared/64, 1), chunk)
 	}
 	buf := make([]byte, min(chunk, max(n, 1)))
 	t0 := time.Now()
@@ -643,6 +651,9 @@ func (o *Origin) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.R
 				return context.Canceled
 			}
 		}
+		if shared > 0 && !o.sleep(ctx, time.Until(o.linkSlot(m, shared))) {
+			return context.Canceled
+		}
 		c.fill(buf[:m], start+sent)
 		k, err := w.Write(buf[:m])
 		o.account(idx, int64(k))
@@ -650,7 +661,7 @@ func (o *Origin) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.R
 		if err != nil {
 			return err
 		}
-		if bps > 0 {
+		if bps > 0 || shared > 0 {
 			if err := rc.Flush(); err != nil {
 				return err
 			}
@@ -658,6 +669,22 @@ func (o *Origin) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.R
 	}
 	return nil
 }
+
+// linkSlot hands m bytes to the shared link and returns when they may
+// leave: after every byte handed to it before, at shared bytes/s. An idle
+// link saves up no more than linkBurst, enough that timer overshoot does
+// not keep one connection from filling the link.
+func (o *Origin) linkSlot(m, shared int64) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if from := time.Now().Add(-linkBurst); o.linkFree.Before(from) {
+		o.linkFree = from
+	}
+	o.linkFree = o.linkFree.Add(time.Duration(float64(m) / float64(shared) * float64(time.Second)))
+	return o.linkFree
+}
+
+const linkBurst = 50 * time.Millisecond
 
 // account records k body bytes sent and fires ChangeAfter when due.
 func (o *Origin) account(idx int, k int64) {

@@ -623,3 +623,40 @@ func TestRetryAfter(t *testing.T) {
 		t.Fatal("Retry-After on a normal answer")
 	}
 }
+
+func TestSharedThrottle(t *testing.T) {
+	const size = 1 << 20
+	o := New(t, Options{Content: Content{Seed: 1, Size: size}, SharedBytesPerSecond: 4e6})
+	// Two concurrent downloads share the link: together 2 MiB at 4 MB/s
+	// take >= 0.52 s, although each alone would take half that.
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := o.Client().Get(o.URL())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			switch {
+			case err != nil:
+				errs <- err
+			case !bytes.Equal(body, o.opts.Content.Bytes(0, size)):
+				errs <- errors.New("body differs")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Errorf("two downloads over a shared 4 MB/s took %v: the limit is not shared", el)
+	}
+}

@@ -1,0 +1,162 @@
+package store
+
+import "time"
+
+// This file decides how many connections readahead uses, from what they
+// deliver. One connection is measured first, over a window long enough that
+// TCP slow start, an origin writing in small pieces or a concurrent demand
+// fetch do not decide it. When one connection is fast in absolute terms
+// (FastConnection), it stays at one: on such origins parallel writers into
+// one file only contend for it. Otherwise all Connections are tried, and
+// their aggregate rate over a second window decides: they stay only when
+// they deliver at least manyGain times what one did, so a store is never
+// slower than one connection, and an origin that limits each connection
+// (as CDNs do) is read over several.
+
+// connStage is where a store's choice of readahead connections stands.
+type connStage int
+
+const (
+	connsMeasuringOne connStage = iota // one connection; its rate is being measured
+	connsTrying                        // all Connections; their aggregate is being measured
+	connsOne                           // settled on one: it is fast, or more did not help
+	connsMany                          // settled on all Connections: they helped
+)
+
+func (c connStage) String() string {
+	switch c {
+	case connsMeasuringOne:
+		return "measuring one"
+	case connsTrying:
+		return "trying more"
+	case connsOne:
+		return "one"
+	case connsMany:
+		return "many"
+	}
+	return "unknown"
+}
+
+// Measurement windows. Each ends after windowMax, or sooner once it holds
+// windowBytes: a fast connection is judged on many MiB, a slow one after a
+// short time (it costs that time at the slow rate).
+const (
+	oneWindowMax     = 150 * time.Millisecond
+	oneWindowBytes   = 32 << 20
+	trialWindowMax   = 300 * time.Millisecond
+	trialWindowBytes = 64 << 20
+	// trialSettle bounds the wait for every tried connection to deliver
+	// its first bytes (connection setup and first byte are not the
+	// origin's rate); the trial window starts then at the latest.
+	trialSettle = time.Second
+	// manyGain is how much more than one connection the tried ones must
+	// deliver to be kept: less is noise, or a shared limit.
+	manyGain = 1.3
+)
+
+// connChoice is a store's choice of readahead connections and the window
+// being measured for it. Guarded by Store.mu.
+type connChoice struct {
+	stage   connStage
+	began   time.Time // when the window began; zero: not yet
+	bytes   int64     // readahead bytes received in the window
+	widened time.Time // when the trial began
+	single  float64   // bytes/s one connection delivered
+}
+
+// windowDone reports whether a window of the given stage holding bytes
+// after elapsed is long enough to judge.
+func windowDone(stage connStage, bytes int64, elapsed time.Duration) bool {
+	switch stage {
+	case connsMeasuringOne:
+		return bytes >= oneWindowBytes || (elapsed >= oneWindowMax && bytes > 0)
+	case connsTrying:
+		return bytes >= trialWindowBytes || (elapsed >= trialWindowMax && bytes > 0)
+	}
+	return false
+}
+
+// nextConnStage judges a finished window: rate is what it measured, single
+// what one connection delivered (for a trial), fast the rate at which one
+// connection is fast enough, and many the number of connections to try.
+func nextConnStage(stage connStage, rate, single, fast float64, many int) connStage {
+	switch stage {
+	case connsMeasuringOne:
+		if rate >= fast || many <= 1 {
+			return connsOne
+		}
+		return connsTrying
+	case connsTrying:
+		if rate >= manyGain*single {
+			return connsMany
+		}
+		return connsOne
+	}
+	return stage
+}
+
+// readaheadConnsLocked is how many readahead fetches to keep running.
+func (s *Store) readaheadConnsLocked() int {
+	switch s.choice.stage {
+	case connsTrying, connsMany:
+		return s.m.opts.Connections
+	}
+	return 1
+}
+
+// noteReadaheadLocked counts n bytes a readahead fetch received at now
+// towards the window being measured, and judges the window once done.
+func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
+	c := &s.choice
+	switch c.stage {
+	case connsMeasuringOne, connsTrying:
+	default:
+		return
+	}
+	if c.began.IsZero() {
+		if c.stage == connsTrying && !s.allDeliveringLocked() && now.Sub(c.widened) < trialSettle {
+			return
+		}
+		// The window starts with these bytes: it measures the rate from
+		// here on, not how long the first of them took to come.
+		c.began = now
+		return
+	}
+	c.bytes += n
+	elapsed := now.Sub(c.began)
+	if !windowDone(c.stage, c.bytes, elapsed) {
+		return
+	}
+	rate := float64(c.bytes) / max(elapsed.Seconds(), 1e-6)
+	next := nextConnStage(c.stage, rate, c.single, float64(s.m.opts.FastConnection), s.m.opts.Connections)
+	s.log.Debug("readahead connections chosen", "measured", c.stage.String(), "rate", int64(rate), "one", int64(c.single), "next", next.String())
+	if c.stage == connsMeasuringOne {
+		c.single = rate
+	}
+	c.stage, c.began, c.bytes = next, time.Time{}, 0
+	if next == connsTrying {
+		c.widened = now
+		s.scheduleLocked()
+	}
+}
+
+// allDeliveringLocked reports whether every readahead fetch has received
+// bytes of its own.
+func (s *Store) allDeliveringLocked() bool {
+	n := 0
+	for _, f := range s.fetches {
+		if f.readahead {
+			if f.pos == f.from {
+				return false
+			}
+			n++
+		}
+	}
+	return n >= s.m.opts.Connections
+}
+
+// restartWindowLocked drops the window being measured: a failed attempt
+// says nothing about the rate the origin delivers.
+func (s *Store) restartWindowLocked() {
+	s.choice.began, s.choice.bytes = time.Time{}, 0
+}

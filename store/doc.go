@@ -13,6 +13,8 @@
 //   - validate.go: pure judgement of each response (status, Content-Range,
 //     validators) and the one Content-Range parser.
 //   - schedule.go: which ranges are fetched when (claims, readahead).
+//   - conns.go: how many connections readahead uses, chosen by measuring
+//     what one and what more deliver.
 //   - worker.go: the fetch goroutine: request, copy loop, retries.
 //   - request.go: sending a request (headers, redirects) and the stall
 //     watchdog every origin read runs under.

@@ -99,3 +99,46 @@ func (l *headerLog) all() [][2]string {
 	defer l.mu.Unlock()
 	return append([][2]string(nil), l.seen...)
 }
+
+// Block checksums cost CPU for every byte, so only a file without any
+// validator keeps them: with an ETag or a Last-Modified, even one read as
+// a stream (its origin ignores Range), the validators guard the version.
+func TestDigestsOnlyWithoutValidators(t *testing.T) {
+	tests := []struct {
+		name    string
+		oo      testorigin.Options
+		want    bool
+		noRange bool
+	}{
+		{"etag and date", testorigin.Options{}, false, false},
+		{"date only", testorigin.Options{NoETag: true}, false, false},
+		{"validators, ignores Range", testorigin.Options{IgnoreRange: true}, false, true},
+		{"no validators", testorigin.Options{NoETag: true, NoLastModified: true}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testorigin.Content{Seed: 58, Size: 3 << 20}
+			tc.oo.Content = c
+			e := newEnv(t, tc.oo, fastOpts())
+			src := e.source("f")
+			if tc.oo.NoETag {
+				src.ETag = ""
+			}
+			if tc.oo.NoLastModified {
+				src.LastModified = time.Time{}
+			}
+			src.NoRange = tc.noRange
+			s := e.newStore(t, src)
+			checkRead(t, s, c, 0, c.Size)
+			s.mu.Lock()
+			sums := 0
+			if s.dig != nil {
+				sums = len(s.dig.sums)
+			}
+			s.mu.Unlock()
+			if got := sums > 0; got != tc.want {
+				t.Fatalf("%d block checksums kept, want checksums: %v", sums, tc.want)
+			}
+		})
+	}
+}

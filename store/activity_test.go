@@ -120,7 +120,8 @@ func TestProgressRateAndConns(t *testing.T) {
 	if p := s.Progress(); p.State == StateComplete {
 		t.Fatalf("a 4 MiB download at 4 MiB/s completed before any rate showed: %+v", p)
 	}
-	eventually(t, "complete", func() bool { return s.Progress().State == StateComplete })
+	// The last bytes land before their fetcher has returned: wait for it.
+	eventually(t, "complete", func() bool { p := s.Progress(); return p.State == StateComplete && p.Fetchers == 0 })
 	if p := s.Progress(); p.Rate != 0 || p.Conns != 0 {
 		t.Fatalf("complete, yet rate %.0f and %d connections", p.Rate, p.Conns)
 	}

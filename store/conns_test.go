@@ -113,6 +113,9 @@ func TestSmallSequentialReadsUseReadahead(t *testing.T) {
 	// The default: wider than the 512 KiB of reads in flight below, as it is
 	// wider than what the kernel or a browser keeps in flight.
 	so.NearWindow = 1 << 20
+	// One connection counts as fast: this is about the size of requests,
+	// not their number in parallel (parallel claims shrink near the end).
+	so.FastConnection = 1 << 20
 	e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: 64 << 20}, so)
 	s := e.newStore(t, e.source("f"))
 	// Like the kernel's readahead: four consecutive reads in flight at once.

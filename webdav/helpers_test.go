@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -153,12 +152,8 @@ func (s *syncBuffer) String() string {
 func needBinary(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed (required under CI): %v", n, err)
-			}
-			t.Skipf("%s is not installed: %v", n, err)
-		}
+		_, err := exec.LookPath(n)
+		fsmtest.Require(t, n, err)
 	}
 }
 

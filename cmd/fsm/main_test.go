@@ -107,8 +107,8 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// server is a running `fsm serve`.
-type server struct {
+// proc is a running `fsm serve`.
+type proc struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
@@ -117,7 +117,7 @@ type server struct {
 
 var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
 
-func startServe(t *testing.T, env []string, args ...string) *server {
+func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -128,7 +128,7 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), log: new(bytes.Buffer)}
+	s := &proc{cmd: cmd, done: make(chan error, 1), log: new(bytes.Buffer)}
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -153,7 +153,7 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 }
 
 // stop sends SIGTERM and returns the exit code.
-func (s *server) stop(t *testing.T) int {
+func (s *proc) stop(t *testing.T) int {
 	t.Helper()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -49,24 +49,34 @@ func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
 			// An error means the connection takes no deadlines (a test
 			// recorder): there is nothing to bound then.
 			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
-				r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { rc.SetReadDeadline(time.Time{}) }}
+				r.Body = &deadlineBody{
+					ReadCloser: r.Body,
+					clear:      func() { rc.SetReadDeadline(time.Time{}) },
+					// The server would keep the connection after a timed-
+					// out body and parse the rest of it as the next request.
+					failed: func() { w.Header().Set("Connection", "close") },
+				}
 			}
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// deadlineBody calls clear once its body has been read to the end.
+// deadlineBody calls clear once its body has been read to the end, and
+// failed when reading it failed otherwise (the deadline).
 type deadlineBody struct {
 	io.ReadCloser
-	clear func()
-	once  sync.Once
+	clear, failed func()
+	once          sync.Once
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.once.Do(b.clear)
+	case err != nil:
+		b.once.Do(b.failed)
 	}
 	return n, err
 }

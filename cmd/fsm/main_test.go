@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,7 +113,25 @@ type proc struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
-	log  *bytes.Buffer
+	log  *syncBuffer
+}
+
+// syncBuffer collects a child's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(line)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
@@ -121,6 +140,12 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	return start(t, cmd)
+}
+
+// start starts cmd, an `fsm serve`, and waits until it serves.
+func start(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +153,7 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &proc{cmd: cmd, done: make(chan error, 1), log: new(bytes.Buffer)}
+	s := &proc{cmd: cmd, done: make(chan error, 1), log: new(syncBuffer)}
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

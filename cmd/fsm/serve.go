@@ -92,6 +92,10 @@ type server struct {
 func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*server, error) {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err // without "listen tcp ADDR" again
+		}
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("listen on %s: %w (is another fsm running? choose another --addr)", c.Addr, err)
 		}

@@ -39,8 +39,9 @@ type fileSystem struct {
 
 	timeouts *timeouts
 
-	mu      sync.Mutex // guards handles, nextFH and released
+	mu      sync.Mutex // guards handles, direct, nextFH and released
 	handles map[uint64]*vfs.Handle
+	direct  map[uint64]bool // handles opened with direct_io
 	nextFH  uint64
 	// released is closed and replaced whenever a handle is released, so
 	// that Drain can wait for the count to fall.
@@ -59,6 +60,7 @@ func newFileSystem(ctx context.Context, fsys *vfs.FS, opts Options, onInit func(
 		onInit:   onInit,
 		timeouts: newTimeouts(),
 		handles:  make(map[uint64]*vfs.Handle),
+		direct:   make(map[uint64]bool),
 		released: make(chan struct{}),
 	}
 }
@@ -119,6 +121,14 @@ func (f *fileSystem) handle(fh uint64) *vfs.Handle {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.handles[fh]
+}
+
+// cached reports whether fh reads through the page cache (not direct_io):
+// only then does the kernel read ahead and retry a failed page.
+func (f *fileSystem) cached(fh uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.direct[fh]
 }
 
 func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc int) {
@@ -212,10 +222,30 @@ func (f *fileSystem) Readdir(path string, fill func(name string, stat *cgofuse.S
 // open of that file. Staged content never changes; a file staged again
 // under the same name has another mtime, and libfuse3's default
 // auto_inval_data drops the old pages when the kernel sees it.
+//
+// A file that is not completely downloaded yet is opened with direct_io:
+// its reads then go to fsm synchronously instead of as the kernel's
+// readahead, which runs as background requests, of which a mount may have
+// only 12 in flight (max_background; libfuse's high-level API, and so
+// cgofuse, cannot raise it). Readahead waiting on one stalled origin would
+// otherwise fill them and stall every page-cache read on the mount. fsm's
+// store reads ahead from the origin itself, so the kernel's readahead adds
+// little while a file is arriving; once complete, a file opens cached.
+// Options.CacheIncomplete turns this off.
 func (f *fileSystem) OpenEx(path string, fi *cgofuse.FileInfo_t) (errc int) {
 	errc, fi.Fh = f.Open(path, fi.Flags)
-	fi.KeepCache = errc == 0
-	return errc
+	if errc != 0 {
+		return errc
+	}
+	fi.KeepCache = true
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h := f.handles[fi.Fh]; h != nil {
+		p := h.File().Progress()
+		fi.DirectIo = p.Present < p.Size && !f.opts.CacheIncomplete
+		f.direct[fi.Fh] = fi.DirectIo
+	}
+	return 0
 }
 
 // CreateEx exists because cgofuse honours OpenEx's flags only when both are
@@ -261,7 +291,8 @@ func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n in
 	}
 	file := h.File()
 	wait := f.opts.ReadTimeout
-	retry := f.timeouts.take(file, ofst)
+	cached := f.cached(fh)
+	retry := cached && f.timeouts.take(file, ofst, len(buff))
 	if retry {
 		wait = 0 // serve what is here, wait for nothing
 	}
@@ -285,7 +316,9 @@ func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n in
 				why = failRetry
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				why = failTimeout
-				f.timeouts.add(file, ofst, ofst+int64(len(buff)))
+				if cached {
+					f.timeouts.add(file, ofst, ofst+int64(len(buff)))
+				}
 			}
 			f.readFailed(path, ofst, len(buff), why, err)
 			return -cgofuse.EIO
@@ -316,6 +349,7 @@ func (f *fileSystem) Release(path string, fh uint64) (errc int) {
 	f.mu.Lock()
 	h := f.handles[fh]
 	delete(f.handles, fh)
+	delete(f.direct, fh)
 	if h != nil {
 		close(f.released)
 		f.released = make(chan struct{})
@@ -353,6 +387,7 @@ func (f *fileSystem) closeAll() {
 	f.mu.Lock()
 	hs := f.handles
 	f.handles = make(map[uint64]*vfs.Handle)
+	f.direct = make(map[uint64]bool)
 	f.mu.Unlock()
 	for _, h := range hs {
 		h.Close()

@@ -4,6 +4,7 @@ package fuse
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -14,14 +15,21 @@ import (
 )
 
 // An application's read against a stalled origin fails after one
-// ReadTimeout, not two: the kernel's retry of the page whose readahead
-// timed out fails at once.
+// ReadTimeout, not two: a file still downloading opens with direct_io (no
+// readahead, no retry); through the page cache (CacheIncomplete) the
+// kernel's retry of the page whose readahead timed out fails at once.
 func TestReadTimeoutOncePerApplicationRead(t *testing.T) {
+	for _, cache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("CacheIncomplete=%v", cache), func(t *testing.T) { testReadTimeoutOnce(t, cache) })
+	}
+}
+
+func testReadTimeoutOnce(t *testing.T, cacheIncomplete bool) {
 	const bound = 2 * time.Second
 	var mu sync.Mutex
 	fails := map[readFailure]int{}
 	e := setup(t, testorigin.Options{Content: testorigin.Content{Seed: 15, Size: 4 << 20}},
-		Options{ReadTimeout: bound, onReadFail: func(why readFailure) {
+		Options{ReadTimeout: bound, CacheIncomplete: cacheIncomplete, onReadFail: func(why readFailure) {
 			mu.Lock()
 			fails[why]++
 			mu.Unlock()

@@ -41,15 +41,17 @@ func (t *timeouts) add(file *vfs.File, off, end int64) {
 	t.recent = append(t.recent, timedOut{file: file, off: off, end: end, at: time.Now()})
 }
 
-// take reports whether a read at off of file retries a range that timed
-// out within retryWindow, and forgets that range: the kernel retries once,
-// and a later read by the application waits afresh.
-func (t *timeouts) take(file *vfs.File, off int64) bool {
+// take reports whether a read of size bytes at off of file retries a range
+// that timed out within retryWindow: it starts inside that range and is no
+// larger (the kernel retries one page or folio of a failed readahead). It
+// forgets that range: the kernel retries once, and a later read by the
+// application waits afresh.
+func (t *timeouts) take(file *vfs.File, off int64, size int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pruneLocked(time.Now())
 	for i, r := range t.recent {
-		if r.file == file && off >= r.off && off < r.end {
+		if r.file == file && off >= r.off && off < r.end && int64(size) <= r.end-r.off {
 			t.recent = append(t.recent[:i], t.recent[i+1:]...)
 			return true
 		}

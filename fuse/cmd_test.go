@@ -10,8 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -143,6 +145,18 @@ func startFsm(t *testing.T, dir, cache string, sources ...string) *fsmProc {
 		t.Fatalf("fsm exited before serving: %v\n%s", p.err, p.log)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("fsm did not serve within 60 s\n%s", p.log)
+	}
+	// Sources are staged in the background: wait until each is listed.
+	for _, src := range sources {
+		u, err := url.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, path.Base(u.Path))
+		fsmtest.Eventually(t, name+" staged", func() bool {
+			_, err := os.Stat(name)
+			return err == nil
+		})
 	}
 	return p
 }

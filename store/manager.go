@@ -178,10 +178,6 @@ func (m *Manager) sweep() {
 	}
 }
 
-// Client is the HTTP client the stores fetch with. Staging probes use it
-// too, so the connection a probe opened is the one the first read reuses.
-func (m *Manager) Client() *http.Client { return m.opts.Client }
-
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 
@@ -195,7 +191,7 @@ func (m *Manager) New(src Source) (*Store, error) {
 	if src.Size < 0 {
 		return nil, fmt.Errorf("store %s: unknown size", src.Name)
 	}
-	f, err := m.CreateTemp()
+	f, err := m.createTemp()
 	if err != nil {
 		return nil, err
 	}
@@ -207,9 +203,8 @@ func (m *Manager) New(src Source) (*Store, error) {
 	return m.add(newStore(m, src, f, false))
 }
 
-// CreateTemp makes a temp file in this run's folder, for callers that must
-// download a file whole before adopting it.
-func (m *Manager) CreateTemp() (*os.File, error) {
+// createTemp makes a temp file in this run's folder.
+func (m *Manager) createTemp() (*os.File, error) {
 	f, err := os.CreateTemp(m.runDir, "*.part")
 	if err != nil {
 		return nil, fmt.Errorf("cache dir: create temp file: %w", err)
@@ -217,9 +212,9 @@ func (m *Manager) CreateTemp() (*os.File, error) {
 	return f, nil
 }
 
-// Adopt turns f, a temp file from CreateTemp already holding all src.Size
+// adopt turns f, a temp file from createTemp already holding all src.Size
 // bytes, into a complete store. On error f is closed and removed.
-func (m *Manager) Adopt(src Source, f *os.File) (*Store, error) {
+func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
 	st, err := f.Stat()
 	if err == nil && st.Size() != src.Size {
 		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
@@ -230,7 +225,7 @@ func (m *Manager) Adopt(src Source, f *os.File) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
 	s := newStore(m, src, f, true)
-	s.recharge()
+	s.rechargeLocked() // not shared yet
 	return m.add(s)
 }
 
@@ -245,11 +240,12 @@ func (m *Manager) add(s *Store) (*Store, error) {
 	return s, nil
 }
 
+// closeFile undoes newStore for a store that was never shared.
 func (s *Store) closeFile() {
 	s.file.Close()
 	os.Remove(s.path)
 	s.present.reset()
-	s.recharge()
+	s.rechargeLocked()
 }
 
 func (m *Manager) forget(s *Store) {
@@ -308,7 +304,7 @@ func (m *Manager) evictIdle() {
 			return
 		}
 		if n := c.s.evict(); n > 0 {
-			m.log.Info("evicted idle file to stay under --cache-max-size", "file", c.s.src.Name, "bytes", n)
+			m.log.Info("evicted idle file to stay within the cache budget", "file", c.s.src.Name, "bytes", n)
 		}
 	}
 }

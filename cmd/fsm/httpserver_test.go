@@ -77,20 +77,15 @@ func TestSlowBodyIsCut(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			took, answer := trickle(t, c.url, "PROPFIND")
-			t.Logf("cut after %s: %q", took.Round(100*time.Millisecond), firstLine(answer))
+			t.Logf("cut after %s: %q", took.Round(100*time.Millisecond), strings.TrimSpace(firstLine(answer)))
 			if took > 20*time.Second {
 				t.Errorf("connection with a trickled body lasted %s, want under 20 s", took)
 			}
-			if c.want != "" && !strings.Contains(firstLine(answer), c.want) {
-				t.Errorf("answer %q, want %s", firstLine(answer), c.want)
+			if c.want != "" && !strings.Contains(strings.TrimSpace(firstLine(answer)), c.want) {
+				t.Errorf("answer %q, want %s", strings.TrimSpace(firstLine(answer)), c.want)
 			}
 		})
 	}
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return strings.TrimSpace(line)
 }
 
 // Untidy paths reach the file itself: no redirect (ServeMux's escaped a

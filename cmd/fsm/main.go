@@ -12,6 +12,9 @@ import (
 
 type cli struct {
 	Serve   serveCmd         `cmd:"" help:"Run the server in the foreground until SIGINT, SIGTERM or SIGHUP."`
+	Stage   stageCmd         `cmd:"" help:"Add files to a running server."`
+	Ls      lsCmd            `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
+	Unstage unstageCmd       `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
 	Version versionCmd       `cmd:"" help:"Print the version, the commit and whether FUSE is built in."`
 	Help    helpCmd          `cmd:"" help:"Show help for fsm or one of its commands."`
 	Ver     kong.VersionFlag `name:"version" help:"Print the version and exit."`

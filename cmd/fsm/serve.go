@@ -8,13 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"fsm/control"
+	"fsm/control/page"
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/store"
@@ -74,22 +75,25 @@ func (c *serveCmd) Run() error {
 	return err
 }
 
-// server is what `fsm serve` runs: one listener, one store, one tree, and
+// instance is what `fsm serve` runs: one listener, one store, one tree, and
 // the frontends over it.
-type server struct {
+type instance struct {
 	log       *slog.Logger
 	cfg       *settings
 	ln        net.Listener
 	mgr       *store.Manager
 	fsys      *vfs.FS
 	http      *http.Server
+	url       string // the WebDAV root
 	tokenPath string // "" when it could not be written
 	mnt       atomic.Pointer[fuse.Mounted]
+	fuseDir   atomic.Pointer[string] // the live mount's absolute path, for the API
+	staging   <-chan struct{}        // closed when the sources given to serve are staged (or failed)
 }
 
 // build opens the listener and the store and assembles the handlers;
 // nothing is served yet.
-func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*server, error) {
+func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		var oe *net.OpError
@@ -106,35 +110,46 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	s := &server{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
+	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
 	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
-	if s.tokenPath, err = writeToken(cfg.cacheDir, c.Addr, cfg.token); err != nil {
+	s.url = "http://" + ln.Addr().String() + "/"
+	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
 		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
 	}
 
-	control := http.NewServeMux()
-	control.Handle("/.fsm/", http.NotFoundHandler()) // control API and page: reserved
-	var h http.Handler = routes(control, webdav.NewHandler(s.fsys, webdav.Options{Logger: log}))
+	ctl := control.New(control.Options{
+		FS:        s.fsys,
+		Token:     cfg.token,
+		Version:   versionNumber(),
+		WebDAVURL: s.url,
+		Page:      page.Handler(cfg.token),
+		Logger:    log,
+		Mounts: func() control.Mounts {
+			var m control.Mounts
+			if d := s.fuseDir.Load(); d != nil {
+				m.FUSE = *d
+			}
+			return m
+		},
+	})
+	ctlMux := http.NewServeMux()
+	ctlMux.Handle(control.Prefix, ctl) // the control API and page
+	var h http.Handler = routes(ctlMux, webdav.NewHandler(s.fsys, webdav.Options{Logger: log}))
 	if c.User != "" {
 		h = guard.BasicAuth(h, c.User, cfg.password, "fsm")
 	}
 	h = guard.Host(h, c.Host, ln.Addr().String())
 	s.http = newHTTPServer(h, log)
+	s.http.RegisterOnShutdown(ctl.Close)
 	return s, nil
 }
 
-// serve stages the command-line sources, starts the frontends and returns
-// when ctx ends (nil) or a frontend fails.
-func (s *server) serve(ctx context.Context, sources []string) error {
-	if err := stageAll(ctx, s.fsys, sources); err != nil {
-		if ctx.Err() != nil {
-			s.log.Info("signal received while staging; stopped")
-			return nil
-		}
-		return err
-	}
+// serve starts the frontends, stages the command-line sources in the
+// background and returns when ctx ends (nil) or a frontend fails.
+func (s *instance) serve(ctx context.Context, sources []string) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- s.http.Serve(s.ln) }()
+	s.staging = stageAll(ctx, s.fsys, sources, s.log)
 
 	var mntDone <-chan struct{}
 	if s.cfg.fuseDir != "" {
@@ -143,9 +158,11 @@ func (s *server) serve(ctx context.Context, sources []string) error {
 			return fmt.Errorf("--fuse %s: %w", s.cfg.fuseDir, err)
 		}
 		s.mnt.Store(mnt)
+		dir := mnt.Dir()
+		s.fuseDir.Store(&dir)
 		mntDone = mnt.Done()
 	}
-	s.log.Info("fsm is serving", "webdav", "http://"+s.ln.Addr().String()+"/", "files", len(sources), "cache", s.cfg.cacheDir)
+	s.log.Info("fsm is serving", "webdav", s.url, "page", s.url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(sources), "cache", s.cfg.cacheDir)
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,6 +170,7 @@ func (s *server) serve(ctx context.Context, sources []string) error {
 		case <-mntDone:
 			// Someone ran fusermount3 -u: that ends the mount, not fsm.
 			s.log.Warn("the FUSE mount was unmounted from outside; WebDAV keeps serving (stop fsm with Ctrl-C or SIGTERM)", "dir", s.cfg.fuseDir)
+			s.fuseDir.Store(nil)
 			mntDone = nil
 		case err := <-srvErr:
 			return fmt.Errorf("http server: %w", err)
@@ -162,7 +180,7 @@ func (s *server) serve(ctx context.Context, sources []string) error {
 
 // shutdown lets readers of both frontends finish for drainTimeout, cuts
 // what is still running, unmounts and removes the temp files.
-func (s *server) shutdown() {
+func (s *instance) shutdown() {
 	mnt := s.mnt.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -181,7 +199,9 @@ func (s *server) shutdown() {
 		}
 	}
 	wg.Wait()
-	s.ln.Close() // when serve never got to Serve
+	if s.staging != nil {
+		<-s.staging // cancelled with the signal context
+	}
 	if mnt != nil {
 		uctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
 		defer cancel()
@@ -205,7 +225,7 @@ func (s *server) shutdown() {
 
 // abort is a second signal's exit: detach the mount (never leave a dead
 // one behind) and go; the next start removes the temp files.
-func (s *server) abort(sig os.Signal) {
+func (s *instance) abort(sig os.Signal) {
 	s.log.Warn("second signal: exiting now; temp files are left for the next start to remove", "signal", sig.String())
 	if mnt := s.mnt.Load(); mnt != nil {
 		if err := mnt.Detach(); err != nil {
@@ -217,31 +237,33 @@ func (s *server) abort(sig os.Signal) {
 	}
 }
 
-// stageAll stages the command-line sources concurrently; any failure stops
-// the start with the reason, since the user asked for exactly these files.
-func stageAll(ctx context.Context, fsys *vfs.FS, sources []string) error {
-	errs := make([]error, len(sources))
+// stagingConcurrency bounds the probes of command-line sources running at
+// once, so a long list neither floods one origin nor delays the first files.
+const stagingConcurrency = 4
+
+// stageAll stages the command-line sources in the background while the
+// server already answers: each file appears when its probe is done, and a
+// source that fails stays listed as failed with its reason. The returned
+// channel closes when every staging has ended.
+func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	sem := make(chan struct{}, stagingConcurrency)
 	var wg sync.WaitGroup
-	for i, src := range sources {
+	for _, src := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = fsys.Stage(ctx, src, "")
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if _, err := fsys.StageWith(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
+				log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
+			}
 		}()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// writeToken stores the control API token where `fsm stage|ls|unstage` look
-// for it: one 0600 file per listener address in the cache dir.
-func writeToken(cacheDir, addr, token string) (string, error) {
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-		return "", err
-	}
-	p := filepath.Join(cacheDir, "token-"+strings.NewReplacer(":", "_", "[", "", "]", "").Replace(addr))
-	if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	return p, nil
+	go func() { wg.Wait(); close(done) }()
+	return done
 }

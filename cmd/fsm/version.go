@@ -22,12 +22,9 @@ func (versionCmd) Run() error {
 // the commit (from the ldflags, else from go build's VCS stamp) and whether
 // this build mounts FUSE, since builds differ in that.
 func versionText() string {
-	v, rev := version, commit
+	v, rev := versionNumber(), commit
 	modified := false
 	if info, ok := debug.ReadBuildInfo(); ok {
-		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			v = info.Main.Version
-		}
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -39,9 +36,6 @@ func versionText() string {
 			}
 		}
 	}
-	if v == "" {
-		v = "dev"
-	}
 	if rev == "" {
 		rev = "unknown"
 	} else if modified && commit == "" {
@@ -52,4 +46,16 @@ func versionText() string {
 		fuseText = "built in (" + lib + ")"
 	}
 	return fmt.Sprintf("fsm %s\ncommit: %s\nFUSE: %s", v, rev, fuseText)
+}
+
+// versionNumber is the version from the ldflags, else the module's (go
+// install ...@v1.2.3), else "dev".
+func versionNumber() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
 }

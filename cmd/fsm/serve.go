@@ -70,7 +70,10 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	sig.onAbort(s.abort)
-	err = s.serve(sig.ctx, c.Sources)
+	// serve's own context also ends staging when serve fails.
+	ctx, cancel := context.WithCancel(sig.ctx)
+	err = s.serve(ctx, c.Sources)
+	cancel()
 	s.shutdown()
 	return err
 }
@@ -200,7 +203,7 @@ func (s *instance) shutdown() {
 	}
 	wg.Wait()
 	if s.staging != nil {
-		<-s.staging // cancelled with the signal context
+		<-s.staging // cancelled with serve's context
 	}
 	if mnt != nil {
 		uctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)

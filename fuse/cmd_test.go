@@ -106,8 +106,18 @@ var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
 // startFsm starts fsm with its mount at dir and waits until it serves.
 func startFsm(t *testing.T, dir, cache string, sources ...string) *fsmProc {
 	t.Helper()
+	return startFsmAs(t, nil, dir, cache, sources...)
+}
+
+// startFsmAs is startFsm as the user cred (nil: this process's).
+func startFsmAs(t *testing.T, cred *syscall.Credential, dir, cache string, sources ...string) *fsmProc {
+	t.Helper()
 	args := append([]string{"serve", "--fuse", dir, "--cache-dir", cache, "--addr", "127.0.0.1:0"}, sources...)
 	p := &fsmProc{t: t, cmd: exec.Command(fsmBinary(t), args...), dir: dir, cache: cache, log: &syncBuffer{}, exited: make(chan struct{})}
+	if cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		p.cmd.Env = append(os.Environ(), "HOME="+cache, "XDG_CACHE_HOME="+cache)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -152,10 +162,15 @@ func startFsm(t *testing.T, dir, cache string, sources ...string) *fsmProc {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Join(dir, path.Base(u.Path))
+		// Asked over WebDAV: root may not look into another user's mount.
+		name := path.Base(u.EscapedPath())
 		fsmtest.Eventually(t, name+" staged", func() bool {
-			_, err := os.Stat(name)
-			return err == nil
+			resp, err := http.Head(p.webdav + name)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
 		})
 	}
 	return p
@@ -420,4 +435,36 @@ func TestVersionSaysFUSE(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "FUSE: built in (libfuse") {
 		t.Fatalf("fsm version: %v\n%s", err, out)
 	}
+}
+
+// As an ordinary user fsm unmounts through fusermount3: SIGTERM still
+// leaves no mount and none of fusermount3's complaints on stderr.
+func TestServeBinaryAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		fsmtest.Require(t, "root (to run fsm as another user)", fmt.Errorf("running as uid %d", os.Geteuid()))
+	}
+	const uid, gid = 65534, 65534 // nobody
+	bin := fsmBinary(t)
+	dir, cache := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Dir(bin), filepath.Dir(dir), filepath.Dir(cache)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{dir, cache} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := testorigin.Content{Seed: 19, Size: 1 << 20}
+	origin := testorigin.New(t, testorigin.Options{Content: c})
+	p := startFsmAs(t, &syscall.Credential{Uid: uid, Gid: gid}, dir, cache, origin.URL())
+	if e := top(dir); e.FSType != fsType {
+		t.Fatalf("no fsm mount at %s: %+v", dir, e)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM\n%s", code, p.log)
+	}
+	p.assertClean()
 }

@@ -97,6 +97,7 @@ func TestUntidyPathsReachTheFile(t *testing.T) {
 	s := startServe(t, nil, "--cache-dir", t.TempDir(), o.Server.URL+"/a%20b.bin")
 	base := strings.TrimSuffix(s.url, "/")
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	waitServed(t, base+"/a%20b.bin")
 	for _, p := range []string{"/a%20b.bin", "//a%20b.bin", "/./a%20b.bin", "/x/../a%20b.bin", "/x/..//a%20b.bin"} {
 		resp, err := client.Get(base + p)
 		if err != nil {
@@ -128,6 +129,7 @@ func TestConnectionCap(t *testing.T) {
 	c := testorigin.Content{Seed: 22, Size: 1000}
 	o := testorigin.New(t, testorigin.Options{Content: c})
 	s := startServe(t, nil, "--cache-dir", t.TempDir(), o.URL())
+	waitServed(t, s.url+"file.bin")
 	u, _ := url.Parse(s.url)
 	var held []net.Conn
 	defer func() {
@@ -173,4 +175,18 @@ func TestConnectionCap(t *testing.T) {
 	if n := strings.Count(s.log.String(), "connection limit reached"); n != 1 {
 		t.Errorf("cap logged %d times for one burst, want once", n)
 	}
+}
+
+// waitServed waits until url answers 200: sources given to serve are
+// staged in the background.
+func waitServed(t *testing.T, url string) {
+	t.Helper()
+	fsmtest.Eventually(t, url+" served", func() bool {
+		resp, err := http.Head(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

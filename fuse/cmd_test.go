@@ -71,24 +71,6 @@ func fsmBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer is the child's stderr, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) add(line string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(line + "\n")
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fsmProc is a running `fsm serve --fuse DIR`.
 type fsmProc struct {
 	t      *testing.T
@@ -96,7 +78,7 @@ type fsmProc struct {
 	dir    string // the mount point
 	cache  string
 	webdav string
-	log    *syncBuffer
+	log    *fsmtest.Buffer
 	exited chan struct{} // closed once Wait returned; err holds its result
 	err    error
 }
@@ -113,7 +95,7 @@ func startFsm(t *testing.T, dir, cache string, sources ...string) *fsmProc {
 func startFsmAs(t *testing.T, cred *syscall.Credential, dir, cache string, sources ...string) *fsmProc {
 	t.Helper()
 	args := append([]string{"serve", "--fuse", dir, "--cache-dir", cache, "--addr", "127.0.0.1:0"}, sources...)
-	p := &fsmProc{t: t, cmd: exec.Command(fsmBinary(t), args...), dir: dir, cache: cache, log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &fsmProc{t: t, cmd: exec.Command(fsmBinary(t), args...), dir: dir, cache: cache, log: &fsmtest.Buffer{}, exited: make(chan struct{})}
 	if cred != nil {
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		p.cmd.Env = append(os.Environ(), "HOME="+cache, "XDG_CACHE_HOME="+cache)
@@ -129,7 +111,7 @@ func startFsmAs(t *testing.T, cred *syscall.Credential, dir, cache string, sourc
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			p.log.add(sc.Text())
+			p.log.WriteString(sc.Text() + "\n")
 			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
 				serving <- m[1]
 			}

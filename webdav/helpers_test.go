@@ -1,7 +1,6 @@
 package webdav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fsm/internal/fsmtest"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -131,22 +129,7 @@ func (e *env) file(name string) *vfs.File {
 // originGETs is the number of content requests the origin saw.
 func (e *env) originGETs() int { return e.origin.Count(http.MethodGet) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = fsmtest.Buffer
 
 // needBinary skips the test when a client is missing, and fails it under CI.
 func needBinary(t *testing.T, names ...string) {

@@ -1,8 +1,10 @@
 package fsmtest
 
 import (
+	"bytes"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -40,4 +42,30 @@ func (s *LogSink) Logf(format string, args ...any) {
 // Logger is a text logger at info level into a new LogSink for t.
 func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(NewLogSink(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Buffer is a bytes.Buffer safe for one goroutine writing (a child's
+// stderr, a logger) while the test reads.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// WriteString appends line.
+func (s *Buffer) WriteString(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(line)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -32,6 +32,9 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// net/http would answer "OPTIONS *" itself, past the Host check
+		// and basic auth; the WebDAV handler answers it behind them.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 
@@ -87,6 +90,10 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // it escapes a second time (/a%2520b.bin), which then 404s.
 func routes(control, dav http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "*" { // OPTIONS *: the server as a whole
+			dav.ServeHTTP(w, r)
+			return
+		}
 		if p := cleanPath(r.URL.Path); p != r.URL.Path {
 			r2 := *r
 			u := *r.URL

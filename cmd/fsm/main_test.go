@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -350,5 +353,42 @@ func TestServeStagesInBackground(t *testing.T) {
 	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s.log)
+	}
+}
+
+// OPTIONS * passes the Host check and basic auth like every request, and
+// then answers as the WebDAV server does.
+func TestOptionsStar(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("pw\n"), 0o600)
+	s := startServe(t, nil, "--cache-dir", t.TempDir(), "--user", "me", "--password-file", pw)
+	host := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/")
+	ask := func(hostHeader, auth string) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n", hostHeader, auth)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("DAV"))
+	}
+	basic := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("me:pw")) + "\r\n"
+	if got := ask("evil.example", basic); !strings.HasPrefix(got, "403") {
+		t.Errorf("OPTIONS * with a foreign Host: %s, want 403", got)
+	}
+	if got := ask(host, ""); !strings.HasPrefix(got, "401") {
+		t.Errorf("OPTIONS * without credentials: %s, want 401", got)
+	}
+	if got := ask(host, basic); got != "200 1" {
+		t.Errorf("OPTIONS * with credentials: %q, want 200 with DAV: 1", got)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

@@ -110,22 +110,44 @@ func localPath(ctx context.Context, c client, loc string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("gio info %s names no local path", loc)
+	return "", errNoLocalPath
 }
 
-// localPathWait bounds the wait for gvfsd-fuse to show a fresh mount.
-const localPathWait = 15 * time.Second
+// errNoLocalPath: gvfs has the mount but no FUSE path for it, which it
+// names as soon as the mount exists when gvfsd-fuse runs.
+var errNoLocalPath = errors.New("gio info names no local path")
+
+// localPathWait bounds the wait for gvfsd-fuse to show a fresh mount. It
+// is usually there at once, but gvfsd-fuse serves one request at a time,
+// and right after another mount of the session went away while a program
+// had a file open in it, its lookups (and gio info, which stats the path)
+// have been seen to block for more than 15 s.
+const localPathWait = 45 * time.Second
+
+// localPathTry bounds one look, so that a blocked one is tried again.
+const localPathTry = 10 * time.Second
 
 // waitLocalPath waits, bounded, for loc's local path to answer.
 func waitLocalPath(ctx context.Context, c client, loc string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, localPathWait)
 	defer cancel()
+	start := time.Now()
 	var path string
 	var last error
+	warned := false
 	err := waitFor(ctx, func() bool {
-		path, last = localPath(ctx, c, loc)
-		return last == nil
+		try, cancel := context.WithTimeout(ctx, localPathTry)
+		defer cancel()
+		path, last = localPath(try, c, loc)
+		if last != nil && !warned && time.Since(start) >= localPathTry {
+			warned = true
+			c.log.Warn("desktop mount: gvfs is slow to show the mount's local path; still waiting", "location", loc, "waited", time.Since(start).Round(time.Second), "err", last)
+		}
+		return last == nil || errors.Is(last, errNoLocalPath)
 	})
+	if err == nil && last != nil {
+		return "", last
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w; last try: %w", err, last)
 	}

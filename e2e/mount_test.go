@@ -14,9 +14,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"fsm/desktop"
@@ -133,9 +135,8 @@ type davRig struct {
 	gets []string   // User-Agent of each GET fsm answered
 }
 
-func newDavRig(t *testing.T, sink *logSink) *davRig {
+func newDavRig(t testing.TB, log *slog.Logger) *davRig {
 	t.Helper()
-	log := newLogger(sink)
 	content := testorigin.Content{Seed: 41, Size: mountFileSize}
 	origin := testorigin.New(t, testorigin.Options{Content: content, Name: "/" + fileName})
 	paced := &pacer{rate: mountRate}
@@ -171,7 +172,7 @@ func newDavRig(t *testing.T, sink *logSink) *davRig {
 
 // checkClient: every GET fsm answered came from the client named (so the
 // browser's reads went through it), and there was at least one.
-func (r *davRig) checkClient(t *testing.T, client string) {
+func (r *davRig) checkClient(t testing.TB, client string) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -205,7 +206,7 @@ async function fetchUpload() {
 
 // mountSite serves mountPage and takes uploads at /upload, reading each
 // body at mountRate; the first upload's outcome goes on the channel.
-func mountSite(t *testing.T, want testorigin.Content, progress func() store.Progress) (*httptest.Server, <-chan received) {
+func mountSite(t testing.TB, want testorigin.Content, progress func() store.Progress) (*httptest.Server, <-chan received) {
 	results := make(chan received, 1)
 	paced := &pacer{rate: mountRate}
 	mux := http.NewServeMux()
@@ -241,75 +242,89 @@ const (
 )
 
 // browserUpload has Chromium upload r.path to a throttled website the way
-// mode says, checks what arrived, and returns the wall time from the click
-// to the last byte received.
-func browserUpload(t *testing.T, sink *logSink, r *davRig, mode uploadMode) time.Duration {
+// mode says and checks what arrived: the origin's bytes, with no
+// changed-file failure (newBrowser's context fails on one), the upload
+// overlapping the download.
+func browserUpload(t *testing.T, sink *logSink, r *davRig, mode uploadMode) {
 	t.Helper()
-	site, results := mountSite(t, r.content, r.file.Progress)
-	ctx := newBrowser(t, sink)
-	var facts fileFacts
-	run(t, ctx, "choose",
-		chromedp.Navigate(site.URL+"/"),
-		chromedp.SetUploadFiles("#f", []string{r.path}, chromedp.ByID),
-		chromedp.Evaluate(factsJS, &facts),
-	)
+	res, facts, wall := upload(t, newBrowser(t, sink), r.path, r.content, r.file.Progress, mode)
 	r.checkFacts(t, facts)
-	start := time.Now()
-	switch mode {
-	case formUpload:
-		var sum string
-		run(t, ctx, "form upload", chromedp.Click("#go", chromedp.ByID), chromedp.Text("#sum", &sum, chromedp.ByID))
-	case fetchUpload:
-		var status int
-		run(t, ctx, "fetch upload", chromedp.Evaluate("fetchUpload()", &status, awaitPromise))
-		if status != http.StatusOK {
-			t.Errorf("fetch upload: status %d", status)
-		}
-	}
-	var res received
-	select {
-	case res = <-results:
-	case <-ctx.Done():
-		t.Fatalf("no upload result: %v", context.Cause(ctx))
-	}
-	wall := time.Since(start)
-	if res.err != nil {
-		t.Fatalf("upload: %v", res.err)
-	}
 	if want := r.sha256Of(); res.filename != fileName || res.n != r.content.Size || res.sum != want || res.mismatchAt >= 0 {
 		t.Fatalf("server received %q: %d bytes sha256 %s (first wrong byte at %d), want %q: %d bytes sha256 %s",
 			res.filename, res.n, res.sum, res.mismatchAt, fileName, r.content.Size, want)
 	}
 	// The overlap: the website had the file's first bytes while fsm was
 	// still downloading it from the origin.
-	t.Logf("%s upload: %v for %d bytes at %d B/s each way (ratio %.2f to one transfer alone); downloaded when the first bytes arrived: %d of %d",
-		mode, wall.Round(time.Millisecond), r.content.Size, mountRate, ratio(wall), res.atFirst.Present, r.content.Size)
+	t.Logf("%s upload: %v for %d bytes at %d B/s each way; downloaded when the first bytes arrived: %d of %d",
+		mode, wall.Round(time.Millisecond), r.content.Size, mountRate, res.atFirst.Present, r.content.Size)
 	if res.atFirst.Present >= r.content.Size || res.atFirst.State == store.StateComplete {
 		t.Errorf("upload started only after the download finished: %+v", res.atFirst)
 	}
 	if p := r.file.Progress(); p.Err != nil || p.State == store.StateFailed {
 		t.Errorf("download: %+v", p)
 	}
-	return wall
 }
 
-// ratio is wall over the time one transfer alone takes (download and upload
-// run at the same rate): 1.0 is perfect overlap, 2.0 download-then-upload.
-func ratio(wall time.Duration) float64 {
-	alone := time.Duration(int64(mountFileSize) * int64(time.Second) / mountRate)
-	return float64(wall) / float64(alone)
+// upload has the browser in ctx pick path on a mountSite page and upload
+// it the way mode says. It returns what the site received (with progress
+// sampled at its first and last bytes), what the browser's File said, and
+// the wall time from the click to the last byte received.
+func upload(tb testing.TB, ctx context.Context, path string, want testorigin.Content, progress func() store.Progress, mode uploadMode) (received, fileFacts, time.Duration) {
+	tb.Helper()
+	site, results := mountSite(tb, want, progress)
+	do := func(what string, actions ...chromedp.Action) {
+		tb.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			if cause := context.Cause(ctx); cause != nil && cause != err {
+				err = fmt.Errorf("%w (cause: %v)", err, cause)
+			}
+			tb.Fatalf("%s: %v", what, err)
+		}
+	}
+	var facts fileFacts
+	do("choose",
+		chromedp.Navigate(site.URL+"/"),
+		chromedp.SetUploadFiles("#f", []string{path}, chromedp.ByID),
+		chromedp.Evaluate(factsJS, &facts),
+	)
+	start := time.Now()
+	switch mode {
+	case formUpload:
+		var sum string
+		do("form upload", chromedp.Click("#go", chromedp.ByID), chromedp.Text("#sum", &sum, chromedp.ByID))
+	case fetchUpload:
+		var status int
+		do("fetch upload", chromedp.Evaluate("fetchUpload()", &status, awaitPromise))
+		if status != http.StatusOK {
+			tb.Errorf("fetch upload: status %d", status)
+		}
+	}
+	var res received
+	select {
+	case res = <-results:
+	case <-ctx.Done():
+		tb.Fatalf("no upload result: %v", context.Cause(ctx))
+	}
+	wall := time.Since(start)
+	if res.err != nil {
+		tb.Fatalf("upload: %v", res.err)
+	}
+	return res, facts, wall
 }
 
 // TestBrowserUploadFromGvfs (path b): the file is picked from the local path
 // that desktop.Mount made with gvfs in a private D-Bus session.
 func TestBrowserUploadFromGvfs(t *testing.T) {
 	chromiumPath(t)
-	s := fsmtest.NewGvfsSession(t)
 	for _, mode := range []uploadMode{formUpload, fetchUpload} {
 		t.Run(string(mode), func(t *testing.T) {
+			// A session each: in a shared one, gvfsd-fuse has been seen to
+			// block for many seconds right after the previous mount (with
+			// a file the killed browser had open) went away.
+			s := fsmtest.NewGvfsSession(t)
 			sink := newLogSink(t)
-			r := newDavRig(t, sink)
-			r.path = mountGvfs(t, s, sink, r.url)
+			r := newDavRig(t, newLogger(sink))
+			r.path = mountGvfs(t, s, newLogger(sink), r.url)
 			browserUpload(t, sink, r, mode)
 			r.checkClient(t, "gvfs")
 		})
@@ -318,11 +333,11 @@ func TestBrowserUploadFromGvfs(t *testing.T) {
 
 // mountGvfs mounts url through desktop.Mount and returns the staged file's
 // path in it; unmounted at cleanup.
-func mountGvfs(t testing.TB, s *fsmtest.GvfsSession, sink *logSink, url string) string {
+func mountGvfs(t testing.TB, s *fsmtest.GvfsSession, log *slog.Logger, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	m, err := desktop.Mount(ctx, url, desktop.Options{Logger: newLogger(sink), Env: s.Env})
+	m, err := desktop.Mount(ctx, url, desktop.Options{Logger: log, Env: s.Env})
 	if err != nil {
 		t.Fatalf("desktop.Mount: %v", err)
 	}
@@ -343,7 +358,7 @@ func TestBrowserUploadFromRclone(t *testing.T) {
 	for _, mode := range []uploadMode{formUpload, fetchUpload} {
 		t.Run(string(mode), func(t *testing.T) {
 			sink := newLogSink(t)
-			r := newDavRig(t, sink)
+			r := newDavRig(t, newLogger(sink))
 			r.path = filepath.Join(mountRclone(t, r.url), fileName)
 			browserUpload(t, sink, r, mode)
 			r.checkClient(t, "rclone")
@@ -411,4 +426,139 @@ func mountRclone(t testing.TB, url string) string {
 
 func newLogger(sink *logSink) *slog.Logger {
 	return slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// ---------------------------------------------------------------------------
+// The benchmark: how close an upload from each path comes to
+// max(download, upload).
+
+// BenchmarkBrowserUploadRatio measures, for each path, a browser's form
+// upload of a cold staged file against max(download alone, upload alone):
+// the download alone is a cold sequential read through the same mount, the
+// upload alone the same browser upload of a local copy. 1.0 is perfect
+// overlap, 2.0 download-then-upload. Run it with
+//
+//	go test -tags fuse,fuse3 -run '^$' -bench BrowserUploadRatio -benchtime 3x ./e2e/
+func BenchmarkBrowserUploadRatio(b *testing.B) {
+	benchChromium(b)
+	local := filepath.Join(b.TempDir(), fileName)
+	content := testorigin.Content{Seed: 41, Size: mountFileSize}
+	if err := os.WriteFile(local, content.Bytes(0, content.Size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	paths := []struct {
+		name  string
+		mount func(b *testing.B, url string) string // the staged file's local path
+	}{
+		{"gvfs", func(b *testing.B, url string) string {
+			return mountGvfs(b, fsmtest.NewGvfsSession(b), log, url)
+		}},
+		{"rclone", func(b *testing.B, url string) string {
+			return filepath.Join(mountRclone(b, url), fileName)
+		}},
+	}
+	for _, p := range paths {
+		b.Run(p.name, func(b *testing.B) {
+			var sumRatio, sumWall, sumDown, sumUp float64
+			for i := 0; i < b.N; i++ {
+				down := coldRead(b, p.mount(b, newDavRig(b, log).url))
+				_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
+				r := newDavRig(b, log)
+				path := p.mount(b, r.url)
+				res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
+				if res.n != content.Size || res.mismatchAt >= 0 {
+					b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)
+				}
+				sumRatio += wall.Seconds() / max(down.Seconds(), up.Seconds())
+				sumWall += wall.Seconds()
+				sumDown += down.Seconds()
+				sumUp += up.Seconds()
+			}
+			n := float64(b.N)
+			b.ReportMetric(sumRatio/n, "ratio")
+			b.ReportMetric(sumWall/n, "wall-s")
+			b.ReportMetric(sumDown/n, "download-s")
+			b.ReportMetric(sumUp/n, "upload-s")
+		})
+	}
+}
+
+// coldRead reads path to its end and returns how long that took.
+func coldRead(tb testing.TB, path string) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20)); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// benchBrowser is a headless Chromium for a benchmark (newBrowser, which
+// the tests use, takes a *testing.T): same flags, killed at cleanup, its
+// context cancelled when a document or fetch load fails.
+func benchBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	var cmd *exec.Cmd
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(benchChromium(tb)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			cmd = c
+		}),
+	}
+	parent, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	tb.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancelTimeout()
+		if cmd != nil && cmd.Process != nil {
+			if err := killGroup(cmd.Process.Pid, 20*time.Second); err != nil {
+				tb.Errorf("stopping Chromium: %v", err)
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, network.Enable().WithMaxPostDataSize(1)); err != nil {
+		tb.Fatalf("start chromium: %v", err)
+	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventLoadingFailed); ok && !e.Canceled &&
+			(e.Type == network.ResourceTypeDocument || e.Type == network.ResourceTypeFetch) {
+			stop(fmt.Errorf("browser: %s load failed: %s", e.Type, e.ErrorText))
+		}
+	})
+	tb.Cleanup(func() { stop(nil) })
+	return runCtx
+}
+
+// benchChromium is chromiumPath for a benchmark.
+func benchChromium(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("FSM_E2E_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	fsmtest.EnvLimit(tb, "Chromium is not installed (Debian: apt-get install chromium)")
+	return ""
 }

@@ -22,10 +22,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"fsm/desktop"
+	"fsm/fuse"
 	"fsm/guard"
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 	"fsm/webdav"
 )
 
@@ -129,7 +131,8 @@ func (r *pacedReader) Read(b []byte) (int, error) {
 // WebDAV handler in process; it records which client sent each GET.
 type davRig struct {
 	rig
-	url string // the WebDAV root, http://127.0.0.1:PORT/
+	fsys *vfs.FS
+	url  string // the WebDAV root, http://127.0.0.1:PORT/
 
 	mu   sync.Mutex // guards gets
 	gets []string   // User-Agent of each GET fsm answered
@@ -155,7 +158,7 @@ func newDavRig(t testing.TB, log *slog.Logger) *davRig {
 	if p := file.Progress(); p.Present != 0 || p.Size != content.Size {
 		t.Fatalf("freshly staged file: %+v, want nothing downloaded of %d bytes", p, content.Size)
 	}
-	r := &davRig{rig: rig{content: content, origin: origin, file: file}}
+	r := &davRig{rig: rig{content: content, origin: origin, file: file}, fsys: fsys}
 	dav := guard.Host(webdav.NewHandler(fsys, webdav.Options{Logger: log}), nil, "127.0.0.1:0")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodGet {
@@ -449,23 +452,41 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	paths := []struct {
 		name  string
-		mount func(b *testing.B, url string) string // the staged file's local path
+		mount func(b *testing.B, r *davRig) string // the staged file's local path
 	}{
-		{"gvfs", func(b *testing.B, url string) string {
-			return mountGvfs(b, fsmtest.NewGvfsSession(b), log, url)
+		{"fuse", func(b *testing.B, r *davRig) string {
+			dir := b.TempDir()
+			if err := fuse.Check(dir); err != nil {
+				fsmtest.EnvLimit(b, "FUSE: %v", err)
+			}
+			m, err := fuse.Mount(r.fsys, dir, fuse.Options{Logger: log})
+			if err != nil {
+				b.Fatalf("fuse.Mount: %v", err)
+			}
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := m.Unmount(ctx); err != nil {
+					b.Errorf("Unmount: %v", err)
+				}
+			})
+			return filepath.Join(dir, fileName)
 		}},
-		{"rclone", func(b *testing.B, url string) string {
-			return filepath.Join(mountRclone(b, url), fileName)
+		{"gvfs", func(b *testing.B, r *davRig) string {
+			return mountGvfs(b, fsmtest.NewGvfsSession(b), log, r.url)
+		}},
+		{"rclone", func(b *testing.B, r *davRig) string {
+			return filepath.Join(mountRclone(b, r.url), fileName)
 		}},
 	}
 	for _, p := range paths {
 		b.Run(p.name, func(b *testing.B) {
 			var sumRatio, sumWall, sumDown, sumUp float64
 			for i := 0; i < b.N; i++ {
-				down := coldRead(b, p.mount(b, newDavRig(b, log).url))
+				down := coldRead(b, p.mount(b, newDavRig(b, log)))
 				_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
 				r := newDavRig(b, log)
-				path := p.mount(b, r.url)
+				path := p.mount(b, r)
 				res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
 				if res.n != content.Size || res.mismatchAt >= 0 {
 					b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)

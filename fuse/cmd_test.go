@@ -95,6 +95,12 @@ func TestServeBinary(t *testing.T) {
 		t.Fatalf("fsm did not mount within 60 s")
 	}
 
+	// Sources are staged in the background: wait until both are listed.
+	fsmtest.Eventually(t, "both sources staged", func() bool {
+		_, err1 := os.Stat(filepath.Join(dir, "file.bin"))
+		_, err2 := os.Stat(filepath.Join(dir, "blocked.bin"))
+		return err1 == nil && err2 == nil
+	})
 	data, err := os.ReadFile(filepath.Join(dir, "file.bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func TestSweepLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close(context.Background())
-	liveFile, err := live.CreateTemp()
+	liveFile, err := live.createTemp()
 	if err != nil {
 		t.Fatal(err)
 	}

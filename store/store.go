@@ -1,9 +1,3 @@
-// Package store keeps one remote file of known size in a sparse temp file
-// that background range downloads fill while any number of readers read it.
-//
-// ReadAt waits for exactly the bytes it asks for, fetching an out-of-order
-// range at once; Close goes through a readers gate so the temp file is never
-// closed under a reader. A Manager owns the cache directory.
 package store
 
 import (
@@ -12,23 +6,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
 )
 
-var (
-	// ErrClosed is returned by reads that start or wait after Close began.
-	ErrClosed = errors.New("store closed")
-	// ErrChanged means the origin's file is no longer the one that was
-	// staged; no byte of the new version is ever handed out.
-	ErrChanged = errors.New("origin file changed since it was staged; unstage and stage it again")
-)
-
 // Source describes the remote file as learned at staging time.
 type Source struct {
-	Name         string // for logs and errors
-	URL          string // as staged: resolved again when the redirect target stops working
+	Name string // for logs and errors
+	URL  string // as staged: resolved again when the redirect target stops working
+	// Header is sent with every request to URL and to redirect targets on
+	// URL's host (Authorization, Cookie, ...). It is never logged nor put
+	// in an error.
+	Header       http.Header
 	Resolved     string // URL after redirects at staging ("": URL); fetched directly
 	Size         int64
 	ETag         string    // as the origin sent it, quotes included; "" if none
@@ -56,6 +47,8 @@ type Progress struct {
 	Handles    int
 	Readers    int // ReadAt calls in flight
 	Fetchers   int
+	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
+	Conns      int     // origin connections in use (a response being read)
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -64,42 +57,43 @@ type Progress struct {
 // Store is one staged remote file. All methods are safe for concurrent use.
 type Store struct {
 	m    *Manager
-	src  Source
+	src  Source // never changes
 	path string
-	file *os.File
+	file tempFile // opened while in use
 	log  *slog.Logger
-	gate gate
-
-	closing chan struct{} // closed when Close starts: wakes every waiter
+	gate gate // has its own lock, taken after mu
 
 	fetchWG  sync.WaitGroup
-	finish   sync.Once
-	closeErr error
+	finish   sync.Once // Close's teardown
+	closeErr error     // written once inside finish
 
-	mu           sync.Mutex
-	present      rangeSet
-	fetches      []*fetch
-	waiters      []*waiter
-	handles      int
-	staged       bool
-	closed       bool
-	started      bool // some read asked for content: the background fill runs
-	stalled      bool // gave up after retries: no background fill until the next read
-	stream       bool // the origin ignores Range: one whole-body fetch at a time
-	evicting     bool
-	epoch        int
-	cursor       int64  // end of the latest read: readahead starts here
-	conns        int    // readahead connections: 1 until one proves slow
-	fetchURL     string // where requests go: the last redirect target seen
-	reserved     bool   // preallocate reserved the whole file on disk
-	allocStarted bool   // preallocate ran (or runs) for this download
-	charged      int64  // disk use last reported to the manager
-	fetched      int64
-	lastErr      error
-	permErr      error
-	lastAccess   time.Time
-	ctx          context.Context // cancelled on Close and eviction
-	cancel       context.CancelFunc
+	// mu guards every field below, the pos and end of each fetch in
+	// fetches, and the waiters' err. See the package doc for the lock order.
+	mu         sync.Mutex
+	phase      phase
+	res        reservation
+	present    rangeSet
+	fetches    []*fetch
+	waiters    []*waiter
+	handles    int
+	staged     bool
+	stream     bool     // one whole-body fetch at a time (see the package doc)
+	dig        *digests // block checksums of a file without validators; used by its one stream fetcher at a time
+	epoch      int      // bumped by evict: fetchers of an older epoch mark nothing present
+	cursor     int64    // end of the latest read: readahead starts here
+	conns      int      // readahead connections: 1 until one proves slow
+	fetchURL   string   // where requests go: the last redirect target seen
+	charged    int64    // disk use last reported to the manager
+	fetched    int64
+	meter      meter     // recent receive rate
+	open       int       // connections with a response being read
+	dl         *download // the download under way, for its log lines; nil if none
+	out        *outage   // the origin's current run of failures; nil if none
+	lastErr    error
+	permErr    error // why the store is failed (phaseFailed)
+	lastAccess time.Time
+	ctx        context.Context // cancelled on Close and eviction
+	cancel     context.CancelFunc
 }
 
 type waiter struct {
@@ -108,22 +102,26 @@ type waiter struct {
 	err      error
 }
 
-func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
+// newStore makes the store for src over the temp file at path, which holds
+// all src.Size bytes when complete.
+func newStore(m *Manager, src Source, path string, complete bool) *Store {
 	s := &Store{
 		m:          m,
 		src:        src,
-		path:       f.Name(),
-		file:       f,
+		path:       path,
+		file:       tempFile{path: path},
 		log:        m.log.With("file", src.Name),
-		closing:    make(chan struct{}),
 		staged:     true,
-		stream:     src.NoRange,
+		stream:     src.NoRange || !hasValidator(&src),
 		conns:      1,
 		fetchURL:   src.URL,
 		lastAccess: time.Now(),
 	}
 	if src.Resolved != "" {
 		s.fetchURL = src.Resolved
+	}
+	if !hasValidator(&src) {
+		s.dig = newDigests()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
@@ -152,7 +150,12 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
-	n, err := s.file.ReadAt(p[:end-off], off)
+	f, err := s.file.acquire()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
+	}
+	defer s.file.release()
+	n, err := f.ReadAt(p[:end-off], off)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == end-off) {
 		return n, fmt.Errorf("read %s at %d from temp file: %w", s.src.Name, off, err)
 	}
@@ -168,16 +171,16 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 	s.mu.Lock()
 	s.lastAccess = time.Now()
 	s.cursor = need
-	if !s.started || s.stalled {
-		s.started, s.stalled = true, false
+	if s.phase == phaseIdle || s.phase == phaseStalled {
+		s.phase = phaseFilling
 		s.lastErr = nil
 	}
 	for {
 		switch {
-		case s.closed:
+		case s.phase == phaseClosed:
 			s.mu.Unlock()
 			return 0, ErrClosed
-		case s.permErr != nil:
+		case s.phase == phaseFailed:
 			// Even bytes already here fail: the file as staged can no
 			// longer be read to its end, and an upload of it must not
 			// appear to succeed halfway.
@@ -191,20 +194,24 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		}
 		w := &waiter{off: off, end: need, ch: make(chan struct{})}
 		s.waiters = append(s.waiters, w)
-		s.schedule()
+		s.scheduleLocked()
 		s.mu.Unlock()
 
+		// Close wakes every waiter with ErrClosed, so w.ch is all there is
+		// to wait for besides the reader's own context.
 		select {
 		case <-w.ch:
-		case <-s.closing:
-			return 0, ErrClosed
 		case <-ctx.Done():
 			s.mu.Lock()
-			s.dropWaiter(w)
+			s.dropWaiterLocked(w)
 			s.mu.Unlock()
 			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
 		}
 		s.mu.Lock()
+		if errors.Is(w.err, ErrClosed) {
+			s.mu.Unlock()
+			return 0, ErrClosed
+		}
 		if w.err != nil {
 			s.mu.Unlock()
 			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, w.err)
@@ -262,8 +269,8 @@ const (
 
 // failWaiters releases with err the waiters whose next missing byte lies in
 // [from, to): the part a fetch gave up on. Others keep waiting for their own
-// fetches (schedule starts one for any that has none). Called with s.mu held.
-func (s *Store) failWaiters(from, to int64, err error) {
+// fetches (scheduleLocked starts one for any that has none).
+func (s *Store) failWaitersLocked(from, to int64, err error) {
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
 		if m := s.present.nextMissing(w.off, w.end); m >= from && m < to {
@@ -277,7 +284,7 @@ func (s *Store) failWaiters(from, to int64, err error) {
 	s.waiters = kept
 }
 
-func (s *Store) dropWaiter(w *waiter) {
+func (s *Store) dropWaiterLocked(w *waiter) {
 	for i, x := range s.waiters {
 		if x == w {
 			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
@@ -287,8 +294,8 @@ func (s *Store) dropWaiter(w *waiter) {
 }
 
 // wake releases waiters whose range is now present; with err != nil it
-// releases every waiter with that error. Called with s.mu held.
-func (s *Store) wake(err error) {
+// releases every waiter with that error.
+func (s *Store) wakeLocked(err error) {
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
 		switch {
@@ -311,9 +318,10 @@ func (s *Store) OpenHandle() bool {
 	defer s.mu.Unlock()
 	// Unstaged with no handle left means Close is on its way, even if it
 	// has not taken the lock yet.
-	if s.closed || (!s.staged && s.handles == 0) {
+	if s.phase == phaseClosed || (!s.staged && s.handles == 0) {
 		return false
 	}
+	s.file.pin()
 	s.handles++
 	s.lastAccess = time.Now()
 	return true
@@ -328,6 +336,7 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 		return fmt.Errorf("release %s: no open handle (released twice?)", s.src.Name)
 	}
 	s.handles--
+	s.file.unpin()
 	idle := s.handles == 0
 	last := idle && !s.staged
 	s.mu.Unlock()
@@ -359,11 +368,10 @@ func (s *Store) Unstage(ctx context.Context) error {
 func (s *Store) Close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.closing)
+	if s.phase != phaseClosed {
+		s.phase = phaseClosed
 		s.cancel()
-		s.wake(ErrClosed)
+		s.wakeLocked(ErrClosed)
 	}
 	s.mu.Unlock()
 
@@ -378,15 +386,15 @@ func (s *Store) Close(ctx context.Context) error {
 		}
 	}
 	s.finish.Do(func() {
-		// Fetchers are only started under s.mu while !closed, so every Add
-		// happened before this Wait.
+		// Fetchers are only started under s.mu before phaseClosed, so
+		// every Add happened before this Wait.
 		s.fetchWG.Wait()
 		s.mu.Lock()
 		s.present.reset()
-		s.reserved = false
-		s.recharge()
+		s.res = resNone
+		s.rechargeLocked()
 		s.mu.Unlock()
-		err := s.file.Close()
+		err := s.file.close()
 		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
@@ -403,31 +411,71 @@ func (s *Store) Close(ctx context.Context) error {
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
 // It runs once per download, in a fetcher, so Close and evict wait for it.
-func (s *Store) preallocate() {
+// When the disk is full it evicts idle files to make room; when that is not
+// enough, the download stops and reads of missing bytes fail with
+// ErrNoSpace until a later read finds room.
+func (s *Store) preallocate(file *os.File) {
 	s.mu.Lock()
-	started := s.allocStarted
-	s.allocStarted = true
+	tried := s.res != resNone
+	if !tried {
+		s.res = resTrying
+	}
 	s.mu.Unlock()
-	if started {
+	if tried {
 		return
 	}
-	if err := allocate(s.file, s.src.Size); errors.Is(err, errors.ErrUnsupported) {
-		return // nothing reserved; disk use is charged as bytes arrive
-	} else if err != nil {
+	reserve := func() error { return allocate(file, s.src.Size) }
+	err := reserve()
+	if errors.Is(err, errDiskFull) {
+		err = s.m.makeRoom(s, reserve)
+	}
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		if s.res == resTrying { // not reset by an eviction meanwhile
+			s.res = resHeld
+			s.rechargeLocked()
+		}
+		s.mu.Unlock()
+	case errors.Is(err, errors.ErrUnsupported):
+		// nothing reserved; disk use is charged as bytes arrive
+	case errors.Is(err, errDiskFull):
+		err := s.noSpaceErr()
+		s.log.Error("cannot download: the cache disk is full", "err", err)
+		s.mu.Lock()
+		s.noSpaceLocked(err)
+		s.mu.Unlock()
+	default:
 		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
-		return
 	}
-	s.mu.Lock()
-	s.reserved = true
-	s.recharge()
-	s.mu.Unlock()
 }
 
-// recharge reports a change of this store's disk use to the manager, which
-// enforces --cache-max-size on the total. Called with s.mu held.
-func (s *Store) recharge() {
+// noSpaceErr says that the file does not fit, and where.
+func (s *Store) noSpaceErr() error {
+	return fmt.Errorf("%w: %s needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Name, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+}
+
+// noSpaceLocked stops the download: reads of missing bytes fail with err,
+// present ones are still served, and the next read tries to reserve again.
+func (s *Store) noSpaceLocked(err error) {
+	switch s.phase {
+	case phaseIdle, phaseFilling, phaseStalled:
+	default:
+		return
+	}
+	s.phase, s.lastErr = phaseStalled, err
+	s.res = resNone
+	s.dl = nil
+	s.cancel() // every fetch: each would fill the disk further
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.failWaitersLocked(0, s.src.Size, err)
+}
+
+// rechargeLocked reports a change of this store's disk use to the manager,
+// which enforces the cache budget on the total.
+func (s *Store) rechargeLocked() {
 	use := s.present.total
-	if s.reserved {
+	if s.res == resHeld {
 		use = s.src.Size
 	}
 	if d := use - s.charged; d != 0 {
@@ -435,6 +483,19 @@ func (s *Store) recharge() {
 		s.m.grew(d)
 	}
 }
+
+// failLocked makes the store fail every read with err from now on.
+func (s *Store) failLocked(err error) {
+	if s.phase == phaseClosed {
+		return
+	}
+	s.phase, s.permErr = phaseFailed, err
+	s.wakeLocked(err)
+}
+
+// Size is the file's size in bytes. For a source staged without a known
+// size it is the size the whole download found.
+func (s *Store) Size() int64 { return s.src.Size }
 
 // Progress returns a snapshot of the store's state.
 func (s *Store) Progress() Progress {
@@ -447,16 +508,20 @@ func (s *Store) Progress() Progress {
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
 		Fetchers:   len(s.fetches),
+		Conns:      s.open,
 		LastAccess: s.lastAccess,
 	}
+	if len(s.fetches) > 0 {
+		p.Rate = s.meter.rate(time.Now())
+	}
 	switch {
-	case s.closed:
+	case s.phase == phaseClosed:
 		p.State = StateClosed
-	case s.permErr != nil:
+	case s.phase == phaseFailed:
 		p.State, p.Err = StateFailed, s.permErr
 	case s.present.total == s.src.Size:
 		p.State = StateComplete
-	case s.stalled && s.lastErr != nil:
+	case s.phase == phaseStalled && s.lastErr != nil:
 		p.State, p.Err = StateError, s.lastErr
 	case len(s.fetches) > 0:
 		p.State, p.Err = StateDownloading, s.lastErr
@@ -474,39 +539,44 @@ func (s *Store) evict() (freed int64) {
 	// A reader counted by the gate may already have found its bytes present
 	// and be reading the file; one not yet counted will take s.mu after us and
 	// find the set empty, so checking the gate under s.mu is enough.
-	if s.closed || s.evicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 {
+	if s.phase == phaseClosed || s.phase == phaseEvicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 {
 		s.mu.Unlock()
 		return 0
 	}
-	s.evicting = true
+	was := s.phase
+	s.phase = phaseEvicting
 	s.epoch++ // fetchers still finishing must not mark bytes present
 	freed = s.charged
 	s.present.reset()
-	s.reserved = false
-	s.recharge()
-	s.started = false
+	s.res = resNone
+	s.rechargeLocked()
+	s.dl = nil
 	s.cancel()
 	s.mu.Unlock()
 
 	s.fetchWG.Wait()
-	err := s.file.Truncate(0)
+	err := os.Truncate(s.path, 0)
 	if err == nil {
-		err = s.file.Truncate(s.src.Size)
+		err = os.Truncate(s.path, s.src.Size)
 	}
 
 	s.mu.Lock()
-	if err != nil {
-		s.permErr = fmt.Errorf("evict %s: reset temp file: %w", s.src.Name, err)
-		s.wake(s.permErr)
-	}
-	// A fetcher that was reserving blocks when eviction began may have
-	// marked the file reserved after the first reset.
-	s.reserved = false
-	s.allocStarted = false
-	s.recharge()
+	// A fetcher reserving blocks when eviction began saw res reset and
+	// left it alone, so nothing is charged for blocks that are gone.
+	s.res = resNone
+	s.rechargeLocked()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.evicting = false
-	s.schedule()
+	switch {
+	case err != nil:
+		s.failLocked(fmt.Errorf("evict %s: reset temp file: %w", s.src.Name, err))
+	case was == phaseFailed:
+		s.phase = phaseFailed
+	case len(s.waiters) > 0:
+		s.phase = phaseFilling // reads arrived meanwhile
+	default:
+		s.phase = phaseIdle
+	}
+	s.scheduleLocked()
 	s.mu.Unlock()
 	s.log.Debug("evicted", "bytes", freed)
 	return freed

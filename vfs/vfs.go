@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"net/http"
 	"os"
 	"path"
 	"slices"
@@ -30,7 +29,6 @@ import (
 // Options configure an FS.
 type Options struct {
 	Manager *store.Manager // required
-	Client  *http.Client   // for probing sources; nil: the manager's, so reads reuse the probe's connection
 	Logger  *slog.Logger
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
@@ -40,13 +38,15 @@ type Options struct {
 // FS is the tree of staged files. It is safe for concurrent use.
 type FS struct {
 	opts    Options
-	client  *http.Client
 	log     *slog.Logger
 	started time.Time
 
+	// mu guards the fields below. Store methods may be called with it
+	// held (they take only their own locks, never this one).
 	mu       sync.RWMutex
 	files    map[string]*File     // by clean path
-	pending  map[string]bool      // names being staged right now
+	pending  map[string]bool      // names reserved by stagings in progress
+	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
 	closed   bool
 }
@@ -54,12 +54,16 @@ type FS struct {
 // File is one staged remote file. Its metadata never changes while staged.
 type File struct {
 	Path        string // clean path, e.g. "movies/big.iso"
-	URL         string // as given at staging
+	URL         string // as staged, query string removed: safe to show
 	Size        int64
 	ModTime     time.Time // whole seconds
 	ETag        string    // ours, strong and quoted: stable while staged
 	ContentType string
-	StagedAt    time.Time
+	// Verified is false when the origin sends no validator (neither ETag
+	// nor Last-Modified): a change there is caught only where bytes are
+	// read twice.
+	Verified    bool
+	HeaderNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
 }
 
@@ -95,40 +99,26 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
-	client := opts.Client
-	if client == nil {
-		client = opts.Manager.Client()
-	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{
 		opts:     opts,
-		client:   client,
 		log:      opts.Logger,
 		started:  now,
 		files:    make(map[string]*File),
 		pending:  make(map[string]bool),
+		staging:  make(map[*staging]bool),
 		dirTimes: map[string]time.Time{"": now},
 	}
 }
 
 // Stage adds the remote file at source under name (or, when name is empty,
-// the name the origin gives). Its size and mtime are learned now and fixed;
-// a source whose size the origin will not tell is downloaded whole first.
+// the name the origin gives). It is StageWith without request headers.
 func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
-	if name != "" {
-		name = Clean(name)
-		if err := f.reserve(name); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
-		}
-	}
-	file, err := f.stage(ctx, source, name)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", redact.URL(source), err)
-	}
-	return file, nil
+	return f.StageWith(ctx, Request{URL: source, Name: name})
 }
 
-func (f *FS) stage(ctx context.Context, source, name string) (file *File, err error) {
+func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, err error) {
+	source := req.URL
 	reserved := name
 	defer func() {
 		if reserved != "" {
@@ -137,57 +127,39 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 			f.mu.Unlock()
 		}
 	}()
-	r, err := f.probe(ctx, source)
+	r, err := f.opts.Manager.Probe(ctx, source, req.Header)
 	if err != nil {
 		return nil, err
 	}
 	if name == "" {
-		if r.name == "" {
-			return nil, fmt.Errorf("cannot tell a file name from the URL or Content-Disposition: %w; give one with --name", fs.ErrInvalid)
+		if r.Name == "" {
+			return nil, fmt.Errorf("%w: the origin gives no file name (no last URL path segment, no Content-Disposition); give a name", ErrBadName)
 		}
-		name = Clean(r.name)
+		name = Clean(r.Name)
 		if err := f.reserve(name); err != nil {
 			return nil, err
 		}
 		reserved = name
 	}
 	now := time.Now()
-	mtime := r.lastModified
+	mtime := r.LastModified
 	if mtime.IsZero() {
 		mtime = now
 	}
 	mtime = mtime.Truncate(time.Second)
-	src := store.Source{
-		Name:         name,
-		URL:          source,
-		Resolved:     r.url,
-		Size:         r.size,
-		ETag:         r.etag,
-		LastModified: r.lastModified,
-		NoRange:      r.noRange,
-	}
-	var st *store.Store
-	if r.size < 0 {
-		f.log.Info("origin does not tell the size; downloading whole before showing it", "name", name)
-		tmp, n, err := f.fetchWhole(ctx, r.url)
-		if err != nil {
-			return nil, err
-		}
-		src.Size = n
-		if st, err = f.opts.Manager.Adopt(src, tmp); err != nil {
-			return nil, err
-		}
-	} else if st, err = f.opts.Manager.New(src); err != nil {
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: source, Header: req.Header}, r)
+	if err != nil {
 		return nil, err
 	}
 	file = &File{
 		Path:        name,
-		URL:         source,
-		Size:        src.Size,
+		URL:         redact.Bare(source),
+		Size:        st.Size(),
 		ModTime:     mtime,
-		ETag:        etag(r.url, r.etag, src.Size, mtime),
-		ContentType: contentType(name, r.contentType),
-		StagedAt:    now,
+		ETag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		ContentType: contentType(name, r.ContentType),
+		Verified:    r.ETag != "" || !r.LastModified.IsZero(),
+		HeaderNames: headerNames(req.Header),
 		store:       st,
 	}
 	f.mu.Lock()
@@ -197,9 +169,10 @@ func (f *FS) stage(ctx context.Context, source, name string) (file *File, err er
 		return nil, errClosed
 	}
 	f.files[name] = file
+	f.dropFailedLocked(name)
 	f.touch(name, now)
 	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", src.Size, "url", redact.URL(source))
+	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
 }
 
@@ -225,22 +198,22 @@ func (f *FS) reserve(name string) error {
 func (f *FS) clash(name string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
-		return fmt.Errorf("name %q is already staged; unstage it first or choose another --name: %w", name, fs.ErrExist)
+		return fmt.Errorf("%w: %q is already staged; unstage it first or stage it under another name", ErrNameTaken, name)
 	}
 	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
 		if taken(dir) {
-			return fmt.Errorf("name %q needs folder %q, which is a staged file: %w", name, dir, fs.ErrExist)
+			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
 	}
 	prefix := name + "/"
 	for p := range f.files {
 		if strings.HasPrefix(p, prefix) {
-			return fmt.Errorf("name %q is a folder of staged files: %w", name, fs.ErrExist)
+			return fmt.Errorf("%w: %q is a folder of staged files; stage it under another name", ErrNameTaken, name)
 		}
 	}
 	for p := range f.pending {
 		if strings.HasPrefix(p, prefix) {
-			return fmt.Errorf("name %q is a folder of files being staged: %w", name, fs.ErrExist)
+			return fmt.Errorf("%w: %q is a folder of files being staged; stage it under another name", ErrNameTaken, name)
 		}
 	}
 	return nil
@@ -269,7 +242,16 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
+		dropped := f.dropFailedLocked(name)
+		probing := f.probingLocked(name)
 		f.mu.Unlock()
+		switch {
+		case dropped:
+			f.log.Info("unstaged", "name", name, "state", "failed")
+			return nil
+		case probing:
+			return fmt.Errorf("unstage %s: still being staged; try again when its probe is done: %w", name, ErrBusy)
+		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
@@ -454,3 +436,5 @@ func contentType(name, origin string) string {
 }
 
 func removeQuiet(p string) { _ = os.Remove(p) }
+
+var errClosed = errors.New("fsm is shutting down")

@@ -149,7 +149,7 @@ func TestStageErrors(t *testing.T) {
 		{"ftp://host/file", "f", nil, "only http"},
 		{"http://", "f", nil, "no host"},
 		{missing.URL + "/nothing", "", nil, "404"},
-		{slash.URL(), "", fs.ErrInvalid, "--name"},
+		{slash.URL(), "", fs.ErrInvalid, "give a name"},
 	}
 	for _, tc := range tests {
 		_, err := fsys.Stage(ctx, tc.source, tc.name)

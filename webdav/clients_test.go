@@ -240,13 +240,15 @@ func TestCadaver(t *testing.T) {
 }
 
 // TestLitmus runs litmus's basic, copymove and props suites against the
-// same layers fsm uses (Wrap, Harden) over x/net/webdav's writable
+// same layers fsm uses (wrap) over x/net/webdav's writable
 // in-memory tree: the layers must not break a compliant server. (litmus
 // cannot run against the read-only tree itself; TestReadOnlyProtected
 // covers that.)
 func TestLitmus(t *testing.T) {
 	needBinary(t, "litmus")
-	twin := Wrap(&webdav.Handler{FileSystem: Harden(webdav.NewMemFS()), LockSystem: webdav.NewMemLS()}, WrapOptions{})
+	// The twin needs what fsm's tree never has: a writable FileSystem and
+	// a working LockSystem (litmus's basic and copymove suites write).
+	twin := wrap(&webdav.Handler{FileSystem: webdav.NewMemFS(), LockSystem: webdav.NewMemLS()})
 	srv := httptest.NewServer(twin)
 	defer srv.Close()
 	out, err := run(t, t.TempDir(), []string{"TESTS=basic copymove props"}, "", "litmus", srv.URL+"/")

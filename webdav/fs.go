@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,161 +15,89 @@ import (
 	"fsm/vfs"
 )
 
-// FileSystem is a read-only golang.org/x/net/webdav.FileSystem over a
-// *vfs.FS. Opening is lazy: no vfs handle (and so no store reference) exists
-// until the first Read, so PROPFIND, which opens every resource several
-// times, never touches a store or the origin. Every error is an
-// *os.PathError (golang/go#66085).
-type FileSystem struct {
+// fileSystem is the view of a *vfs.FS that x/net/webdav gets. fsm sends it
+// only PROPFIND (readOnly answers writes, server answers GET and HEAD), so
+// it answers from metadata alone: files open without a vfs handle (no store
+// reference, no origin request) and cannot be read through it. Every error
+// is an *os.PathError (any other error truncates a 207 mid-stream,
+// golang/go#66085).
+type fileSystem struct {
 	fs *vfs.FS
 }
 
-var _ webdav.FileSystem = (*FileSystem)(nil)
+var _ webdav.FileSystem = (*fileSystem)(nil)
 
-// NewFileSystem returns the read-only WebDAV view of fsys.
-func NewFileSystem(fsys *vfs.FS) *FileSystem { return &FileSystem{fs: fsys} }
+// errNoContent: content is served by GET, never through x/net/webdav.
+var errNoContent = errors.New("content is not read through this interface")
 
 func denied(op, name string) error {
 	return &os.PathError{Op: op, Path: name, Err: os.ErrPermission}
 }
 
-// Mkdir is refused: the tree is read-only.
-func (f *FileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
+// pathError returns err as an *os.PathError naming the client's name,
+// keeping the cause of an existing one (vfs names its own path) so
+// errors.Is still sees fs.ErrNotExist.
+func pathError(op, name string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &os.PathError{Op: op, Path: name, Err: err}
+}
+
+func (f *fileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
 	return denied("mkdir", name)
 }
 
-// RemoveAll is refused: the tree is read-only.
-func (f *FileSystem) RemoveAll(ctx context.Context, name string) error {
+func (f *fileSystem) RemoveAll(ctx context.Context, name string) error {
 	return denied("remove", name)
 }
 
-// Rename is refused: the tree is read-only.
-func (f *FileSystem) Rename(ctx context.Context, oldName, newName string) error {
+func (f *fileSystem) Rename(ctx context.Context, oldName, newName string) error {
 	return denied("rename", oldName)
 }
 
 // writeFlags are the OpenFile flags that would change the tree.
 const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APPEND
 
-// hidden reports names that exist for nobody: the control prefix.
-func hidden(clean string) bool {
-	first, _, _ := strings.Cut(clean, "/")
-	return first == vfs.ControlPrefix
-}
-
-// stat is vfs.Stat with hidden names answered "not found" and the error in
-// the path form WebDAV clients see.
-func (f *FileSystem) stat(op, name string) (vfs.Info, error) {
-	clean := vfs.Clean(name)
-	if hidden(clean) {
-		return vfs.Info{}, &os.PathError{Op: op, Path: name, Err: os.ErrNotExist}
-	}
-	info, err := f.fs.Stat(clean)
-	if err != nil {
-		return vfs.Info{}, pathError(op, name, err)
-	}
-	return info, nil
-}
-
-// OpenFile returns a lazy file: it holds only metadata until the first Read.
-// The context (the request's) bounds every read of content, so a client
-// that goes away frees its goroutine; the download itself carries on.
-func (f *FileSystem) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
+func (f *fileSystem) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
 	if flag&writeFlags != 0 {
 		return nil, denied("open", name)
 	}
-	info, err := f.stat("open", name)
+	info, err := f.fs.Stat(vfs.Clean(name))
 	if err != nil {
-		return nil, err
+		return nil, pathError("open", name, err)
 	}
-	return &file{fs: f.fs, ctx: ctx, name: name, info: info}, nil
+	return &file{fs: f.fs, name: name, info: info}, nil
 }
 
-// Stat describes name from metadata only.
-func (f *FileSystem) Stat(ctx context.Context, name string) (os.FileInfo, error) {
-	info, err := f.stat("stat", name)
+func (f *fileSystem) Stat(ctx context.Context, name string) (os.FileInfo, error) {
+	info, err := f.fs.Stat(vfs.Clean(name))
 	if err != nil {
-		return nil, err
+		return nil, pathError("stat", name, err)
 	}
 	return fileInfo{info}, nil
 }
 
-// file is an opened resource. The vfs handle is opened by the first Read and
-// released by Close.
+// file is an opened resource: metadata, and a folder's listing.
 type file struct {
 	fs   *vfs.FS
-	ctx  context.Context
 	name string // as the caller gave it, for errors
 	info vfs.Info
 
-	mu     sync.Mutex
-	h      *vfs.Handle
-	pos    int64
+	mu     sync.Mutex // guards dir and dirPos (x/net/webdav calls from one goroutine; http.File does not promise it)
 	dir    []vfs.Info // for Readdir; nil until the first call
 	dirPos int
-	closed bool
 }
 
+// Read and Seek fail: PROPFIND reads no content (fileInfo answers the
+// content type and ETag), and fsm sends x/net/webdav nothing else that would.
 func (f *file) Read(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return 0, &os.PathError{Op: "read", Path: f.name, Err: os.ErrClosed}
-	}
-	if f.info.IsDir {
-		return 0, &os.PathError{Op: "read", Path: f.name, Err: errors.New("is a directory")}
-	}
-	if f.pos >= f.info.Size {
-		return 0, io.EOF
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if f.h == nil {
-		h, err := f.fs.Open(f.info.Path)
-		if err != nil {
-			return 0, pathError("open", f.name, err)
-		}
-		f.h = h
-	}
-	n, err := f.h.ReadAt(f.ctx, p, f.pos)
-	f.pos += int64(n)
-	switch {
-	case err == nil:
-		return n, nil
-	case errors.Is(err, io.EOF):
-		if n > 0 {
-			return n, nil
-		}
-		return 0, io.EOF
-	default:
-		return n, pathError("read", f.name, err)
-	}
+	return 0, &os.PathError{Op: "read", Path: f.name, Err: errNoContent}
 }
 
-// Seek moves the offset; it answers from metadata and opens nothing.
 func (f *file) Seek(offset int64, whence int) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return 0, &os.PathError{Op: "seek", Path: f.name, Err: os.ErrClosed}
-	}
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = f.pos + offset
-	case io.SeekEnd:
-		abs = f.info.Size + offset
-	default:
-		return 0, &os.PathError{Op: "seek", Path: f.name, Err: fs.ErrInvalid}
-	}
-	if abs < 0 {
-		return 0, &os.PathError{Op: "seek", Path: f.name, Err: errors.New("negative position")}
-	}
-	f.pos = abs
-	return abs, nil
+	return 0, &os.PathError{Op: "seek", Path: f.name, Err: errNoContent}
 }
 
 // Readdir lists a folder from the tree's metadata, with http.File's paging
@@ -186,12 +113,7 @@ func (f *file) Readdir(count int) ([]fs.FileInfo, error) {
 		if err != nil {
 			return nil, pathError("readdir", f.name, err)
 		}
-		f.dir = make([]vfs.Info, 0, len(list))
-		for _, in := range list {
-			if !hidden(in.Path) {
-				f.dir = append(f.dir, in)
-			}
-		}
+		f.dir = list
 	}
 	rest := f.dir[f.dirPos:]
 	if count > 0 {
@@ -212,19 +134,7 @@ func (f *file) Stat() (fs.FileInfo, error) { return fileInfo{f.info}, nil }
 
 func (f *file) Write(p []byte) (int, error) { return 0, denied("write", f.name) }
 
-// Close releases the vfs handle if a read opened one.
-func (f *file) Close() error {
-	f.mu.Lock()
-	h := f.h
-	f.h, f.closed = nil, true
-	f.mu.Unlock()
-	if h != nil {
-		if err := h.Close(); err != nil {
-			return pathError("close", f.name, err)
-		}
-	}
-	return nil
-}
+func (f *file) Close() error { return nil }
 
 // fileInfo answers every property from metadata: it implements
 // webdav.ContentTyper and webdav.ETager so no listing reads content.
@@ -274,13 +184,4 @@ func (i fileInfo) ETag(ctx context.Context) (string, error) {
 		return "", webdav.ErrNotImplemented
 	}
 	return i.in.ETag, nil
-}
-
-// pathError returns err as an *os.PathError, keeping an existing one (with
-// the client's name) and the wrapped cause for errors.Is.
-func pathError(op, name string, err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return &os.PathError{Op: op, Path: name, Err: pe.Err}
-	}
-	return &os.PathError{Op: op, Path: name, Err: err}
 }

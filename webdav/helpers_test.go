@@ -39,9 +39,9 @@ type env struct {
 type envOptions struct {
 	origin testorigin.Options
 	store  store.Options
-	names  []string // staged from the one origin; default "movie.mp4"
-	prefix string
-	track  bool // report handler exits on env.exits
+	names  []string      // staged from the one origin; default "movie.mp4"
+	stall  time.Duration // Options.StallTimeout
+	track  bool          // report handler exits on env.exits
 	wrap   func(http.Handler) http.Handler
 }
 
@@ -67,7 +67,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	h := NewHandler(e.fs, Options{Logger: log, Prefix: o.prefix})
+	h := NewHandler(e.fs, Options{Logger: log, StallTimeout: o.stall})
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

@@ -1,6 +1,7 @@
 package webdav
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,13 +9,16 @@ import (
 	"fsm/internal/fsmtest"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"fsm/guard"
 	"fsm/internal/testorigin"
 	"fsm/store"
 )
@@ -218,14 +222,17 @@ func TestJunkAndControlNotFound(t *testing.T) {
 	}
 }
 
+// TestGetRange checks each Range rule over HTTP: what is served, with
+// which status, Content-Range and bytes.
 func TestGetRange(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	size := e.content.Size
 	f := e.file("movie.mp4")
+	const unsat = -1
 	cases := []struct {
 		rng        string
 		code       int
-		start, end int64 // inclusive
+		start, end int64 // inclusive; unused for 416
 	}{
 		{"", 200, 0, size - 1},
 		{"bytes=0-0", 206, 0, 0},
@@ -233,44 +240,97 @@ func TestGetRange(t *testing.T) {
 		{"bytes=1048570-2097160", 206, 1048570, 2097160},
 		{fmt.Sprintf("bytes=%d-", size-10), 206, size - 10, size - 1},
 		{"bytes=-500", 206, size - 500, size - 1},
+		{fmt.Sprintf("bytes=-%d", size+5), 206, 0, size - 1},
 		{fmt.Sprintf("bytes=%d-%d", size-3, size+100), 206, size - 3, size - 1},
-		{"bytes=0-9,20-29", 200, 0, size - 1}, // multi-range: served whole
+		{"BYTES = 10-19", 206, 10, 19},
+		// Multi-range: the first satisfiable range alone.
+		{"bytes=0-9,20-29", 206, 0, 9},
+		{fmt.Sprintf("bytes=%d-,30-39", size), 206, 30, 39},
+		// Ignored: an unknown unit, an invalid set.
+		{"items=0-5", 200, 0, size - 1},
+		{"bytes=5-2", 200, 0, size - 1},
+		{"bytes=abc", 200, 0, size - 1},
+		{"bytes=99999999999999999999-", 200, 0, size - 1},
+		{"bytes=", 200, 0, size - 1},
+		// Unsatisfiable.
+		{"bytes=-0", 416, unsat, unsat},
+		{fmt.Sprintf("bytes=%d-", size), 416, unsat, unsat},
+		{fmt.Sprintf("bytes=%d-%d,-0", size, size+9), 416, unsat, unsat},
 	}
 	for _, c := range cases {
 		hdr := map[string]string{}
 		if c.rng != "" {
 			hdr["Range"] = c.rng
 		}
-		resp, body := e.do("GET", "/movie.mp4", hdr, "")
-		if resp.StatusCode != c.code {
-			t.Fatalf("Range %q: %s", c.rng, resp.Status)
-		}
-		if !bytes.Equal(body, e.content.Bytes(c.start, c.end-c.start+1)) {
-			t.Fatalf("Range %q: wrong bytes (%d)", c.rng, len(body))
-		}
-		if c.code == 206 {
-			want := fmt.Sprintf("bytes %d-%d/%d", c.start, c.end, size)
-			if got := resp.Header.Get("Content-Range"); got != want {
-				t.Errorf("Range %q: Content-Range %q, want %q", c.rng, got, want)
+		for _, method := range []string{"GET", "HEAD"} {
+			resp, body := e.do(method, "/movie.mp4", hdr, "")
+			if resp.StatusCode != c.code {
+				t.Fatalf("%s Range %q: %s, want %d", method, c.rng, resp.Status, c.code)
+			}
+			cr := resp.Header.Get("Content-Range")
+			switch c.code {
+			case 416:
+				if want := fmt.Sprintf("bytes */%d", size); cr != want {
+					t.Errorf("%s Range %q: 416 with Content-Range %q, want %q", method, c.rng, cr, want)
+				}
+				continue
+			case 206:
+				if want := fmt.Sprintf("bytes %d-%d/%d", c.start, c.end, size); cr != want {
+					t.Errorf("%s Range %q: Content-Range %q, want %q", method, c.rng, cr, want)
+				}
+			default:
+				if cr != "" {
+					t.Errorf("%s Range %q: 200 with Content-Range %q", method, c.rng, cr)
+				}
+			}
+			if want := strconv.FormatInt(c.end-c.start+1, 10); resp.Header.Get("Content-Length") != want {
+				t.Errorf("%s Range %q: Content-Length %q, want %s", method, c.rng, resp.Header.Get("Content-Length"), want)
+			}
+			if method == "GET" && !bytes.Equal(body, e.content.Bytes(c.start, c.end-c.start+1)) {
+				t.Fatalf("Range %q: wrong bytes (%d)", c.rng, len(body))
+			}
+			if got := resp.Header.Get("Content-Type"); got != "video/mp4" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if got := resp.Header.Get("ETag"); got != f.ETag {
+				t.Errorf("ETag %q, want %q", got, f.ETag)
+			}
+			if got := resp.Header.Get("Last-Modified"); got != f.ModTime.UTC().Format(http.TimeFormat) {
+				t.Errorf("Last-Modified %q", got)
 			}
 		}
-		if got := resp.Header.Get("Content-Type"); got != "video/mp4" {
-			t.Errorf("Content-Type %q", got)
-		}
-		if got := resp.Header.Get("ETag"); got != f.ETag {
-			t.Errorf("ETag %q, want %q", got, f.ETag)
-		}
-		if got := resp.Header.Get("Last-Modified"); got != f.ModTime.UTC().Format(http.TimeFormat) {
-			t.Errorf("Last-Modified %q", got)
-		}
 	}
-	resp, _ := e.do("GET", "/movie.mp4", map[string]string{"Range": fmt.Sprintf("bytes=%d-", size)}, "")
-	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-		t.Errorf("range past the end: %s", resp.Status)
-	}
-	resp, _ = e.do("GET", "/nope.mp4", nil, "")
+	resp, _ := e.do("GET", "/nope.mp4", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET missing: %s", resp.Status)
+	}
+}
+
+// TestGetEmptyFile: an empty file has no satisfiable range at all.
+func TestGetEmptyFile(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	empty := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 0}})
+	if _, err := e.fs.Stage(context.Background(), empty.URL(), "empty.bin"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rng  string
+		code int
+	}{{"", 200}, {"bytes=-1", 416}, {"bytes=0-", 416}, {"bytes=0-0", 416}, {"items=0-1", 200}} {
+		hdr := map[string]string{}
+		if c.rng != "" {
+			hdr["Range"] = c.rng
+		}
+		resp, body := e.do("GET", "/empty.bin", hdr, "")
+		if resp.StatusCode != c.code {
+			t.Errorf("Range %q on an empty file: %s, want %d", c.rng, resp.Status, c.code)
+		}
+		if c.code == 416 && resp.Header.Get("Content-Range") != "bytes */0" {
+			t.Errorf("Range %q on an empty file: Content-Range %q, want bytes */0", c.rng, resp.Header.Get("Content-Range"))
+		}
+		if c.code == 200 && (len(body) != 0 || resp.Header.Get("Content-Length") != "0") {
+			t.Errorf("GET empty file: %d bytes, Content-Length %q", len(body), resp.Header.Get("Content-Length"))
+		}
 	}
 }
 
@@ -416,18 +476,15 @@ func TestNoOriginRequests(t *testing.T) {
 	e.do("GET", "/", nil, "")
 	e.do("GET", "/._movie.mp4", nil, "")
 
-	fsys := NewFileSystem(e.fs)
+	fsys := &fileSystem{fs: e.fs}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		file, err := fsys.OpenFile(ctx, "/movie.mp4", 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := file.Stat(); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := file.Seek(0, io.SeekEnd); err != nil || n != f.Size {
-			t.Fatalf("Seek end: %d %v", n, err)
+		if fi, err := file.Stat(); err != nil || fi.Size() != f.Size {
+			t.Fatalf("Stat: %v %v", fi, err)
 		}
 		if f.Progress().Handles != 0 {
 			t.Fatalf("OpenFile opened a vfs handle")
@@ -611,24 +668,113 @@ func TestFolderPage(t *testing.T) {
 	}
 }
 
-func TestPrefix(t *testing.T) {
-	e := newEnv(t, envOptions{prefix: "/dav"})
-	resp, body := e.do("GET", "/dav/movie.mp4", map[string]string{"Range": "bytes=5-9"}, "")
-	if resp.StatusCode != 206 || !bytes.Equal(body, e.content.Bytes(5, 5)) {
-		t.Fatalf("GET under prefix: %s", resp.Status)
-	}
-	for _, p := range []string{"/movie.mp4", "/davmovie.mp4", "/dav/.fsm/"} {
-		if resp, _ := e.do("GET", p, nil, ""); resp.StatusCode != 404 {
-			t.Errorf("GET %s: %s", p, resp.Status)
+// TestNoLocks: a class 1 server offers no locks. PROPFIND lists
+// supportedlock empty (allprop, by name, at Depth 1), LOCK gets 405.
+func TestNoLocks(t *testing.T) {
+	e := newEnv(t, envOptions{names: []string{"movie.mp4", "dir/a.bin"}})
+	named := `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:supportedlock/><D:lockdiscovery/><D:getetag/></D:prop></D:propfind>`
+	for _, b := range []string{"", named, `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`} {
+		for _, p := range []string{"/", "/movie.mp4", "/dir/"} {
+			resp, body := e.do("PROPFIND", p, map[string]string{"Depth": "1"}, b)
+			if resp.StatusCode != http.StatusMultiStatus {
+				t.Fatalf("PROPFIND %s: %s", p, resp.Status)
+			}
+			if bytes.Contains(body, []byte("lockentry")) || bytes.Contains(body, []byte("exclusive")) {
+				t.Errorf("PROPFIND %s offers a lock:\n%s", p, body)
+			}
+			for href, m := range parseMultistatus(t, body) {
+				if v, ok := m["200 supportedlock"]; !ok || v != "" {
+					t.Errorf("%s: supportedlock %q (present %v), want present and empty", href, v, ok)
+				}
+			}
 		}
 	}
-	resp, body = e.do("PROPFIND", "/dav/", map[string]string{"Depth": "1"}, "")
-	ms := parseMultistatus(t, body)
-	if resp.StatusCode != 207 || ms["/dav/movie.mp4"] == nil {
-		t.Errorf("PROPFIND under prefix: %s %v", resp.Status, ms)
+	lock := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	if resp, _ := e.do("LOCK", "/movie.mp4", nil, lock); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("LOCK: %s, want 405", resp.Status)
 	}
-	_, body = e.do("GET", "/dav/", nil, "")
-	if !strings.Contains(string(body), `href="/dav/movie.mp4"`) {
-		t.Errorf("folder page links ignore the prefix:\n%s", body)
+}
+
+// TestDropWriter: an occurrence split over any two writes is still removed,
+// and everything else passes unchanged.
+func TestDropWriter(t *testing.T) {
+	in := "<a>" + lockEntry + "</a><b>" + lockEntry + lockEntry + "</b><D:lockentry" + "x"
+	want := "<a></a><b></b><D:lockentryx"
+	for step := 1; step <= len(in); step++ {
+		rec := httptest.NewRecorder()
+		d := &dropWriter{ResponseWriter: rec, drop: []byte(lockEntry)}
+		for i := 0; i < len(in); i += step {
+			d.Write([]byte(in[i:min(i+step, len(in))]))
+		}
+		d.flush()
+		if got := rec.Body.String(); got != want {
+			t.Fatalf("writes of %d bytes: got %q, want %q", step, got, want)
+		}
+	}
+}
+
+// TestClientMistakesLogAtDebug: a bad Depth, malformed XML and write
+// methods are the client's fault; they must not log one warning each.
+func TestClientMistakesLogAtDebug(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cases := []struct {
+		method, path string
+		hdr          map[string]string
+		body         string
+		code         int
+	}{
+		{"PROPFIND", "/", map[string]string{"Depth": "2"}, "", http.StatusBadRequest},
+		{"PROPFIND", "/", map[string]string{"Depth": "1"}, "<D:propfind xmlns:D='DAV:'><D:prop>", http.StatusBadRequest},
+		{"PROPFIND", "/", map[string]string{"Depth": "1"}, "not xml at all", http.StatusBadRequest},
+		{"PROPFIND", "/nope.bin", map[string]string{"Depth": "0"}, "", http.StatusNotFound},
+		{"PUT", "/movie.mp4", nil, "x", http.StatusForbidden},
+		{"LOCK", "/movie.mp4", nil, "", http.StatusMethodNotAllowed},
+	}
+	for _, c := range cases {
+		resp, body := e.do(c.method, c.path, c.hdr, c.body)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s %s: %s %s, want %d", c.method, c.path, resp.Status, body, c.code)
+		}
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("client mistakes logged as warnings:\n%s", logs)
+	}
+	if n := strings.Count(logs, "level=DEBUG"); n < len(cases) {
+		t.Errorf("%d debug lines for %d client mistakes:\n%s", n, len(cases), logs)
+	}
+}
+
+// TestOptionsStar: "OPTIONS *" reaches the guards and the handler like any
+// other request when the server passes it on (DisableGeneralOptionsHandler),
+// and the handler answers it as it answers OPTIONS on a path.
+func TestOptionsStar(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = guard.Host(e.handler, nil, srv.Listener.Addr().String())
+	srv.Config.DisableGeneralOptionsHandler = true
+	srv.Start()
+	defer srv.Close()
+	for _, c := range []struct {
+		host string
+		code int
+	}{{"evil.example", http.StatusForbidden}, {"localhost", http.StatusOK}} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", c.host)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != c.code {
+			t.Errorf("OPTIONS * with Host %s: %s, want %d", c.host, resp.Status, c.code)
+		}
+		if c.code == http.StatusOK && resp.Header.Get("DAV") != "1" {
+			t.Errorf("OPTIONS *: DAV %q, want 1", resp.Header.Get("DAV"))
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,10 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 )
 
@@ -68,7 +71,6 @@ func run(t *testing.T, env []string, args ...string) (int, string) {
 }
 
 func TestStartFailures(t *testing.T) {
-	missing := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/there.bin"})
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
 	tests := []struct {
@@ -84,8 +86,6 @@ func TestStartFailures(t *testing.T) {
 		{"bad size from env", []string{"FSM_CACHE_MAX_SIZE=lots"}, []string{"serve"}, 2, "--cache-max-size"},
 		{"fuse not built", nil, []string{"serve", "--addr", "127.0.0.1:0", "--fuse", t.TempDir()}, 2, "without FUSE"},
 		{"bad addr", nil, []string{"serve", "--addr", "nonsense"}, 2, "HOST:PORT"},
-		{"origin 404", nil, []string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", t.TempDir(), missing.Server.URL + "/gone.bin"}, 1, "404"},
-		{"not a URL", nil, []string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", t.TempDir(), "/etc/passwd"}, 1, "http"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,7 +112,25 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
-	log  *bytes.Buffer
+	log  *logBuffer
+}
+
+// logBuffer is the server's stderr, read while the server still writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
@@ -120,7 +138,8 @@ var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	// Token files go to the user's cache folder: keep them in the test's.
+	cmd.Env = append(append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir()), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +147,7 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), log: new(bytes.Buffer)}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: new(logBuffer)}
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -172,6 +191,24 @@ func (s *server) stop(t *testing.T) int {
 	}
 }
 
+// waitState waits until the API lists name in state (sources given to
+// serve are staged in the background) and returns its object.
+func (s *server) waitState(t *testing.T, name, state string) map[string]any {
+	t.Helper()
+	var obj map[string]any
+	fsmtest.Eventually(t, name+" in state "+state, func() bool {
+		resp, err := http.Get(s.url + ".fsm/api/v1/files/" + name)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		obj = nil
+		json.NewDecoder(resp.Body).Decode(&obj)
+		return resp.StatusCode == 200 && obj["state"] == state
+	})
+	return obj
+}
+
 func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -204,6 +241,7 @@ func TestServeAndShutdown(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("leftover run folder not removed: %v", err)
 	}
+	s.waitState(t, "video.mp4", "idle")
 	resp, body := get(t, s.url+"video.mp4")
 	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
 		t.Fatalf("GET: %s, %d bytes; content equal: %v", resp.Status, len(body), bytes.Equal(body, c.Bytes(0, c.Size)))
@@ -231,15 +269,27 @@ func TestBasicAuth(t *testing.T) {
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
 	s := startServe(t, nil, "--cache-dir", t.TempDir(), "--user", "me", "--password-file", pw, o.URL())
+	fsmtest.Eventually(t, "file.bin staged", func() bool { return o.Count(http.MethodHead) > 0 })
+	if resp, _ := get(t, s.url+".fsm/api/v1/files"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("API without credentials: %s", resp.Status)
+	}
 	if resp, _ := get(t, s.url+"file.bin"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no credentials: %s", resp.Status)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.url+"file.bin", nil)
-	req.SetBasicAuth("me", "s3cret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var resp *http.Response
+	fsmtest.Eventually(t, "file.bin served", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"file.bin", nil)
+		req.SetBasicAuth("me", "s3cret")
+		var err error
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			return false
+		}
+		return true
+	})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
@@ -282,5 +332,33 @@ func TestSignalWhileStaging(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(cache, "*")); len(left) != 0 {
 		t.Fatalf("left in cache dir: %v", left)
+	}
+}
+
+// Sources given to serve are staged in the background: the server answers
+// at once, a source that fails stays listed as failed with its reason, the
+// others are served, and a failed entry goes with unstage.
+func TestServeStagesInBackground(t *testing.T) {
+	c := testorigin.Content{Seed: 7, Size: 10_000}
+	good := testorigin.New(t, testorigin.Options{Content: c, Name: "/good.bin"})
+	slow := testorigin.New(t, testorigin.Options{Content: c, Name: "/slow.bin", FirstByteDelay: time.Minute})
+	missing := testorigin.New(t, testorigin.Options{Content: c, Name: "/missing.bin", NoHEAD: true, FailCount: 1000, FailStatus: 404})
+	s := startServe(t, nil, "--cache-dir", t.TempDir(), slow.URL(), missing.URL(), good.URL())
+	if obj := s.waitState(t, "slow.bin", "probing"); obj["size"] != nil {
+		t.Errorf("probing entry has a size: %v", obj)
+	}
+	failed := s.waitState(t, "missing.bin", "failed")
+	if msg, _ := failed["error"].(string); !strings.Contains(msg, "404") {
+		t.Errorf("failed entry's error %q does not say 404", msg)
+	}
+	s.waitState(t, "good.bin", "idle")
+	if resp, body := get(t, s.url+"good.bin"); resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
+		t.Fatalf("GET good.bin while another source is still probing: %s", resp.Status)
+	}
+	if !strings.Contains(s.log.String(), "missing.bin") {
+		t.Errorf("the failure is not logged:\n%s", s.log)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s.log)
 	}
 }

@@ -14,11 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
 
+	"fsm/control"
+	"fsm/control/page"
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/store"
@@ -132,7 +135,7 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	fsys := vfs.New(vfs.Options{Manager: mgr, Logger: log})
-	tokenPath, err := writeToken(cfg.cacheDir, c.Addr, cfg.token)
+	tokenPath, err := writeToken(ln.Addr().String(), cfg.token)
 	if err != nil {
 		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
 	}
@@ -154,19 +157,25 @@ func (c *serveCmd) Run() error {
 		}
 	}
 
-	if err := stageAll(sigCtx, fsys, c.Sources); err != nil {
-		interrupted := sigCtx.Err() != nil // read before shutdown stops the signal context
-		ln.Close()
-		shutdown()
-		if interrupted {
-			log.Info("signal received while staging; stopped")
-			return nil
-		}
-		return err
-	}
-
+	url := "http://" + ln.Addr().String() + "/"
+	var fuseDir atomic.Pointer[string]
+	ctl := control.New(control.Options{
+		FS:        fsys,
+		Token:     cfg.token,
+		Version:   version,
+		WebDAVURL: url,
+		Page:      page.Handler(cfg.token),
+		Logger:    log,
+		Mounts: func() control.Mounts {
+			var m control.Mounts
+			if d := fuseDir.Load(); d != nil {
+				m.FUSE = *d
+			}
+			return m
+		},
+	})
 	mux := http.NewServeMux()
-	mux.Handle("/.fsm/", http.NotFoundHandler()) // control API and page: reserved
+	mux.Handle(control.Prefix, ctl)
 	mux.Handle("/", webdav.NewHandler(fsys, webdav.Options{Logger: log}))
 	var h http.Handler = mux
 	if c.User != "" {
@@ -180,8 +189,10 @@ func (c *serveCmd) Run() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(ctl.Close)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
+	stagingDone := stageAll(sigCtx, fsys, c.Sources, log)
 
 	var mnt *fuse.Mounted
 	var mntDone <-chan struct{}
@@ -193,9 +204,13 @@ func (c *serveCmd) Run() error {
 			return fmt.Errorf("--fuse %s: %w", c.Fuse, err)
 		}
 		mntDone = mnt.Done()
+		dir := c.Fuse
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		fuseDir.Store(&dir)
 	}
-	url := "http://" + ln.Addr().String() + "/"
-	log.Info("fsm is serving", "webdav", url, "files", len(c.Sources), "cache", cfg.cacheDir)
+	log.Info("fsm is serving", "webdav", url, "page", url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(c.Sources), "cache", cfg.cacheDir)
 
 	var runErr error
 	select {
@@ -230,35 +245,38 @@ func (c *serveCmd) Run() error {
 		}
 	}
 	wg.Wait()
+	<-stagingDone // cancelled with the signal context
 	shutdown()
 	return runErr
 }
 
-// stageAll stages the command-line sources concurrently; any failure stops
-// the start with the reason, since the user asked for exactly these files.
-func stageAll(ctx context.Context, fsys *vfs.FS, sources []string) error {
-	errs := make([]error, len(sources))
+// stagingConcurrency bounds the probes of command-line sources running at
+// once, so a long list neither floods one origin nor delays the first files.
+const stagingConcurrency = 4
+
+// stageAll stages the command-line sources in the background while the
+// server already answers: each file appears when its probe is done, and a
+// source that fails stays listed as failed with its reason. The returned
+// channel closes when every staging has ended.
+func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	sem := make(chan struct{}, stagingConcurrency)
 	var wg sync.WaitGroup
-	for i, src := range sources {
+	for _, src := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = fsys.Stage(ctx, src, "")
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if _, err := fsys.StageWith(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
+				log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
+			}
 		}()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// writeToken stores the control API token where `fsm stage|ls|unstage` look
-// for it: one 0600 file per listener address in the cache dir.
-func writeToken(cacheDir, addr, token string) (string, error) {
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-		return "", err
-	}
-	p := filepath.Join(cacheDir, "token-"+strings.NewReplacer(":", "_", "[", "", "]", "").Replace(addr))
-	if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	return p, nil
+	go func() { wg.Wait(); close(done) }()
+	return done
 }

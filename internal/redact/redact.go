@@ -5,10 +5,12 @@ package redact
 import (
 	"errors"
 	"net/url"
+	"strings"
 )
 
 // URL returns raw without its query string and user info, which is where
 // signed URLs (S3, GCS, CDN tokens) keep their credentials.
+// A "?…" marks where a query string was.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -20,6 +22,11 @@ func URL(raw string) string {
 	u.User = nil
 	u.Fragment = ""
 	return u.String()
+}
+
+// Bare is URL without the "?…" mark: the URL as listings show it.
+func Bare(raw string) string {
+	return strings.TrimSuffix(URL(raw), "?…")
 }
 
 // Error strips the secret part of the URL that net/http's *url.Error puts in

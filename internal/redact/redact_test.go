@@ -18,6 +18,9 @@ func TestURL(t *testing.T) {
 		if got := URL(tc.in); got != tc.want {
 			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+		if got, want := Bare(tc.in), strings.TrimSuffix(tc.want, "?…"); got != want {
+			t.Errorf("Bare(%q) = %q, want %q", tc.in, got, want)
+		}
 	}
 }
 

@@ -1,0 +1,292 @@
+package control
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"fsm/vfs"
+)
+
+// TokenHeader carries the bearer token when Authorization is taken by
+// basic auth.
+const TokenHeader = "X-Fsm-Token"
+
+// maxBody bounds a request body: a staging request is a URL, a name and a
+// few headers.
+const maxBody = 64 << 10
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	// The escaped form keeps a name's "%2F" apart from its folder slashes.
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), apiPrefix)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such API endpoint; the API is under "+apiPrefix)
+		return
+	}
+	endpoint, escName, hasName := strings.Cut(rest, "/")
+	switch {
+	case endpoint == "files" && !hasName:
+		switch r.Method {
+		case http.MethodGet:
+			s.listFiles(w)
+		case http.MethodPost:
+			if s.allowMutation(w, r) {
+				s.stageFile(w, r)
+			}
+		default:
+			methodNotAllowed(w, "GET, POST")
+		}
+	case endpoint == "files" && escName != "":
+		name, err := url.PathUnescape(escName)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad file name in the path: "+err.Error())
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			s.getFile(w, name)
+		case http.MethodDelete:
+			if s.allowMutation(w, r) {
+				s.unstageFile(w, r, name)
+			}
+		default:
+			methodNotAllowed(w, "GET, DELETE")
+		}
+	case endpoint == "info" && !hasName:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		s.info(w)
+	case endpoint == "events" && !hasName:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		s.events(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+apiPrefix+rest)
+	}
+}
+
+// allowMutation checks the bearer token and that the request does not come
+// from another site's page; it answers the refusal itself.
+func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("requests from %s may not change fsm's files", origin))
+		return false
+	}
+	// With basic auth in front, Authorization carries the user's password;
+	// the token then comes in its own header. Neither header can be sent by
+	// another site's page without a CORS preflight, which fsm never grants.
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if v := r.Header.Get(TokenHeader); v != "" {
+		got, ok = v, true
+	}
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: use the token fsm serve wrote (the CLI finds it), or --token")
+		return false
+	}
+	return true
+}
+
+// sameOrigin reports whether an Origin header names this listener as the
+// request reached it (the Host check has vetted r.Host already).
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false // "null" (sandboxed frames, file:) included
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
+}
+
+func (s *Server) listFiles(w http.ResponseWriter) {
+	mounts := s.opts.Mounts()
+	entries := s.opts.FS.Entries()
+	out := make([]fileObject, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, objectOf(e, mounts))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getFile(w http.ResponseWriter, name string) {
+	e, ok := s.opts.FS.Entry(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%q is not staged", vfs.Clean(name)))
+		return
+	}
+	writeJSON(w, http.StatusOK, objectOf(e, s.opts.Mounts()))
+}
+
+// stageRequest is the body of POST files.
+type stageRequest struct {
+	URL     string            `json:"url"`
+	Name    string            `json:"name"`
+	Headers map[string]string `json:"headers"`
+}
+
+func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
+	var req stageRequest
+	if status, err := decodeBody(w, r, &req); err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	if req.URL == "" {
+		writeError(w, http.StatusBadRequest, `"url" is required`)
+		return
+	}
+	header, err := requestHeader(req.Headers)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := s.stageContext(r)
+	defer cancel()
+	file, err := s.opts.FS.StageWith(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
+	if err != nil {
+		status := stageStatus(err)
+		s.log.Debug("stage refused", "status", status, "err", err)
+		writeError(w, status, err.Error())
+		return
+	}
+	e, ok := s.opts.FS.Entry(file.Path)
+	if !ok { // unstaged already by a concurrent request
+		writeError(w, http.StatusConflict, fmt.Sprintf("%q was unstaged while it was being staged", file.Path))
+		return
+	}
+	writeJSON(w, http.StatusCreated, objectOf(e, s.opts.Mounts()))
+}
+
+func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string) {
+	if err := s.opts.FS.Unstage(r.Context(), name); err != nil {
+		writeError(w, stageStatus(err), err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// info is the body of GET info.
+type info struct {
+	Version   string `json:"version"`
+	WebDAVURL string `json:"webdav_url"`
+	FUSEDir   string `json:"fuse_dir"`
+	MountDir  string `json:"mount_dir"`
+}
+
+func (s *Server) info(w http.ResponseWriter) {
+	m := s.opts.Mounts()
+	writeJSON(w, http.StatusOK, info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
+}
+
+// decodeBody reads one JSON object with no unknown fields and nothing after
+// it, from a body of at most maxBody bytes.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: send application/json", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", maxBody)
+		}
+		return http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
+	}
+	if dec.More() {
+		return http.StatusBadRequest, errors.New("bad JSON body: data after the object")
+	}
+	return 0, nil
+}
+
+// reservedHeaders are set by fsm itself on origin requests.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Range": true, "If-Range": true, "Content-Length": true,
+	"Transfer-Encoding": true, "Connection": true, "Te": true, "Upgrade": true,
+	"Accept-Encoding": true, "Keep-Alive": true, "Proxy-Connection": true, "Trailer": true,
+}
+
+// requestHeader validates the per-source headers of a staging request.
+func requestHeader(in map[string]string) (http.Header, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	h := make(http.Header, len(in))
+	for k, v := range in {
+		if !validHeaderName(k) {
+			return nil, fmt.Errorf("header name %q is not a valid HTTP header name", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (CR, LF, NUL)", k)
+		}
+		ck := http.CanonicalHeaderKey(k)
+		if reservedHeaders[ck] {
+			return nil, fmt.Errorf("header %s is set by fsm itself and cannot be given", ck)
+		}
+		h.Set(ck, v)
+	}
+	return h, nil
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method not allowed here; allowed: "+allow)
+}
+
+// writeJSON writes v with status. Responses are never cached: they show
+// live state.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// writeError answers {"error": msg} on one line.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{oneLine(msg)})
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

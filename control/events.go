@@ -1,0 +1,130 @@
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// writeTimeout bounds one write to an events stream, so a client that stops
+// reading does not hold its handler forever.
+const writeTimeout = 30 * time.Second
+
+// sample is what decides whether a file's object changed since it was last
+// sent; comparing it is cheaper than encoding every object on every tick.
+type sample struct {
+	size        int64
+	mtime       int64
+	downloaded  int64
+	rate        int64
+	connections int
+	handles     int
+	state       string
+	err         string
+	verified    bool
+	mounts      Mounts
+}
+
+func sampleOf(o fileObject, m Mounts) sample {
+	s := sample{
+		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
+		handles: o.OpenHandles, state: string(o.State), err: o.Error,
+		verified: o.Verified, mounts: m, size: -1,
+	}
+	if o.Size != nil {
+		s.size = *o.Size
+	}
+	if o.MTime != nil {
+		s.mtime = o.MTime.Unix()
+	}
+	return s
+}
+
+// events streams every file's object on connect, then each object that
+// changed, sampled once per tick: a progress bar moves smoothly without an
+// event per chunk, and nothing changes unseen for longer than a tick. Each
+// stream samples on its own; there is no shared subscriber list to leak.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	flush := func() error {
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+
+	sent := make(map[string]sample)
+	publish := func() error {
+		mounts := s.opts.Mounts()
+		seen := make(map[string]bool, len(sent))
+		for _, e := range s.opts.FS.Entries() {
+			o := objectOf(e, mounts)
+			seen[o.Name] = true
+			smp := sampleOf(o, mounts)
+			if last, ok := sent[o.Name]; ok && last == smp {
+				continue
+			}
+			sent[o.Name] = smp
+			if err := writeEvent(bw, "file", o); err != nil {
+				return err
+			}
+		}
+		for name := range sent {
+			if !seen[name] {
+				delete(sent, name)
+				if err := writeEvent(bw, "removed", struct {
+					Name string `json:"name"`
+				}{name}); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	}
+
+	if err := publish(); err != nil {
+		return
+	}
+	tick := time.NewTicker(s.opts.Tick)
+	defer tick.Stop()
+	keepalive := time.NewTicker(s.opts.Keepalive)
+	defer keepalive.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-tick.C:
+			err = publish()
+		case <-keepalive.C:
+			if _, err = bw.WriteString(": keepalive\n\n"); err == nil {
+				err = flush()
+			}
+		}
+		if err != nil {
+			s.log.Debug("events stream ended", "err", err)
+			return
+		}
+	}
+}
+
+func writeEvent(w *bufio.Writer, event string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", event, err)
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	return err
+}

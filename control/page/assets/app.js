@@ -1,0 +1,402 @@
+// fsm's control page. It talks to the control API of the server it came
+// from (docs/API.md): the list from GET files, live changes from the events
+// stream, stage and unstage with the token from the page's own <meta>.
+// Every text that comes from the server (names come from origins) goes into
+// the page through textContent, never as markup.
+'use strict';
+
+(() => {
+  const API = '/.fsm/api/v1/';
+  const token = document.querySelector('meta[name="fsm-token"]')?.content ?? '';
+  const $ = (id) => document.getElementById(id);
+
+  // ---- formatting
+
+  const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+
+  // bytes formats n in SI units, like the CLI (go-humanize): 24 MB, 1.5 GB.
+  function bytes(n) {
+    if (typeof n !== 'number' || !isFinite(n) || n < 0) return '?';
+    if (n < 1000) return n + ' B';
+    let e = Math.min(Math.floor(Math.log10(n) / 3), UNITS.length - 1);
+    let v = n / 1000 ** e;
+    if (v >= 999.5 && e < UNITS.length - 1) { e++; v /= 1000; }
+    return (v < 10 ? v.toFixed(1) : Math.round(v).toString()) + ' ' + UNITS[e];
+  }
+
+  function duration(s) {
+    if (!isFinite(s) || s < 0) return '';
+    if (s < 1) return 'under a second';
+    s = Math.round(s);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  function plural(n, one, many) { return n + ' ' + (n === 1 ? one : many); }
+
+  // percent is the downloaded share, floored: 100 means every byte is there.
+  function percent(f) {
+    if (typeof f.size !== 'number') return null;
+    if (f.size === 0) return f.state === 'complete' ? 100 : 0;
+    return Math.min(100, Math.floor((f.downloaded * 100) / f.size));
+  }
+
+  const STATE_LABELS = {
+    probing: 'probing', idle: 'idle', downloading: 'downloading',
+    complete: 'complete', error: 'error', failed: 'failed',
+  };
+
+  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+  function show(el, on) { if (el.hidden === on) el.hidden = !on; }
+
+  // encodeName percent-encodes each path element of a file's name.
+  function encodeName(name) { return name.split('/').map(encodeURIComponent).join('/'); }
+
+  // errorText turns a failed answer into the server's one line.
+  async function errorText(resp) {
+    let msg = '';
+    try {
+      const body = await resp.json();
+      if (body && typeof body.error === 'string') msg = body.error;
+    } catch { /* not JSON: fall back to the status */ }
+    if (!msg) msg = resp.status + ' ' + resp.statusText;
+    if (resp.status === 401) msg += ' (fsm may have restarted with a new token: reload this page)';
+    return msg;
+  }
+
+  // Its own header, not Authorization: with --user the browser sends the basic
+  // auth credentials there, and they must stay.
+  function authHeaders(extra) { return Object.assign({ 'X-Fsm-Token': token }, extra); }
+
+  // ---- copy buttons
+
+  // copyText copies with the Clipboard API where the page is a secure
+  // context, else through a selected textarea and execCommand.
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); return true; } catch { /* fall back */ }
+    }
+    const ta = document.createElement('textarea');
+    ta.value = text;
+    ta.setAttribute('readonly', '');
+    ta.className = 'offscreen';
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    ta.remove();
+    return ok;
+  }
+
+  function selectText(el) {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  async function copyFrom(button, source) {
+    const ok = await copyText(source.textContent);
+    if (!ok) selectText(source);
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    button.textContent = ok ? 'Copied' : 'Press Ctrl+C';
+    button.classList.toggle('done', ok);
+    clearTimeout(button._reset);
+    button._reset = setTimeout(() => { button.textContent = label; button.classList.remove('done'); }, 1600);
+  }
+
+  document.addEventListener('click', (ev) => {
+    const button = ev.target.closest('button.copy');
+    if (!button) return;
+    const source = button.dataset.copyFrom ? $(button.dataset.copyFrom) : button.parentElement.querySelector('.value');
+    if (source) copyFrom(button, source);
+  });
+
+  // ---- the file list
+
+  const list = $('files');
+  const rows = new Map(); // name -> row
+  const rowTemplate = $('file-row');
+  const pathTemplate = $('path-row');
+
+  function makeRow(name) {
+    const el = rowTemplate.content.firstElementChild.cloneNode(true);
+    const q = (sel) => el.querySelector(sel);
+    const row = {
+      name, el, file: null, pathsKey: '',
+      nameEl: q('.file-name'), badge: q('.badge'), unstage: q('.unstage'),
+      bar: q('.bar'), fill: q('.bar-fill'), amount: q('.amount'), pct: q('.pct'),
+      rate: q('.rate'), handles: q('.handles'), unverified: q('.unverified'),
+      url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), rowError: q('.row-error'),
+    };
+    el.dataset.name = name;
+    row.nameEl.textContent = name;
+    row.nameEl.title = name;
+    row.unstage.setAttribute('aria-label', 'Unstage ' + name);
+    row.unstage.addEventListener('click', () => unstage(row));
+    // Keep the API's order (by name).
+    let before = null;
+    for (const [other, r] of rows) {
+      if (other > name && (!before || other < before.name)) before = r;
+    }
+    list.insertBefore(el, before ? before.el : null);
+    rows.set(name, row);
+    return row;
+  }
+
+  function fill(row, f) {
+    row.file = f;
+    const el = row.el;
+    if (el.dataset.state !== f.state) el.dataset.state = f.state;
+    setText(row.badge, STATE_LABELS[f.state] || f.state);
+
+    const pct = percent(f);
+    const known = pct !== null;
+    el.classList.toggle('unknown-size', !known);
+    if (known) {
+      row.fill.style.width = pct + '%';
+      row.bar.setAttribute('aria-valuenow', String(pct));
+      setText(row.amount, f.state === 'complete' ? bytes(f.size) : bytes(f.downloaded) + ' of ' + bytes(f.size));
+      setText(row.pct, pct + '%');
+    } else {
+      row.fill.style.width = '0%';
+      row.bar.removeAttribute('aria-valuenow');
+      setText(row.amount, f.state === 'probing' ? 'asking the origin…' : 'size unknown');
+      setText(row.pct, '');
+    }
+    row.bar.setAttribute('aria-label', 'Downloaded of ' + f.name);
+
+    const speed = [];
+    if (f.state === 'downloading') {
+      if (f.rate > 0) {
+        speed.push(bytes(f.rate) + '/s');
+        if (known && f.size > f.downloaded) speed.push(duration((f.size - f.downloaded) / f.rate) + ' left');
+      }
+      if (f.connections > 1) speed.push(f.connections + ' connections');
+    }
+    setText(row.rate, speed.join(' · '));
+    setText(row.handles, f.open_handles > 0 ? plural(f.open_handles, 'open handle', 'open handles') : '');
+    show(row.unverified, f.verified === false && f.state !== 'probing' && f.state !== 'failed');
+
+    let url = f.url || '';
+    if (Array.isArray(f.headers) && f.headers.length) url += '  (with ' + f.headers.join(', ') + ')';
+    setText(row.url, url);
+    row.url.title = f.url || '';
+
+    const err = (f.state === 'failed' || f.state === 'error') && f.error ? f.error : '';
+    setText(row.error, err);
+    show(row.error, err !== '');
+
+    const paths = Array.isArray(f.paths) ? f.paths : [];
+    const key = JSON.stringify(paths);
+    if (key !== row.pathsKey) {
+      row.pathsKey = key;
+      row.paths.replaceChildren(...paths.map((p) => {
+        const li = pathTemplate.content.firstElementChild.cloneNode(true);
+        li.querySelector('.value').textContent = p;
+        li.querySelector('.copy').setAttribute('aria-label', 'Copy path ' + p);
+        return li;
+      }));
+    }
+  }
+
+  function upsert(f) {
+    if (!f || typeof f.name !== 'string') return;
+    fill(rows.get(f.name) || makeRow(f.name), f);
+    summarize();
+  }
+
+  function removeRow(name) {
+    const row = rows.get(name);
+    if (!row) return;
+    rows.delete(name);
+    row.el.remove();
+    summarize();
+  }
+
+  function summarize() {
+    show($('empty'), rows.size === 0);
+    if (rows.size === 0) { setText($('summary'), ''); return; }
+    let total = 0, present = 0, active = 0, rate = 0, broken = 0;
+    for (const { file: f } of rows.values()) {
+      if (!f) continue;
+      if (typeof f.size === 'number') { total += f.size; present += Math.min(f.downloaded, f.size); }
+      if (f.state === 'downloading') { active++; rate += f.rate || 0; }
+      if (f.state === 'failed' || f.state === 'error') broken++;
+    }
+    const parts = [plural(rows.size, 'file', 'files'), bytes(present) + ' of ' + bytes(total) + ' on disk'];
+    if (active) parts.push(active + ' downloading' + (rate > 0 ? ' at ' + bytes(rate) + '/s' : ''));
+    if (broken) parts.push(broken + ' with errors');
+    setText($('summary'), parts.join(' · '));
+  }
+
+  async function unstage(row) {
+    const button = row.unstage;
+    button.disabled = true;
+    button.textContent = 'Unstaging…';
+    show(row.rowError, false);
+    try {
+      const resp = await fetch(API + 'files/' + encodeName(row.name), { method: 'DELETE', headers: authHeaders() });
+      if (resp.status === 204 || resp.status === 404) {
+        removeRow(row.name);
+        return;
+      }
+      row.rowError.textContent = 'Unstage failed: ' + await errorText(resp);
+      show(row.rowError, true);
+    } catch (err) {
+      row.rowError.textContent = 'Unstage failed: cannot reach fsm (' + err.message + ')';
+      show(row.rowError, true);
+    }
+    button.disabled = false;
+    button.textContent = 'Unstage';
+  }
+
+  // ---- staging
+
+  const form = $('stage');
+  const urlInput = $('stage-url');
+  const nameInput = $('stage-name');
+  const stageButton = $('stage-go');
+  const stageError = $('stage-error');
+
+  function stageFailed(msg) {
+    stageError.textContent = msg;
+    show(stageError, true);
+  }
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    show(stageError, false);
+    const url = urlInput.value.trim();
+    const name = nameInput.value.trim();
+    if (!url) { stageFailed('Enter the http:// or https:// URL of the file to stage.'); urlInput.focus(); return; }
+    const body = { url };
+    if (name) body.name = name;
+    stageButton.disabled = true;
+    stageButton.textContent = 'Staging…';
+    form.setAttribute('aria-busy', 'true');
+    try {
+      const resp = await fetch(API + 'files', {
+        method: 'POST',
+        headers: authHeaders({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify(body),
+      });
+      if (resp.status === 201) {
+        const f = await resp.json();
+        upsert(f);
+        form.reset();
+        const row = rows.get(f.name);
+        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
+      } else {
+        stageFailed(await errorText(resp));
+      }
+    } catch (err) {
+      stageFailed('Cannot reach fsm: ' + err.message);
+    } finally {
+      stageButton.disabled = false;
+      stageButton.textContent = 'Stage';
+      form.removeAttribute('aria-busy');
+    }
+  });
+
+  // ---- server info
+
+  function setCmd(id, text) { const el = $(id); if (el) el.textContent = text; }
+
+  async function loadInfo() {
+    let info;
+    try {
+      const resp = await fetch(API + 'info', { cache: 'no-store' });
+      if (!resp.ok) return;
+      info = await resp.json();
+    } catch { return; }
+    const dav = info.webdav_url || (location.origin + '/');
+    $('webdav-url').textContent = dav;
+    const davScheme = dav.replace(/^http(s?):\/\//, (_, s) => (s ? 'davs://' : 'dav://'));
+    for (const el of document.querySelectorAll('.dav-http')) el.textContent = dav;
+    for (const el of document.querySelectorAll('.dav-dav')) el.textContent = davScheme;
+    setCmd('cmd-net-use', 'net use * ' + dav);
+    setCmd('cmd-gio', 'gio mount ' + davScheme);
+    setCmd('cmd-rclone', 'rclone mount --read-only :webdav: ~/fsm --webdav-url ' + dav);
+    setCmd('cmd-davfs', 'sudo mount -t davfs -o ro ' + dav + ' /mnt/fsm');
+    $('fuse-dir').textContent = info.fuse_dir || '';
+    show($('fuse-row'), !!info.fuse_dir);
+    $('mount-dir').textContent = info.mount_dir || '';
+    show($('mount-row'), !!info.mount_dir);
+    if (info.version) setText($('version'), 'fsm ' + info.version);
+  }
+
+  // ---- live updates
+
+  // A snapshot (GET files) reconciles the list after each (re)connect: a
+  // removal missed while disconnected drops its row. Names that events
+  // touched while the snapshot was in flight keep what the events said,
+  // which is newer.
+  let touched = null;
+
+  async function snapshot() {
+    const mine = new Set();
+    touched = mine;
+    try {
+      const resp = await fetch(API + 'files', { cache: 'no-store' });
+      if (!resp.ok) return;
+      const files = await resp.json();
+      if (touched !== mine || !Array.isArray(files)) return;
+      const names = new Set(files.map((f) => f.name));
+      for (const name of [...rows.keys()]) {
+        if (!names.has(name) && !mine.has(name)) removeRow(name);
+      }
+      for (const f of files) if (!mine.has(f.name)) upsert(f);
+    } catch { /* the events stream reports the outage */ } finally {
+      if (touched === mine) touched = null;
+    }
+  }
+
+  const live = $('live');
+  function setLive(state, text) {
+    live.dataset.state = state;
+    setText(live, text);
+  }
+
+  let retry = 1000;
+  function connect() {
+    const es = new EventSource(API + 'events');
+    es.addEventListener('file', (ev) => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      if (touched) touched.add(f.name);
+      upsert(f);
+    });
+    es.addEventListener('removed', (ev) => {
+      let r;
+      try { r = JSON.parse(ev.data); } catch { return; }
+      if (touched) touched.add(r.name);
+      removeRow(r.name);
+    });
+    es.addEventListener('open', () => {
+      retry = 1000;
+      setLive('live', 'live');
+      snapshot();
+      loadInfo();
+    });
+    es.addEventListener('error', () => {
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (fsm answered something other than a
+        // stream): try again ourselves, backing off.
+        setLive('offline', 'offline, retrying');
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 15000);
+      } else {
+        setLive('reconnecting', 'reconnecting…');
+      }
+    });
+  }
+
+  summarize();
+  loadInfo();
+  snapshot();
+  connect();
+})();

@@ -1,0 +1,52 @@
+// Package store keeps one remote file of known size in a sparse temp file
+// that background range downloads fill while any number of readers read it.
+//
+// ReadAt waits for exactly the bytes it asks for, fetching an out-of-order
+// range at once; Close goes through a readers gate so the temp file is never
+// closed under a reader. A Manager owns the cache directory and the origin
+// protocol: Probe learns what a URL serves, Stage makes its store.
+//
+// # Files
+//
+//   - probe.go: Probe (HEAD, one-byte GET) and Stage, including the whole
+//     download of a source whose size the origin will not tell.
+//   - validate.go: pure judgement of each response (status, Content-Range,
+//     validators) and the one Content-Range parser.
+//   - schedule.go: which ranges are fetched when (claims, readahead).
+//   - worker.go: the fetch goroutine: request, copy loop, retries.
+//   - request.go: sending a request (headers, redirects) and the stall
+//     watchdog every origin read runs under.
+//   - phase.go: the store's lifecycle as named phases.
+//   - digest.go: block checksums of files without validators.
+//   - tempfile.go: the temp file, open only while in use.
+//   - activity.go: Progress's rate and connections, and the download logs.
+//
+// # Locks
+//
+// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu or
+// tempFile.mu;
+// never the other way. Manager.mu guards the set of stores and the closed
+// state; Manager.used is atomic and may be changed under Store.mu.
+// Store.mu guards the store's mutable state (phase, present bytes,
+// waiters, handles, the list of fetches and each fetch's pos and end, the
+// fetch URL, the reservation, errors and counters). No lock is held across
+// a network call, a disk write or a wait. Methods and functions whose name
+// ends in Locked must be called with Store.mu held; all others take it
+// themselves.
+//
+// # Versions never mix
+//
+// A store hands out bytes of one version of the origin's file only. With a
+// validator (an ETag, or Last-Modified) every ranged request carries
+// If-Range and every response's validators are compared with the staged
+// ones, so bytes of another version are refused (ErrChanged). Without any
+// validator there is nothing to compare separate range responses with, so
+// such a file is read as one stream from its start, like an origin that
+// ignores Range: one response is one version. When the stream must be
+// restarted, the bytes it replays are compared with those already present,
+// and any difference fails the store with ErrChanged. Bytes evicted from
+// the cache cannot be compared that way, so a CRC-64 of each MiB is kept
+// as first received: a stream after an eviction hands out a block only once
+// it matched, and fails with ErrChanged when one does not. The cost is that
+// random reads of such a file wait for the stream to reach them.
+package store

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// send issues one request for u. hdr (a Source's own headers) goes only to
+// home's host: with the request when u is on it, and along redirects that
+// stay on it; a redirect to another host gets none of it.
+func (m *Manager) send(ctx context.Context, method, u, home string, hdr http.Header, set func(http.Header)) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL, secrets included
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+	}
+	homeHost := hostOf(home)
+	if req.URL.Host == homeHost {
+		for k, v := range hdr {
+			req.Header[k] = slices.Clone(v)
+		}
+	}
+	if set != nil {
+		set(req.Header)
+	}
+	c := m.opts.Client
+	if len(hdr) > 0 {
+		cc := *c
+		next := cc.CheckRedirect
+		cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if r.URL.Host != homeHost {
+				for k := range hdr {
+					r.Header.Del(k)
+				}
+			}
+			if next != nil {
+				return next(r, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		c = &cc
+	}
+	return c.Do(req)
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// watchdog cancels a request's context when the origin sends nothing for d:
+// a silent connection then becomes an error (ErrNoAnswer) instead of a wait
+// without end.
+type watchdog struct {
+	t *time.Timer
+	d time.Duration
+}
+
+// watch returns ctx under a watchdog; call stop when the request is done.
+func watch(parent context.Context, d time.Duration) (ctx context.Context, w *watchdog, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	w = &watchdog{d: d}
+	w.t = time.AfterFunc(d, func() { cancel(fmt.Errorf("%w: it sent nothing for %s", ErrNoAnswer, d)) })
+	return ctx, w, func() { w.t.Stop(); cancel(nil) }
+}
+
+// kick tells the watchdog that the origin sent something.
+func (w *watchdog) kick() { w.t.Reset(w.d) }

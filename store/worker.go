@@ -1,0 +1,340 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"fsm/internal/redact"
+)
+
+// This file is the fetch worker: one goroutine per fetch that sends range
+// requests until its claim is filled, copying each body into the temp file.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// run drives one fetch to its end, retrying transient failures with backoff.
+func (s *Store) run(ctx context.Context, f *fetch) {
+	defer s.fetchWG.Done()
+	file, err := s.file.acquire()
+	if err != nil {
+		s.mu.Lock()
+		s.removeFetchLocked(f)
+		if f.epoch == s.epoch {
+			s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
+		}
+		s.mu.Unlock()
+		return
+	}
+	defer s.file.release()
+	f.out = file
+	var streak failures
+	s.mu.Lock()
+	// Progress is this fetch reaching further than before, not bytes
+	// received: a stream that keeps breaking inside the part it already
+	// delivered makes none, and other fetches' progress does not count.
+	best := f.pos
+	for {
+		if f.stream {
+			f.pos = 0
+		}
+		s.mu.Unlock()
+		err := s.fetchOnce(ctx, f)
+		s.mu.Lock()
+		if f.pos >= f.end || ctx.Err() != nil || f.epoch != s.epoch {
+			break
+		}
+		if err == nil {
+			continue // the origin sent fewer bytes than asked, honestly: ask for the rest
+		}
+		if f.pos > best {
+			best, streak = f.pos, failures{}
+		}
+		delay, again := s.failedLocked(f, err, &streak)
+		if !again {
+			break
+		}
+		if delay > 0 {
+			s.mu.Unlock()
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			s.mu.Lock()
+		}
+	}
+	s.removeFetchLocked(f)
+	s.scheduleLocked()
+	s.mu.Unlock()
+}
+
+// failures is a fetch's run of failed attempts without progress.
+type failures struct {
+	n     int
+	since time.Time // the first of them
+}
+
+// failedLocked decides what follows a failed attempt of f: another one
+// after delay, or none. A fetch keeps trying for RetryBudget of failures
+// without progress (and at least Retries attempts), so an outage shorter
+// than that costs a wait, not the download.
+func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.Duration, again bool) {
+	switch {
+	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.src):
+		// Some servers answer a date If-Range with the whole file rather
+		// than compare it. Ask once more without it: the validators on the
+		// 206 still guard the version.
+		f.plainRange = true
+		return 0, true
+	case errors.Is(err, errNoRange):
+		if !s.stream {
+			s.log.Info("origin ignores Range; reading it as one stream")
+			s.stream = true
+		}
+		return 0, false
+	case errors.Is(err, ErrChanged):
+		s.log.Error("download failed for good", "err", err)
+		s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
+		return 0, false
+	}
+	o := s.m.opts
+	now := time.Now()
+	if streak.n == 0 {
+		streak.since = now
+	}
+	streak.n++
+	s.lastErr = err
+	left := o.RetryBudget - now.Sub(streak.since)
+	if !retriable(err) || (streak.n > o.Retries && left <= 0) {
+		s.noteGiveUpLocked(f.pos, err)
+		s.phase = phaseStalled
+		s.failWaitersLocked(f.pos, f.end, fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
+		return 0, false
+	}
+	delay = min(o.RetryBase<<min(streak.n-1, 30), o.RetryMax)
+	var se *StatusError
+	if errors.As(err, &se) && se.retryAfter > delay {
+		// The origin says when to come back: wait that long, but not
+		// past the budget (one more attempt then decides).
+		delay = max(delay, min(se.retryAfter, left))
+	}
+	s.noteFailureLocked(f.pos, streak.n, delay, err)
+	return delay, true
+}
+
+// fetchOnce issues one request for the rest of f and copies the body into
+// the temp file until f is done, the body ends, or an error occurs.
+func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
+	s.mu.Lock()
+	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
+	plain := f.plainRange
+	u := s.fetchURL
+	s.noteConnLocked(+1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.noteConnLocked(-1)
+		s.mu.Unlock()
+	}()
+
+	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
+	defer stop()
+	resp, err := s.m.send(ctx, http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
+		if !q.ranged {
+			return
+		}
+		h.Set("Range", fmt.Sprintf("bytes=%d-%d", q.start, q.end-1))
+		if v := ifRange(&s.src); v != "" && !plain {
+			h.Set("If-Range", v)
+		}
+	})
+	if err != nil {
+		return requestError(parent, ctx, err)
+	}
+	defer resp.Body.Close()
+	end, err := s.judgeResponse(u, q, resp)
+	if err != nil {
+		return err
+	}
+	return s.copyBody(parent, ctx, wd, f, resp.Body, q.start, end)
+}
+
+// judgeResponse records where the request ended up and judges the response;
+// on success it returns where the announced bytes end.
+func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, error) {
+	if final := resp.Request.URL.String(); final != u {
+		s.mu.Lock()
+		s.fetchURL = final
+		s.mu.Unlock()
+	}
+	v, end, err := judge(&s.src, q, answerOf(resp))
+	if v == accept {
+		return end, nil
+	}
+	var se *StatusError
+	if errors.As(err, &se) && u != s.src.URL && se.refused() {
+		// Signed redirect targets expire (minutes, for many CDNs); the
+		// staged URL still leads to a fresh one.
+		s.mu.Lock()
+		s.fetchURL = s.src.URL
+		s.mu.Unlock()
+		return 0, fmt.Errorf("%w: %w", errReresolve, err)
+	}
+	return 0, err
+}
+
+// copyBody copies body, the bytes from start up to the announced end, into
+// the temp file until f's claim (which may shrink meanwhile) is filled.
+func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, start, announced int64) error {
+	// One measurement per request: an origin that sends its first MiB
+	// slower than FastConnection limits each connection (as CDNs do), so
+	// more connections make the file arrive sooner. A faster one is left
+	// with one: on such origins parallel writes only cost CPU.
+	began := time.Now()
+	s.mu.Lock()
+	measured := s.conns >= s.m.opts.Connections
+	s.mu.Unlock()
+
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	pos := start
+	marked := start // bytes before it are marked present
+	dig := s.dig
+	if !f.stream {
+		dig = nil // ranged fetches are guarded by validators
+	} else if dig != nil {
+		dig.restart()
+	}
+	for {
+		s.mu.Lock()
+		limit := min(f.end, announced)
+		s.mu.Unlock()
+		if pos >= limit {
+			return nil
+		}
+		want := min(int64(len(buf)), limit-pos)
+		// Wait for a decent slice (not every TCP segment) but never hold
+		// bytes back longer than the origin takes to send 64 KiB.
+		n, rerr := io.ReadAtLeast(body, buf[:want], int(min(want, 64<<10)))
+		if n > 0 {
+			wd.kick()
+			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
+				return err
+			}
+			to := pos + int64(n)
+			if dig != nil {
+				err := dig.feed(buf[:n])
+				if err == nil && to == s.src.Size {
+					err = dig.end()
+				}
+				if err != nil {
+					return err
+				}
+				to = dig.safe(to)
+			}
+			if to > marked {
+				s.markPresent(f, marked, to)
+				marked = to
+			}
+			if pos == start {
+				// After the first bytes are out, not before: reserving
+				// a large file's blocks takes milliseconds (about 1.5
+				// per GiB here) that the first byte need not wait for.
+				s.preallocate(f.out)
+			}
+			pos += int64(n)
+			if !measured && pos-start >= 1<<20 {
+				measured = true
+				s.noteRate(float64(pos-start) / time.Since(began).Seconds())
+			}
+		}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF):
+			if pos >= limit {
+				return nil
+			}
+			return fmt.Errorf("origin closed the connection at byte %d: %w", pos, io.ErrUnexpectedEOF)
+		default:
+			return requestError(parent, ctx, rerr)
+		}
+	}
+}
+
+// put writes b at off. A restarted whole-body stream replays bytes that are
+// already present (and may have been read): those are compared, not
+// rewritten, so a file that changed at an origin without validators fails
+// with ErrChanged instead of mixing two versions.
+func (s *Store) put(file *os.File, b []byte, off int64, replay bool) error {
+	end := off + int64(len(b))
+	for p := off; p < end; {
+		m, q := p, end
+		if replay {
+			s.mu.Lock()
+			m = s.present.nextMissing(p, end)
+			q = s.present.nextPresent(m, end)
+			s.mu.Unlock()
+		}
+		if m > p {
+			old := make([]byte, m-p)
+			if _, err := file.ReadAt(old, p); err != nil {
+				return fmt.Errorf("%w %s: read back: %w", errWrite, s.path, err)
+			}
+			if !bytes.Equal(old, b[p-off:m-off]) {
+				return fmt.Errorf("%w: a restarted download sent other bytes at offset %d", ErrChanged, p)
+			}
+		}
+		if q > m {
+			if _, err := file.WriteAt(b[m-off:q-off], m); err != nil {
+				if diskFull(err) {
+					return s.noSpaceErr()
+				}
+				return fmt.Errorf("%w %s: %w", errWrite, s.path, err)
+			}
+		}
+		p = q
+	}
+	return nil
+}
+
+// noteRate widens readahead to all Connections when one connection is slow.
+func (s *Store) noteRate(bytesPerSec float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytesPerSec < float64(s.m.opts.FastConnection) && s.conns < s.m.opts.Connections {
+		s.log.Debug("origin is slow per connection; fetching over more", "rate", int64(bytesPerSec), "connections", s.m.opts.Connections)
+		s.conns = s.m.opts.Connections
+		s.scheduleLocked()
+	}
+}
+
+func (s *Store) markPresent(f *fetch, a, b int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetched += b - a
+	if f.epoch != s.epoch {
+		return
+	}
+	f.pos = max(f.pos, b)
+	if added := s.present.add(a, b); added > 0 {
+		s.rechargeLocked()
+		s.wakeLocked(nil)
+	}
+	s.noteBytesLocked(b-a, time.Now())
+}
+
+// dateIfRange reports whether If-Range carries a date (no strong ETag).
+func dateIfRange(src *Source) bool {
+	v := ifRange(src)
+	return v != "" && !strings.HasPrefix(v, `"`)
+}

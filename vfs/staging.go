@@ -1,0 +1,224 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"fsm/internal/redact"
+	"fsm/store"
+)
+
+// Request asks for one source to be staged.
+type Request struct {
+	URL  string
+	Name string // "": the name the origin gives
+	// Header is sent with every request for this source (Authorization, a
+	// cookie). It is kept in memory only; listings show its names.
+	Header http.Header
+	// KeepFailure leaves a source that fails to stage listed as failed,
+	// with its reason, until it is unstaged: for sources given at start,
+	// whose caller cannot be told otherwise.
+	KeepFailure bool
+}
+
+// ErrBusy is returned for an operation on a name whose staging is still in
+// progress.
+var ErrBusy = errors.New("busy")
+
+// State is where a staged name is in its life, as listings show it.
+type State string
+
+const (
+	StateProbing     State = "probing" // the origin is being asked for size and validators
+	StateIdle        State = "idle"    // staged; nothing downloaded (or evicted)
+	StateDownloading State = "downloading"
+	StateComplete    State = "complete"
+	StateError       State = "error"  // the origin failed past the retry budget; the next read tries again
+	StateFailed      State = "failed" // staging failed, or the origin's file changed: permanent
+)
+
+// staging is a source that is being probed, or that failed to stage and
+// was asked to stay listed. It is not in the tree.
+type staging struct {
+	name        string // the requested name, else a provisional one from the URL
+	url         string // redacted
+	headerNames []string
+	since       time.Time
+	err         error // nil while probing
+}
+
+// Entry is one staged name as the control API lists it: a file in the
+// tree, a source being probed, or a source that failed to stage.
+type Entry struct {
+	Name        string
+	URL         string // query string removed
+	HeaderNames []string
+	State       State
+	Err         error // why, when State is error or failed
+	File        *File // nil while probing or when staging failed
+	Progress    store.Progress
+}
+
+// StageWith stages req.URL under req.Name (or the name the origin gives).
+// Its size and mtime are learned now and fixed; a source whose size the
+// origin will not tell is downloaded whole first. While it runs the source
+// is listed as probing.
+func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
+	name := req.Name
+	if name != "" {
+		name = Clean(name)
+		if err := f.reserve(name); err != nil {
+			return nil, err
+		}
+	}
+	st := &staging{
+		name:        name,
+		url:         redact.Bare(req.URL),
+		headerNames: headerNames(req.Header),
+		since:       time.Now(),
+	}
+	if st.name == "" {
+		st.name = provisionalName(req.URL)
+	}
+	f.mu.Lock()
+	f.staging[st] = true
+	f.mu.Unlock()
+	file, err := f.stage(ctx, req, name)
+	f.mu.Lock()
+	delete(f.staging, st)
+	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) {
+		st.err = err
+		f.staging[st] = true
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err // the probe names the URL; name errors name the name
+	}
+	return file, nil
+}
+
+// provisionalName is what a source is listed as before its probe tells the
+// real name: the URL's last path segment, else the URL itself.
+func provisionalName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return redact.URL(raw)
+	}
+	if base := path.Base(u.Path); base != "/" && base != "." && !strings.HasSuffix(u.Path, "/") {
+		return base
+	}
+	return u.Host + u.Path
+}
+
+func headerNames(h http.Header) []string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, http.CanonicalHeaderKey(k))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// dropFailedLocked forgets failed stagings listed as name and reports
+// whether there were any. A file staged under the name supersedes them.
+// Called with f.mu held.
+func (f *FS) dropFailedLocked(name string) bool {
+	dropped := false
+	for st := range f.staging {
+		if st.err != nil && st.name == name {
+			delete(f.staging, st)
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// probingLocked reports whether a staging listed as name is in progress.
+// Called with f.mu held.
+func (f *FS) probingLocked(name string) bool {
+	for st := range f.staging {
+		if st.err == nil && st.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Entries lists every staged name, sorted by name: files, sources being
+// probed and sources that failed to stage.
+func (f *FS) Entries() []Entry {
+	f.mu.RLock()
+	out := make([]Entry, 0, len(f.files)+len(f.staging))
+	for _, file := range f.files {
+		out = append(out, file.entry())
+	}
+	for st := range f.staging {
+		out = append(out, st.entry())
+	}
+	f.mu.RUnlock()
+	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Entry returns the entry listed as name: the staged file if there is one,
+// else a staging in progress, else a failed one.
+func (f *FS) Entry(name string) (Entry, bool) {
+	name = Clean(name)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if file := f.files[name]; file != nil {
+		return file.entry(), true
+	}
+	var found *staging
+	for st := range f.staging {
+		if st.name == name && (found == nil || found.err != nil) {
+			found = st
+		}
+	}
+	if found == nil {
+		return Entry{}, false
+	}
+	return found.entry(), true
+}
+
+func (st *staging) entry() Entry {
+	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing}
+	if st.err != nil {
+		e.State, e.Err = StateFailed, st.err
+	}
+	return e
+}
+
+func (file *File) entry() Entry {
+	p := file.store.Progress()
+	e := Entry{
+		Name:        file.Path,
+		URL:         file.URL,
+		HeaderNames: file.HeaderNames,
+		File:        file,
+		Progress:    p,
+		Err:         p.Err,
+	}
+	switch p.State {
+	case store.StateDownloading:
+		e.State = StateDownloading
+	case store.StateComplete:
+		e.State = StateComplete
+	case store.StateError:
+		e.State = StateError
+	case store.StateFailed:
+		e.State = StateFailed
+	default:
+		e.State = StateIdle
+	}
+	if e.State != StateError && e.State != StateFailed {
+		e.Err = nil
+	}
+	return e
+}

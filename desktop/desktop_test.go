@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -217,5 +218,44 @@ func TestMountRejectsURL(t *testing.T) {
 		if _, err := Mount(mountCtx(t), u, Options{Logger: testLogger(t)}); err == nil || !strings.Contains(err.Error(), "desktop mount") {
 			t.Errorf("Mount(%q): %v, want a refusal", u, err)
 		}
+	}
+}
+
+// Without gvfsd-fuse gvfs mounts the location but gives it no local path:
+// Mount says what to install and takes its mount down again.
+func TestMountWithoutGvfsFuse(t *testing.T) {
+	s := fsmtest.NewGvfsSessionFuse(t, fsmtest.WithoutFuse)
+	tr := newTree(t, nil)
+	_, err := Mount(mountCtx(t), tr.url, Options{Logger: testLogger(t), Env: s.Env})
+	if err == nil || !strings.Contains(err.Error(), "no local path") || !strings.Contains(err.Error(), "install gvfs-fuse") {
+		t.Fatalf("Mount without gvfsd-fuse: %v, want no local path and what to install", err)
+	}
+	if _, err := s.Gio("info", tr.location()); err == nil || !strings.Contains(err.Error(), "not mounted") {
+		t.Errorf("the useless mount was left behind: gio info says %v", err)
+	}
+}
+
+// A program still holding a file open does not keep the mount up.
+func TestUnmountWithFileOpen(t *testing.T) {
+	s := fsmtest.NewGvfsSession(t)
+	tr := newTree(t, nil)
+	m := mustMount(t, tr.url, Options{Logger: testLogger(t), Env: s.Env})
+	f, err := os.Open(filepath.Join(m.Path(), "docs", "file.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := make([]byte, 1<<20)
+	if _, err := io.ReadFull(f, p); err != nil || !bytes.Equal(p, tr.content.Bytes(0, int64(len(p)))) {
+		t.Fatalf("read through the mount: %v", err)
+	}
+	if err := m.Unmount(mountCtx(t)); err != nil {
+		t.Fatalf("Unmount with a file open: %v", err)
+	}
+	if !gone(m.Path()) {
+		t.Errorf("%s still there after Unmount", m.Path())
+	}
+	if _, err := s.Gio("info", tr.location()); err == nil {
+		t.Errorf("still mounted after Unmount")
 	}
 }

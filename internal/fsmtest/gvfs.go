@@ -72,10 +72,22 @@ func EnvLimit(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
+// GvfsFuse says whether gvfsd starts gvfsd-fuse, which gives mounts their
+// local paths.
+type GvfsFuse int
+
+const (
+	WithFuse    GvfsFuse = iota
+	WithoutFuse          // as on a machine without the gvfs-fuse package
+)
+
 // NewGvfsSession starts a private session bus and gvfsd, and registers the
 // cleanup that leaves no process and no mount of the session behind. It
 // skips (fails under CI) when gvfs, dbus or /dev/fuse is missing.
-func NewGvfsSession(t testing.TB) *GvfsSession {
+func NewGvfsSession(t testing.TB) *GvfsSession { return NewGvfsSessionFuse(t, WithFuse) }
+
+// NewGvfsSessionFuse is NewGvfsSession with or without gvfsd-fuse.
+func NewGvfsSessionFuse(t testing.TB, fuse GvfsFuse) *GvfsSession {
 	t.Helper()
 	for _, n := range []string{"dbus-daemon", "dbus-send", "gio", "fusermount3"} {
 		if _, err := exec.LookPath(n); err != nil {
@@ -119,6 +131,9 @@ func NewGvfsSession(t testing.TB) *GvfsSession {
 		"DBUS_SESSION_BUS_ADDRESS="+bus,
 		"GIO_USE_VOLUME_MONITOR=unix",
 	)
+	if fuse == WithoutFuse {
+		s.Env = append(s.Env, "GVFS_DISABLE_FUSE=1")
+	}
 
 	// Registered first, so it runs last: whatever the steps below left.
 	t.Cleanup(func() {
@@ -173,7 +188,9 @@ func NewGvfsSession(t testing.TB) *GvfsSession {
 		out, err := cmd.CombinedOutput()
 		return err == nil && bytes.Contains(out, []byte("boolean true"))
 	})
-	Eventually(t, "gvfsd-fuse to mount "+s.FuseDir(), func() bool { return Mounted(s.FuseDir()) })
+	if fuse == WithFuse {
+		Eventually(t, "gvfsd-fuse to mount "+s.FuseDir(), func() bool { return Mounted(s.FuseDir()) })
+	}
 	return s
 }
 

@@ -138,12 +138,33 @@ type davRig struct {
 	gets []string   // User-Agent of each GET fsm answered
 }
 
-func newDavRig(t testing.TB, log *slog.Logger) *davRig {
+// originLimit is where the origin's bandwidth limit sits.
+type originLimit string
+
+const (
+	// sharedLimit: mountRate for all connections together, as when the
+	// user's downlink is the bottleneck.
+	sharedLimit originLimit = "shared"
+	// perConnLimit: mountRate for each connection, as CDNs limit them.
+	perConnLimit originLimit = "per-conn"
+)
+
+func newDavRig(t testing.TB, log *slog.Logger) *davRig { return newDavRigLimit(t, log, sharedLimit) }
+
+func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
 	t.Helper()
 	content := testorigin.Content{Seed: 41, Size: mountFileSize}
-	origin := testorigin.New(t, testorigin.Options{Content: content, Name: "/" + fileName})
+	oopts := testorigin.Options{Content: content, Name: "/" + fileName}
+	if limit == perConnLimit {
+		oopts.BytesPerSecond = mountRate
+	}
+	origin := testorigin.New(t, oopts)
 	paced := &pacer{rate: mountRate}
 	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if limit == perConnLimit {
+			origin.ServeHTTP(w, req)
+			return
+		}
 		origin.ServeHTTP(&pacedWriter{ResponseWriter: w, ctx: req.Context(), p: paced}, req)
 	}))
 	t.Cleanup(throttled.Close)
@@ -439,7 +460,9 @@ func newLogger(sink *logSink) *slog.Logger {
 // upload of a cold staged file against max(download alone, upload alone):
 // the download alone is a cold sequential read through the same mount, the
 // upload alone the same browser upload of a local copy. 1.0 is perfect
-// overlap, 2.0 download-then-upload. Run it with
+// overlap, 2.0 download-then-upload. The origin's limit is either shared by
+// all of fsm's connections (a downlink) or per connection (a CDN's). Run it
+// with
 //
 //	go test -tags fuse,fuse3 -run '^$' -bench BrowserUploadRatio -benchtime 3x ./e2e/
 func BenchmarkBrowserUploadRatio(b *testing.B) {
@@ -480,28 +503,30 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 		}},
 	}
 	for _, p := range paths {
-		b.Run(p.name, func(b *testing.B) {
-			var sumRatio, sumWall, sumDown, sumUp float64
-			for i := 0; i < b.N; i++ {
-				down := coldRead(b, p.mount(b, newDavRig(b, log)))
-				_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
-				r := newDavRig(b, log)
-				path := p.mount(b, r)
-				res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
-				if res.n != content.Size || res.mismatchAt >= 0 {
-					b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)
+		for _, limit := range []originLimit{sharedLimit, perConnLimit} {
+			b.Run(p.name+"/"+string(limit), func(b *testing.B) {
+				var sumRatio, sumWall, sumDown, sumUp float64
+				for i := 0; i < b.N; i++ {
+					down := coldRead(b, p.mount(b, newDavRigLimit(b, log, limit)))
+					_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
+					r := newDavRigLimit(b, log, limit)
+					path := p.mount(b, r)
+					res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
+					if res.n != content.Size || res.mismatchAt >= 0 {
+						b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)
+					}
+					sumRatio += wall.Seconds() / max(down.Seconds(), up.Seconds())
+					sumWall += wall.Seconds()
+					sumDown += down.Seconds()
+					sumUp += up.Seconds()
 				}
-				sumRatio += wall.Seconds() / max(down.Seconds(), up.Seconds())
-				sumWall += wall.Seconds()
-				sumDown += down.Seconds()
-				sumUp += up.Seconds()
-			}
-			n := float64(b.N)
-			b.ReportMetric(sumRatio/n, "ratio")
-			b.ReportMetric(sumWall/n, "wall-s")
-			b.ReportMetric(sumDown/n, "download-s")
-			b.ReportMetric(sumUp/n, "upload-s")
-		})
+				n := float64(b.N)
+				b.ReportMetric(sumRatio/n, "ratio")
+				b.ReportMetric(sumWall/n, "wall-s")
+				b.ReportMetric(sumDown/n, "download-s")
+				b.ReportMetric(sumUp/n, "upload-s")
+			})
+		}
 	}
 }
 

@@ -200,3 +200,29 @@ func waitFor(ctx context.Context, cond func() bool) error {
 	}
 	return nil
 }
+
+// redacted is err with secrets blanked out of its text.
+type redacted struct {
+	err     error
+	secrets []string
+}
+
+// redact blanks each non-empty secret out of err's text.
+func redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	return redacted{err: err, secrets: secrets}
+}
+
+func (r redacted) Error() string {
+	text := r.err.Error()
+	for _, s := range r.secrets {
+		if s != "" {
+			text = strings.ReplaceAll(text, s, "xxxxx")
+		}
+	}
+	return text
+}
+
+func (r redacted) Unwrap() error { return r.err }

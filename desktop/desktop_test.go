@@ -259,3 +259,14 @@ func TestUnmountWithFileOpen(t *testing.T) {
 		t.Errorf("still mounted after Unmount")
 	}
 }
+
+func TestRedact(t *testing.T) {
+	base := errors.New("mount_webdav: http://alice:p%40ss w@127.0.0.1:1/ refused p@ss w")
+	err := redact(base, "p@ss w", "p%40ss w", "")
+	if got := err.Error(); strings.Contains(got, "p@ss") || strings.Contains(got, "p%40ss") || !strings.Contains(got, "alice:xxxxx@") {
+		t.Errorf("redacted: %q", got)
+	}
+	if !errors.Is(err, base) {
+		t.Errorf("redact lost the wrapped error")
+	}
+}

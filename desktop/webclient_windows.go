@@ -34,14 +34,11 @@ func mountOS(ctx context.Context, c client, u *url.URL, opts Options) (*Mounted,
 	}
 	out, err := c.run(ctx, "", "net", args...)
 	if err != nil {
-		msg := err.Error()
-		if opts.Password != "" {
-			msg = strings.ReplaceAll(msg, opts.Password, "xxxxx")
+		err = redact(err, opts.Password)
+		if strings.Contains(err.Error(), "error 67") {
+			return nil, fmt.Errorf("net use %s: %w: the WebClient service is not running (start it: sc start WebClient; on Windows Server add the WebDAV Redirector feature)", plain.String(), err)
 		}
-		if strings.Contains(msg, "error 67") {
-			return nil, fmt.Errorf("net use %s: %s: the WebClient service is not running (start it: sc start WebClient; on Windows Server add the WebDAV Redirector feature)", plain.String(), msg)
-		}
-		return nil, fmt.Errorf("net use %s: %s", plain.String(), msg)
+		return nil, fmt.Errorf("net use %s: %w", plain.String(), err)
 	}
 	m := driveRE.FindStringSubmatch(out)
 	if m == nil {

@@ -45,7 +45,7 @@ func mountOS(ctx context.Context, c client, u *url.URL, opts Options) (*Mounted,
 	// -S: no dialogs (a server that fails says so here, not in a window).
 	if _, err := c.run(ctx, "", mountWebdav, "-S", "-o", "ro", "-v", "fsm-"+u.Port(), target.String(), dir); err != nil {
 		os.Remove(dir)
-		return nil, fmt.Errorf("mount_webdav %s: %s", plain.String(), redactErr(err, target))
+		return nil, fmt.Errorf("mount_webdav %s: %w", plain.String(), redact(err, opts.Password, url.QueryEscape(opts.Password), url.PathEscape(opts.Password)))
 	}
 	undo := func(ctx context.Context) error {
 		if _, err := c.run(ctx, "", "/sbin/umount", dir); err != nil {
@@ -89,13 +89,4 @@ func mountedAt(ctx context.Context, c client, url string) (string, bool) {
 func mountedDir(ctx context.Context, c client, dir string) bool {
 	out, err := c.run(ctx, "", "/sbin/mount", "-t", "webdav")
 	return err == nil && strings.Contains(out, " on "+dir+" (")
-}
-
-// redactErr is err's text with target's password blanked.
-func redactErr(err error, target url.URL) string {
-	pw, ok := target.User.Password()
-	if !ok || pw == "" {
-		return err.Error()
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), target.String(), target.Redacted()), pw, "xxxxx")
 }

@@ -351,7 +351,7 @@ func TestDigests(t *testing.T) {
 	if got := d.safe(100); got != 0 {
 		t.Fatalf("safe = %d inside an unverified known block", got)
 	}
-	must(t, d.feed(data[100 : 1<<20+5]))
+	must(t, d.feed(data[100:1<<20+5]))
 	if got := d.safe(1<<20 + 5); got != 1<<20 {
 		t.Fatalf("safe = %d after one verified block", got)
 	}
@@ -367,5 +367,47 @@ func TestDigests(t *testing.T) {
 	must(t, d.feed(bad))
 	if err := d.end(); !errors.Is(err, ErrChanged) {
 		t.Fatalf("changed last byte: %v, want ErrChanged", err)
+	}
+}
+
+// TestNoSpaceConcurrent: two files that do not both fit are read at once
+// on a small cache disk; each read ends (bytes or ErrNoSpace), neither
+// waits for the other's attempt to make room.
+func TestNoSpaceConcurrent(t *testing.T) {
+	so := fastOpts()
+	so.Dir = tmpfsCache(t, "3m")
+	c1 := testorigin.Content{Seed: 94, Size: 2 << 20}
+	c2 := testorigin.Content{Seed: 95, Size: 2 << 20}
+	e := newEnv(t, testorigin.Options{Content: c1}, so)
+	o2 := testorigin.New(t, testorigin.Options{Content: c2})
+	for range 5 {
+		s1 := e.newStore(t, e.source("one"))
+		s2 := e.newStore(t, Source{Name: "two", URL: o2.URL(), Size: c2.Size})
+		errs := make(chan error, 2)
+		for _, x := range []struct {
+			s *Store
+			c testorigin.Content
+		}{{s1, c1}, {s2, c2}} {
+			go func() {
+				p := make([]byte, x.c.Size)
+				n, err := x.s.ReadAt(context.Background(), p, 0)
+				if errors.Is(err, ErrNoSpace) {
+					err = nil
+				} else {
+					err = compareRead(x.c, 0, x.c.Size, p[:n], err)
+				}
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := wait(t, errs, "reads of files that do not both fit"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range []*Store{s1, s2} {
+			if err := s.Unstage(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

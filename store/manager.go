@@ -311,10 +311,13 @@ func (m *Manager) evictIdle() {
 
 // makeRoom evicts idle stores other than s, least recently used first,
 // until try succeeds or nothing idle is left; it returns try's last error.
+// It runs in a fetcher of s, and evicting a store waits for its fetchers,
+// so only stores without any are taken: two stores making room cannot
+// wait for each other.
 func (m *Manager) makeRoom(s *Store, try func() error) error {
 	err := errDiskFull
 	for _, c := range m.byLastAccess() {
-		if c == s || c.evict() == 0 {
+		if c == s || c.evictIf(evictQuiet) == 0 {
 			continue
 		}
 		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.src.Name)

@@ -57,6 +57,8 @@ func (m *Manager) Probe(ctx context.Context, rawURL string, header http.Header) 
 	case headErr == nil && head.Size >= 0:
 		return &head.Remote, nil
 	case headErr != nil && headErr.Error() != err.Error():
+		// The GET's error is the verdict (its type picks the caller's
+		// status); HEAD's is only told, so it is not wrapped.
 		return nil, fmt.Errorf("probe %s: %w (HEAD: %v)", redact.URL(rawURL), err, headErr)
 	default:
 		return nil, fmt.Errorf("probe %s: %w", redact.URL(rawURL), err)

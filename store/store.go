@@ -441,7 +441,7 @@ func (s *Store) preallocate(file *os.File) {
 		// nothing reserved; disk use is charged as bytes arrive
 	case errors.Is(err, errDiskFull):
 		err := s.noSpaceErr()
-		s.log.Error("cannot download: the cache disk is full", "err", err)
+		s.log.Error("cannot download", "err", err)
 		s.mu.Lock()
 		s.noSpaceLocked(err)
 		s.mu.Unlock()
@@ -450,9 +450,10 @@ func (s *Store) preallocate(file *os.File) {
 	}
 }
 
-// noSpaceErr says that the file does not fit, and where.
+// noSpaceErr says that the file does not fit, and where. The caller names
+// the file.
 func (s *Store) noSpaceErr() error {
-	return fmt.Errorf("%w: %s needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Name, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
 }
 
 // noSpaceLocked stops the download: reads of missing bytes fail with err,
@@ -534,12 +535,23 @@ func (s *Store) Progress() Progress {
 // evict drops the downloaded bytes of an idle store to free disk space. The
 // file stays staged; a later read downloads again. It refuses while any handle
 // is open or any read is in flight.
-func (s *Store) evict() (freed int64) {
+func (s *Store) evict() (freed int64) { return s.evictIf(evictUnused) }
+
+// evictScope says which stores an eviction may take.
+type evictScope int
+
+const (
+	evictUnused evictScope = iota // no handle, no read: a background download may be stopped
+	evictQuiet                    // nor any fetch: the store cannot be making room itself
+)
+
+func (s *Store) evictIf(scope evictScope) (freed int64) {
 	s.mu.Lock()
 	// A reader counted by the gate may already have found its bytes present
 	// and be reading the file; one not yet counted will take s.mu after us and
 	// find the set empty, so checking the gate under s.mu is enough.
-	if s.phase == phaseClosed || s.phase == phaseEvicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 {
+	if s.phase == phaseClosed || s.phase == phaseEvicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 ||
+		(scope == evictQuiet && len(s.fetches) > 0) {
 		s.mu.Unlock()
 		return 0
 	}

@@ -231,16 +231,9 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
 				return err
 			}
-			to := pos + int64(n)
-			if dig != nil {
-				err := dig.feed(buf[:n])
-				if err == nil && to == s.src.Size {
-					err = dig.end()
-				}
-				if err != nil {
-					return err
-				}
-				to = dig.safe(to)
+			to, err := s.verifiedTo(dig, buf[:n], pos+int64(n))
+			if err != nil {
+				return err
 			}
 			if to > marked {
 				s.markPresent(f, marked, to)
@@ -264,11 +257,27 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			if pos >= limit {
 				return nil
 			}
-			return fmt.Errorf("origin closed the connection at byte %d: %w", pos, io.ErrUnexpectedEOF)
+			return fmt.Errorf("%w: it closed the connection at byte %d: %w", ErrNoAnswer, pos, io.ErrUnexpectedEOF)
 		default:
 			return requestError(parent, ctx, rerr)
 		}
 	}
+}
+
+// verifiedTo feeds b, a stream's bytes up to to, to its digests (nil: none
+// kept) and returns how far the stream may be marked present.
+func (s *Store) verifiedTo(dig *digests, b []byte, to int64) (int64, error) {
+	if dig == nil {
+		return to, nil
+	}
+	err := dig.feed(b)
+	if err == nil && to == s.src.Size {
+		err = dig.end()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return dig.safe(to), nil
 }
 
 // put writes b at off. A restarted whole-body stream replays bytes that are

@@ -16,6 +16,7 @@ import (
 
 	"fsm/control"
 	"fsm/control/page"
+	"fsm/desktop"
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/store"
@@ -27,6 +28,7 @@ type serveCmd struct {
 	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start."`
 	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
 	Fuse         string   `env:"FSM_FUSE" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
+	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
 	CacheDir     string   `env:"FSM_CACHE_DIR" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
@@ -91,7 +93,9 @@ type instance struct {
 	tokenPath string // "" when it could not be written
 	mnt       atomic.Pointer[fuse.Mounted]
 	fuseDir   atomic.Pointer[string] // the live mount's absolute path, for the API
-	staging   <-chan struct{}        // closed when the sources given to serve are staged (or failed)
+	desktop   atomic.Pointer[desktop.Mounted]
+	mounting  chan struct{}   // closed when a --mount attempt has ended; nil without --mount
+	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
 }
 
 // build opens the listener and the store and assembles the handlers;
@@ -132,6 +136,9 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 			if d := s.fuseDir.Load(); d != nil {
 				m.FUSE = *d
 			}
+			if d := s.desktop.Load(); d != nil {
+				m.Desktop = d.Path()
+			}
 			return m
 		},
 	})
@@ -166,6 +173,10 @@ func (s *instance) serve(ctx context.Context, sources []string) error {
 		mntDone = mnt.Done()
 	}
 	s.log.Info("fsm is serving", "webdav", s.url, "page", s.url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(sources), "cache", s.cfg.cacheDir)
+	if s.cfg.mount {
+		s.mounting = make(chan struct{})
+		go s.mountDesktop(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -181,9 +192,47 @@ func (s *instance) serve(ctx context.Context, sources []string) error {
 	}
 }
 
+// mountDesktop mounts the WebDAV tree with the desktop's own client. It
+// runs beside serving: a mount that fails is logged with its reason and
+// fsm keeps serving.
+func (s *instance) mountDesktop(ctx context.Context) {
+	defer close(s.mounting)
+	m, err := desktop.Mount(ctx, s.url, desktop.Options{Logger: s.log, User: s.cfg.user, Password: s.cfg.password})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("--mount failed; WebDAV keeps serving", "err", err)
+		}
+		return
+	}
+	s.desktop.Store(m)
+	s.log.Info("the tree is mounted by the desktop's WebDAV client", "path", m.Path())
+	fmt.Println(m.Path())
+}
+
+// unmountDesktop undoes --mount, bounded.
+func (s *instance) unmountDesktop(timeout time.Duration) {
+	if s.mounting == nil {
+		return
+	}
+	<-s.mounting // cancelled with serve's context, bounded by desktop.Mount
+	m := s.desktop.Swap(nil)
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := m.Unmount(ctx); err != nil {
+		s.log.Warn("shutdown: the desktop mount was not removed", "path", m.Path(), "err", err)
+	}
+}
+
 // shutdown lets readers of both frontends finish for drainTimeout, cuts
 // what is still running, unmounts and removes the temp files.
 func (s *instance) shutdown() {
+	// The desktop's client goes first: gvfs keeps the connection of an
+	// abandoned read open until it unmounts, which would hold up the
+	// server's drain for its whole timeout.
+	s.unmountDesktop(unmountTimeout)
 	mnt := s.mnt.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -233,6 +282,13 @@ func (s *instance) abort(sig os.Signal) {
 	if mnt := s.mnt.Load(); mnt != nil {
 		if err := mnt.Detach(); err != nil {
 			s.log.Warn("exit: FUSE mount not removed", "err", err)
+		}
+	}
+	if m := s.desktop.Swap(nil); m != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := m.Unmount(ctx); err != nil {
+			s.log.Warn("exit: the desktop mount was not removed", "path", m.Path(), "err", err)
 		}
 	}
 	if s.tokenPath != "" {

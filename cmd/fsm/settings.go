@@ -18,13 +18,15 @@ import (
 type settings struct {
 	cacheDir string
 	fuseDir  string // "" without --fuse
+	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
+	user     string
 	password string
 	token    string
 }
 
 func (c *serveCmd) validate() (*settings, error) {
-	s := &settings{token: c.Token}
+	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
 	var err error
 	if s.cacheDir, err = expandHome(c.CacheDir); err != nil {
 		return nil, fmt.Errorf("--cache-dir %s: %w", c.CacheDir, err)

@@ -434,5 +434,4 @@ func contentType(name, origin string) string {
 	return "application/octet-stream"
 }
 
-
 var errClosed = errors.New("fsm is shutting down")

@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"fsm/internal/testorigin"
 )
@@ -250,28 +252,14 @@ func buildSummary(out string) string {
 	return strings.TrimSpace(out)
 }
 
-// parseSize reads "1073741824", "256M", "1GiB", "512KiB" (binary units).
+// parseSize reads a size the way fsm's --cache-max-size does (go-humanize):
+// "1G" is 10^9 bytes, "1GiB" 2^30, a bare number bytes.
 func parseSize(s string) (int64, error) {
-	num := strings.TrimRight(strings.ToUpper(strings.TrimSpace(s)), "IB")
-	mult := int64(1)
-	if num != "" {
-		switch num[len(num)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			num = num[:len(num)-1]
-		}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > math.MaxInt64 {
+		return 0, fmt.Errorf("bad size %q: want e.g. 256MiB, 1GiB or 2G", s)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
+	return int64(n), nil
 }
 
 func firstLine(s string) string {

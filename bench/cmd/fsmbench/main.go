@@ -46,13 +46,16 @@ type config struct {
 	thrRuns  int   // rounds that include them (the first thrRuns)
 	timeout  time.Duration
 	keep     bool
+	goals    goals
 }
 
 func parseFlags() (config, error) {
 	var c config
 	var size string
 	var quick bool
-	flag.StringVar(&size, "size", "1GiB", "file size (K/M/G suffixes are binary: 1G = 1GiB)")
+	var goalsPath string
+	flag.StringVar(&size, "size", "1GiB", "file size, as fsm's --cache-max-size reads it: 1G = 10^9 bytes, 1GiB = 2^30")
+	flag.StringVar(&goalsPath, "goals", "bench/goals.txt", "the goals the report judges against")
 	flag.BoolVar(&quick, "quick", false, "smoke run with a 256 MiB file, 64 MiB for the throttled part (overrides -size)")
 	flag.StringVar(&c.out, "out", "bench/results/latest.md", "also write the Markdown report here")
 	flag.StringVar(&c.fsmBin, "fsm", "", "fsm binary (default: go build ./cmd/fsm into the temp dir)")
@@ -75,6 +78,9 @@ func parseFlags() (config, error) {
 	n, err := parseSize(size)
 	if err != nil {
 		return c, fmt.Errorf("-size: %w", err)
+	}
+	if c.goals, err = loadGoals(goalsPath); err != nil {
+		return c, err
 	}
 	if n < 4<<20 {
 		// The far read needs a first MiB and a range at 90 % that do not overlap.

@@ -39,10 +39,14 @@ func (c connStage) String() string {
 
 // Measurement windows. Each ends after windowMax, or sooner once it holds
 // windowBytes: a fast connection is judged on many MiB, a slow one after a
-// short time (it costs that time at the slow rate).
+// short time (it costs that time at the slow rate). One connection far
+// below FastConnection (by clearlySlow) is judged after oneWindowMin: a
+// wrong guess costs only a trial.
 const (
+	oneWindowMin     = 50 * time.Millisecond
 	oneWindowMax     = 150 * time.Millisecond
 	oneWindowBytes   = 32 << 20
+	clearlySlow      = 8
 	trialWindowMax   = 300 * time.Millisecond
 	trialWindowBytes = 64 << 20
 	// trialSettle bounds the wait for every tried connection to deliver
@@ -65,11 +69,12 @@ type connChoice struct {
 }
 
 // windowDone reports whether a window of the given stage holding bytes
-// after elapsed is long enough to judge.
-func windowDone(stage connStage, bytes int64, elapsed time.Duration) bool {
+// after elapsed is long enough to judge; fast is FastConnection.
+func windowDone(stage connStage, bytes int64, elapsed time.Duration, fast float64) bool {
 	switch stage {
 	case connsMeasuringOne:
-		return bytes >= oneWindowBytes || (elapsed >= oneWindowMax && bytes > 0)
+		slow := elapsed >= oneWindowMin && float64(bytes) < fast/clearlySlow*elapsed.Seconds()
+		return bytes >= oneWindowBytes || (elapsed >= oneWindowMax && bytes > 0) || (slow && bytes > 0)
 	case connsTrying:
 		return bytes >= trialWindowBytes || (elapsed >= trialWindowMax && bytes > 0)
 	}
@@ -124,11 +129,12 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	}
 	c.bytes += n
 	elapsed := now.Sub(c.began)
-	if !windowDone(c.stage, c.bytes, elapsed) {
+	fast := float64(s.m.opts.FastConnection)
+	if !windowDone(c.stage, c.bytes, elapsed, fast) {
 		return
 	}
 	rate := float64(c.bytes) / max(elapsed.Seconds(), 1e-6)
-	next := nextConnStage(c.stage, rate, c.single, float64(s.m.opts.FastConnection), s.m.opts.Connections)
+	next := nextConnStage(c.stage, rate, c.single, fast, s.m.opts.Connections)
 	s.log.Debug("readahead connections chosen", "measured", c.stage.String(), "rate", int64(rate), "one", int64(c.single), "next", next.String())
 	if c.stage == connsMeasuringOne {
 		c.single = rate

@@ -61,7 +61,10 @@ func TestWindowDone(t *testing.T) {
 	}{
 		{connsMeasuringOne, 1 << 20, 10 * time.Millisecond, false},
 		{connsMeasuringOne, oneWindowBytes, 10 * time.Millisecond, true}, // fast: enough bytes
-		{connsMeasuringOne, 1 << 20, oneWindowMax, true},                 // slow: long enough
+		{connsMeasuringOne, 4 << 20, oneWindowMin, false},                // 84 MB/s: not clearly slow yet
+		{connsMeasuringOne, 4 << 20, oneWindowMax, true},                 // slow: long enough
+		{connsMeasuringOne, 1 << 20, oneWindowMin, true},                 // 21 MB/s: clearly slow
+		{connsMeasuringOne, 1 << 20, oneWindowMin / 2, false},            // too soon to say
 		{connsMeasuringOne, 0, time.Hour, false},                         // nothing yet says nothing
 		{connsTrying, oneWindowBytes, 10 * time.Millisecond, false},
 		{connsTrying, trialWindowBytes, 10 * time.Millisecond, true},
@@ -70,7 +73,7 @@ func TestWindowDone(t *testing.T) {
 		{connsMany, trialWindowBytes, time.Hour, false},
 	}
 	for _, tc := range tests {
-		if got := windowDone(tc.stage, tc.bytes, tc.elapsed); got != tc.want {
+		if got := windowDone(tc.stage, tc.bytes, tc.elapsed, 200e6); got != tc.want {
 			t.Errorf("windowDone(%s, %d, %v) = %v, want %v", tc.stage, tc.bytes, tc.elapsed, got, tc.want)
 		}
 	}

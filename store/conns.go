@@ -40,13 +40,13 @@ func (c connStage) String() string {
 // Measurement windows. Each ends after windowMax, or sooner once it holds
 // windowBytes: a fast connection is judged on many MiB, a slow one after a
 // short time (it costs that time at the slow rate). One connection far
-// below FastConnection (by clearlySlow) is judged after oneWindowMin: a
-// wrong guess costs only a trial.
+// below FastConnection (under 1/clearlySlow of it) is judged after
+// oneWindowMin already: a wrong guess costs only a trial.
 const (
 	oneWindowMin     = 50 * time.Millisecond
 	oneWindowMax     = 150 * time.Millisecond
 	oneWindowBytes   = 32 << 20
-	clearlySlow      = 8
+	clearlySlow      = 4
 	trialWindowMax   = 300 * time.Millisecond
 	trialWindowBytes = 64 << 20
 	// trialSettle bounds the wait for every tried connection to deliver

@@ -61,7 +61,7 @@ func TestWindowDone(t *testing.T) {
 	}{
 		{connsMeasuringOne, 1 << 20, 10 * time.Millisecond, false},
 		{connsMeasuringOne, oneWindowBytes, 10 * time.Millisecond, true}, // fast: enough bytes
-		{connsMeasuringOne, 4 << 20, oneWindowMin, false},                // 84 MB/s: not clearly slow yet
+		{connsMeasuringOne, 4 << 20, oneWindowMin, false},                // 84 MB/s: not clearly slow
 		{connsMeasuringOne, 4 << 20, oneWindowMax, true},                 // slow: long enough
 		{connsMeasuringOne, 1 << 20, oneWindowMin, true},                 // 21 MB/s: clearly slow
 		{connsMeasuringOne, 1 << 20, oneWindowMin / 2, false},            // too soon to say

@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"fsm/internal/testorigin"
+
+	"github.com/dustin/go-humanize"
 )
 
 // fileName is the path the origin serves; fsm and rclone both expose the file
@@ -31,11 +33,12 @@ type harness struct {
 	cleanups []func()
 	seq      int // makes temp subdir names unique
 
-	res       results
-	big       benchFile // the unthrottled scenarios' file
-	thr       benchFile // the throttled whole-file scenarios' file
-	started   time.Time
-	loadStart string
+	res          results
+	uploadSeries []series  // the last round's upload time series, for the plot
+	big          benchFile // the unthrottled scenarios' file
+	thr          benchFile // the throttled whole-file scenarios' file
+	started      time.Time
+	loadStart    string
 }
 
 func newHarness(cfg config, log *slog.Logger) (*harness, error) {
@@ -131,6 +134,7 @@ type scenario struct {
 	name      string
 	run       func(context.Context) error
 	throttled bool // only in the first cfg.thrRuns rounds
+	once      bool // only in the first round: slow, and its figure barely moves
 }
 
 // runAll runs the scenarios round after round (interleaved, so background
@@ -159,12 +163,16 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "throttled fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.fsmGET(ctx, "thr.fsm", h.thr, false) }},
 		{name: "throttled rclone WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.rcloneGET(ctx, "thr.rclone", h.thr, false) }},
 		{name: "throttled FUSE", throttled: true, run: func(ctx context.Context) error { return h.fuseRead(ctx, "thr.fuse", h.thr) }},
+		{name: "concurrent readers", run: h.concurrent},
+		{name: "many files", once: true, run: h.manyFiles},
+		{name: "FUSE stall", once: true, run: h.stall},
+		{name: "upload", run: h.upload},
 	}
 	failed := map[string]bool{}
 	var errs []error
 	for round := 1; round <= h.cfg.runs; round++ {
 		for _, s := range scenarios {
-			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) {
+			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) || (s.once && round > 1) {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -250,28 +258,14 @@ func buildSummary(out string) string {
 	return strings.TrimSpace(out)
 }
 
-// parseSize reads "1073741824", "256M", "1GiB", "512KiB" (binary units).
+// parseSize reads a byte count with go-humanize's units: SI prefixes are
+// decimal ("1G" and "1GB" are 10^9 bytes), IEC ones binary ("1GiB" is 2^30).
 func parseSize(s string) (int64, error) {
-	num := strings.TrimRight(strings.ToUpper(strings.TrimSpace(s)), "IB")
-	mult := int64(1)
-	if num != "" {
-		switch num[len(num)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			num = num[:len(num)-1]
-		}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > math.MaxInt64 {
+		return 0, fmt.Errorf("bad size %q (e.g. 1GiB, 1G = 10^9 bytes, 256MiB)", s)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
+	return int64(n), nil
 }
 
 func firstLine(s string) string {

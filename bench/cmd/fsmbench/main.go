@@ -46,14 +46,26 @@ type config struct {
 	thrRuns  int   // rounds that include them (the first thrRuns)
 	timeout  time.Duration
 	keep     bool
+	files    int    // small files staged at once in the many-files scenario
+	upSize   int64  // file size for the upload scenario
+	upRate   int64  // its download and upload link rates, bytes/s
+	goals    string // goals table file; "" for the built-in one
+	plot     string // PNG of the upload's bytes over time; "" for none
 }
 
 func parseFlags() (config, error) {
 	var c config
 	var size string
 	var quick bool
-	flag.StringVar(&size, "size", "1GiB", "file size (K/M/G suffixes are binary: 1G = 1GiB)")
-	flag.BoolVar(&quick, "quick", false, "smoke run with a 256 MiB file, 64 MiB for the throttled part (overrides -size)")
+	var thrSize, upSize string
+	flag.StringVar(&size, "size", "1GiB", "file size: 1GiB = 2^30 bytes, 1G = 10^9")
+	flag.StringVar(&thrSize, "throttled-size", "128MiB", "file size for the per-connection-limited origin (at most -size)")
+	flag.StringVar(&upSize, "upload-size", "60MB", "file size for the upload scenario")
+	flag.BoolVar(&quick, "quick", false, "smoke run: 256 MiB file, 32 MiB throttled, 24 MB upload, 1000 small files, 1 round (overrides those flags)")
+	flag.IntVar(&c.files, "files", 5000, "small files staged at once from one origin")
+	flag.Int64Var(&c.upRate, "upload-rate", 30_000_000, "download and upload link rate in bytes/s for the upload scenario")
+	flag.StringVar(&c.goals, "goals", "", "goals table (default: the built-in goals.tsv)")
+	flag.StringVar(&c.plot, "plot", "bench/results/upload.png", "write the upload plot (PNG) here; empty: no plot")
 	flag.StringVar(&c.out, "out", "bench/results/latest.md", "also write the Markdown report here")
 	flag.StringVar(&c.fsmBin, "fsm", "", "fsm binary (default: go build ./cmd/fsm into the temp dir)")
 	flag.StringVar(&c.fuseBin, "fsm-fuse", "", "fsm binary built with -tags fuse,fuse3 (default: try to build one)")
@@ -61,7 +73,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.rclone, "rclone", "rclone", "rclone binary for the baselines")
 	flag.Int64Var(&c.farRate, "far-rate", 20_000_000, "per-connection origin rate in bytes/s for the far-read scenario")
 	flag.IntVar(&c.runs, "runs", 3, "rounds of all scenarios (interleaved); the table shows the median")
-	flag.Int64Var(&c.thrRate, "throttle-rate", 40_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
+	flag.Int64Var(&c.thrRate, "throttle-rate", 20_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
 	flag.IntVar(&c.thrRuns, "throttled-runs", 0, "rounds that include the throttled whole-file scenarios (0: all -runs)")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, caches) for inspection")
@@ -70,11 +82,21 @@ func parseFlags() (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 	if quick {
-		size = "256MiB"
+		size, thrSize, upSize = "256MiB", "32MiB", "24MB"
+		c.files, c.runs = 1000, 1
 	}
 	n, err := parseSize(size)
 	if err != nil {
 		return c, fmt.Errorf("-size: %w", err)
+	}
+	if c.thrSize, err = parseSize(thrSize); err != nil {
+		return c, fmt.Errorf("-throttled-size: %w", err)
+	}
+	if c.upSize, err = parseSize(upSize); err != nil {
+		return c, fmt.Errorf("-upload-size: %w", err)
+	}
+	if c.files < 1 || c.upRate <= 0 {
+		return c, errors.New("-files and -upload-rate must be positive")
 	}
 	if n < 4<<20 {
 		// The far read needs a first MiB and a range at 90 % that do not overlap.
@@ -84,10 +106,7 @@ func parseFlags() (config, error) {
 	// The throttled scenarios take size/rate for every single-connection
 	// read; a smaller file keeps the run short and is still long next to
 	// fsm's switch to parallel connections (after its first 8 MiB chunk).
-	c.thrSize = min(n, 256<<20)
-	if quick {
-		c.thrSize = 64 << 20
-	}
+	c.thrSize = min(n, c.thrSize)
 	if c.runs < 1 {
 		return c, errors.New("-runs must be at least 1")
 	}

@@ -82,7 +82,7 @@ func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache
 			return nil, err
 		}
 	}
-	if mount != "" {
+	if mount != "" && size >= 0 { // size < 0: the caller waits for its own files
 		if err := waitFile(ctx, c, filepath.Join(mount, fileName), size); err != nil {
 			return nil, err
 		}

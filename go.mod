@@ -9,6 +9,7 @@ require (
 	github.com/dustin/go-humanize v1.1.0
 	github.com/winfsp/cgofuse v1.6.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/image v0.33.0
 	golang.org/x/net v0.50.0
 	golang.org/x/sys v0.41.0
 )
@@ -19,5 +20,4 @@ require (
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.4.0 // indirect
-	golang.org/x/image v0.33.0 // indirect
 )

@@ -34,7 +34,9 @@ type harness struct {
 	seq      int // makes temp subdir names unique
 
 	res          results
-	uploadSeries []series  // the last round's upload time series, for the plot
+	uploadSeries []series // the last round's upload time series, for the plot
+	goals        []goal
+	plotFile     string    // the plot's path relative to the report, once written
 	big          benchFile // the unthrottled scenarios' file
 	thr          benchFile // the throttled whole-file scenarios' file
 	started      time.Time
@@ -172,7 +174,8 @@ func (h *harness) runAll(ctx context.Context) error {
 	var errs []error
 	for round := 1; round <= h.cfg.runs; round++ {
 		for _, s := range scenarios {
-			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) || (s.once && round > 1) {
+			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) || (s.once && round > 1) ||
+				(h.cfg.only != nil && !h.cfg.only.MatchString(s.name)) {
 				continue
 			}
 			if ctx.Err() != nil {

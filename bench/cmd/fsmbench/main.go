@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 )
@@ -51,6 +52,7 @@ type config struct {
 	upRate   int64  // its download and upload link rates, bytes/s
 	goals    string // goals table file; "" for the built-in one
 	plot     string // PNG of the upload's bytes over time; "" for none
+	only     *regexp.Regexp
 }
 
 func parseFlags() (config, error) {
@@ -66,7 +68,7 @@ func parseFlags() (config, error) {
 	flag.Int64Var(&c.upRate, "upload-rate", 30_000_000, "download and upload link rate in bytes/s for the upload scenario")
 	flag.StringVar(&c.goals, "goals", "", "goals table (default: the built-in goals.tsv)")
 	flag.StringVar(&c.plot, "plot", "bench/results/upload.png", "write the upload plot (PNG) here; empty: no plot")
-	flag.StringVar(&c.out, "out", "bench/results/latest.md", "also write the Markdown report here")
+	flag.StringVar(&c.out, "out", "bench/results/BENCHMARKS.md", "also write the Markdown report here")
 	flag.StringVar(&c.fsmBin, "fsm", "", "fsm binary (default: go build ./cmd/fsm into the temp dir)")
 	flag.StringVar(&c.fuseBin, "fsm-fuse", "", "fsm binary built with -tags fuse,fuse3 (default: try to build one)")
 	flag.StringVar(&c.fuseSkip, "fuse-skip", "", "skip the FUSE scenario, reporting this reason")
@@ -77,7 +79,16 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.thrRuns, "throttled-runs", 0, "rounds that include the throttled whole-file scenarios (0: all -runs)")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, caches) for inspection")
+	var only string
+	flag.StringVar(&only, "only", "", "run only the scenarios whose name matches this regexp (e.g. 'upload|stall')")
 	flag.Parse()
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return c, fmt.Errorf("-only: %w", err)
+		}
+		c.only = re
+	}
 	if flag.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
@@ -141,14 +152,24 @@ func run() int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
+	goals, err := loadGoals(cfg.goals)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fsmbench:", err)
+		return 2
+	}
 	h, err := newHarness(cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fsmbench:", err)
 		return 1
 	}
 	defer h.cleanup()
+	h.goals = goals
 
 	runErr := h.runAll(ctx)
+	if perr := h.plot(); perr != nil {
+		log.Error("plot", "err", perr)
+		runErr = errors.Join(runErr, perr)
+	}
 	report := h.report(runErr)
 	fmt.Print(report)
 	if err := writeReport(cfg.out, report); err != nil {
@@ -160,6 +181,24 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// plot draws the upload time series, if there are any, and notes where the
+// report finds the picture.
+func (h *harness) plot() error {
+	if h.cfg.plot == "" || len(h.uploadSeries) == 0 {
+		return nil
+	}
+	title := fmt.Sprintf("Upload of %s while it downloads, links %.0f MB/s each: downloaded (dashed), uploaded (solid)",
+		sizeText(h.cfg.upSize), float64(h.cfg.upRate)/1e6)
+	if err := writePlot(h.cfg.plot, title, h.uploadSeries, h.cfg.upSize); err != nil {
+		return err
+	}
+	h.plotFile = h.cfg.plot
+	if rel, err := filepath.Rel(filepath.Dir(h.cfg.out), h.cfg.plot); err == nil && h.cfg.out != "" {
+		h.plotFile = rel
+	}
+	return nil
 }
 
 func writeReport(path, report string) error {

@@ -27,12 +27,18 @@ func newLink(rate int64) *link { return &link{rate: rate} }
 // (tens of MB/s), so the rate is smooth, and large enough to cost little.
 const linkChunk = 64 << 10
 
+// linkSlack bounds the catch-up after late wake-ups (a burst of at most
+// rate × linkSlack bytes).
+const linkSlack = 50 * time.Millisecond
+
 // take reserves n bytes of the link and sleeps until they may pass.
 func (l *link) take(ctx context.Context, n int) error {
 	l.mu.Lock()
-	now := time.Now()
-	if l.next.Before(now) {
-		l.next = now
+	// A sleeper woken late (a loaded machine) may catch up on up to
+	// linkSlack of lost time, so the link keeps its rate on average rather
+	// than losing every oversleep; an idle link starts afresh.
+	if earliest := time.Now().Add(-linkSlack); l.next.Before(earliest) {
+		l.next = earliest
 	}
 	l.next = l.next.Add(time.Duration(float64(n) / float64(l.rate) * float64(time.Second)))
 	at := l.next

@@ -14,6 +14,10 @@ import (
 	"fsm/vfs"
 )
 
+// TokenHeader carries the bearer token when Authorization is taken by
+// basic auth.
+const TokenHeader = "X-Fsm-Token"
+
 // maxBody bounds a request body: a staging request is a URL, a name and a
 // few headers.
 const maxBody = 64 << 10
@@ -78,7 +82,13 @@ func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("requests from %s may not change fsm's files", origin))
 		return false
 	}
+	// With basic auth in front, Authorization carries the user's password;
+	// the token then comes in its own header. Neither header can be sent by
+	// another site's page without a CORS preflight, which fsm never grants.
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if v := r.Header.Get(TokenHeader); v != "" {
+		got, ok = v, true
+	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: use the token fsm serve wrote (the CLI finds it), or --token")

@@ -321,3 +321,36 @@ func TestRestageAfterChange(t *testing.T) {
 		t.Fatal("after staging again the bytes are not the new version's")
 	}
 }
+
+// TestTokenHeader: with basic auth in front, Authorization holds the
+// password and the token travels in X-Fsm-Token.
+func TestTokenHeader(t *testing.T) {
+	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/t.bin"})
+	fsys, _ := fsmtest.Tree(t, store.Options{})
+	ctl := control.New(control.Options{FS: fsys, Token: token})
+	srv := httptest.NewServer(guard.BasicAuth(ctl, "me", "pw", "fsm"))
+	defer srv.Close()
+	defer ctl.Close()
+	post := func(hdr map[string]string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/.fsm/api/v1/files", strings.NewReader(`{"url":"`+o.URL()+`"}`))
+		req.SetBasicAuth("me", "pw")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := post(nil); st != 401 {
+		t.Errorf("basic auth without a token: %d, want 401", st)
+	}
+	if st := post(map[string]string{control.TokenHeader: "wrong"}); st != 401 {
+		t.Errorf("wrong token header: %d, want 401", st)
+	}
+	if st := post(map[string]string{control.TokenHeader: token}); st != 201 {
+		t.Errorf("token header: %d, want 201", st)
+	}
+}

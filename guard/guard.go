@@ -1,5 +1,10 @@
 // Package guard has the HTTP middleware that stands in front of everything
-// fsm serves: a Host header check against DNS rebinding, and basic auth.
+// fsm serves: a Host header check against DNS rebinding, and basic auth with
+// a per-address limit on wrong credentials.
+//
+// They guard every request only if the http.Server hands them every
+// request: net/http answers "OPTIONS *" itself unless
+// Server.DisableGeneralOptionsHandler is set, bypassing both.
 package guard
 
 import (
@@ -9,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Host refuses with 403 every request whose Host header (port stripped) is
@@ -86,8 +93,15 @@ func normalize(hostport string) string {
 // BasicAuth requires HTTP basic auth with user and password on every
 // request; a missing or wrong one gets 401 with a WWW-Authenticate
 // challenge for realm. Both are compared in constant time (over their
-// SHA-256, so not even the lengths leak).
+// SHA-256, so not even the lengths leak). A client address that sent wrong
+// credentials 10 times within a minute gets 429 with Retry-After until that
+// minute is over, right credentials included (a request without any does
+// not count: clients send one first to get the challenge).
 func BasicAuth(next http.Handler, user, password, realm string) http.Handler {
+	return basicAuth(next, user, password, realm, newLimiter(time.Now))
+}
+
+func basicAuth(next http.Handler, user, password, realm string, lim *limiter) http.Handler {
 	wantUser := sha256.Sum256([]byte(user))
 	wantPass := sha256.Sum256([]byte(password))
 	if realm == "" {
@@ -95,12 +109,22 @@ func BasicAuth(next http.Handler, user, password, realm string) http.Handler {
 	}
 	challenge := `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `", charset="UTF-8"`
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := clientKey(r.RemoteAddr)
+		if wait := lim.wait(client); wait > 0 {
+			secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+			w.Header().Set("Retry-After", secs)
+			deny(w, http.StatusTooManyRequests, "fsm: too many failed logins from this address; try again in "+secs+" s\n")
+			return
+		}
 		u, p, ok := r.BasicAuth()
 		gotUser := sha256.Sum256([]byte(u))
 		gotPass := sha256.Sum256([]byte(p))
 		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
 		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
 		if !ok || userOK&passOK != 1 {
+			if ok {
+				lim.fail(client)
+			}
 			w.Header().Set("WWW-Authenticate", challenge)
 			deny(w, http.StatusUnauthorized, "fsm: authentication required\n")
 			return

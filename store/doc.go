@@ -17,10 +17,14 @@
 //   - request.go: sending a request (headers, redirects) and the stall
 //     watchdog every origin read runs under.
 //   - phase.go: the store's lifecycle as named phases.
+//   - digest.go: block checksums of files without validators.
+//   - tempfile.go: the temp file, open only while in use.
+//   - activity.go: Progress's rate and connections, and the download logs.
 //
 // # Locks
 //
-// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu;
+// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu or
+// tempFile.mu;
 // never the other way. Manager.mu guards the set of stores and the closed
 // state; Manager.used is atomic and may be changed under Store.mu.
 // Store.mu guards the store's mutable state (phase, present bytes,
@@ -40,6 +44,9 @@
 // such a file is read as one stream from its start, like an origin that
 // ignores Range: one response is one version. When the stream must be
 // restarted, the bytes it replays are compared with those already present,
-// and any difference fails the store with ErrChanged. The cost is that
+// and any difference fails the store with ErrChanged. Bytes evicted from
+// the cache cannot be compared that way, so a CRC-64 of each MiB is kept
+// as first received: a stream after an eviction hands out a block only once
+// it matched, and fails with ErrChanged when one does not. The cost is that
 // random reads of such a file wait for the stream to reach them.
 package store

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"fsm/internal/redact"
 )
@@ -33,8 +34,9 @@ var (
 // StatusError is an HTTP status from the origin that is not the answer the
 // request needs (a 404, a 503, ...).
 type StatusError struct {
-	Code   int
-	Status string // as sent, e.g. "404 Not Found"
+	Code       int
+	Status     string        // as sent, e.g. "404 Not Found"
+	retryAfter time.Duration // from Retry-After; 0 if none
 }
 
 func (e *StatusError) Error() string { return "origin answered " + e.Status }
@@ -44,7 +46,22 @@ func statusErr(resp *http.Response) *StatusError {
 	if st == "" {
 		st = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	return &StatusError{Code: resp.StatusCode, Status: st}
+	return &StatusError{Code: resp.StatusCode, Status: st, retryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+}
+
+// retryAfter parses Retry-After (seconds, or an HTTP date); 0 if absent or
+// unparsable.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, ok := digits(v); ok {
+		return time.Duration(min(n, 1<<31)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // refused: the statuses an expired signed URL gets.
@@ -69,6 +86,8 @@ var (
 	errReresolve = errors.New("redirect target refused the request; following the staged URL again")
 	// errWrite: the temp file could not be written (or read back).
 	errWrite = errors.New("write temp file")
+	// errDiskFull: fallocate found no room for the whole file.
+	errDiskFull = errors.New("no space left on the cache disk")
 )
 
 // retriable reports whether another attempt may succeed.

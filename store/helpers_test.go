@@ -81,14 +81,16 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// fastOpts are small-file options: quick retries, small chunks.
+// fastOpts are small-file options: quick retries, small chunks, and a
+// retry budget so short that Retries alone decides when a fetch gives up.
 func fastOpts() Options {
 	return Options{
-		ChunkSize:  256 << 10,
-		NearWindow: 128 << 10,
-		RetryBase:  time.Millisecond,
-		RetryMax:   5 * time.Millisecond,
-		Retries:    4,
+		ChunkSize:   256 << 10,
+		NearWindow:  128 << 10,
+		RetryBase:   time.Millisecond,
+		RetryMax:    5 * time.Millisecond,
+		RetryBudget: time.Nanosecond,
+		Retries:     4,
 	}
 }
 

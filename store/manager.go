@@ -30,10 +30,15 @@ type Options struct {
 	ChunkSize      int64 // bytes one readahead request asks for (8 MiB)
 	DemandChunk    int64 // bytes a request started by a waiting read asks for at least (256 KiB)
 	NearWindow     int64 // a read this close behind a fetcher waits for it (1 MiB)
-	Retries        int   // consecutive failures without progress before giving up (6)
-	RetryBase      time.Duration
-	RetryMax       time.Duration
-	StallTimeout   time.Duration // an origin silent this long is retried (30 s)
+	// A fetch gives up after RetryBudget of failures without progress
+	// (60 s) and at least Retries failed attempts (2), waiting RetryBase
+	// (100 ms) doubling up to RetryMax (2 s) between attempts, or as long
+	// as the origin's Retry-After says within the budget.
+	Retries      int
+	RetryBudget  time.Duration
+	RetryBase    time.Duration
+	RetryMax     time.Duration
+	StallTimeout time.Duration // an origin silent this long is retried (30 s)
 }
 
 func (o *Options) defaults() {
@@ -54,9 +59,10 @@ func (o *Options) defaults() {
 	setDefault(&o.ChunkSize, 8<<20)
 	setDefault(&o.DemandChunk, 256<<10)
 	setDefault(&o.NearWindow, 1<<20)
-	setDefault(&o.Retries, 6)
+	setDefault(&o.Retries, 2)
+	setDefault(&o.RetryBudget, 60*time.Second)
 	setDefault(&o.RetryBase, 100*time.Millisecond)
-	setDefault(&o.RetryMax, 5*time.Second)
+	setDefault(&o.RetryMax, 2*time.Second)
 	setDefault(&o.StallTimeout, 30*time.Second)
 }
 
@@ -195,12 +201,15 @@ func (m *Manager) New(src Source) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Truncate(src.Size); err != nil {
-		f.Close()
+	err = f.Truncate(src.Size)
+	if cerr := f.Close(); err == nil {
+		err = cerr // opened again when its content is first used
+	}
+	if err != nil {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	return m.add(newStore(m, src, f, false))
+	return m.add(newStore(m, src, f.Name(), false))
 }
 
 // createTemp makes a temp file in this run's folder.
@@ -219,12 +228,14 @@ func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
 	if err == nil && st.Size() != src.Size {
 		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
 	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("temp file: %w", cerr)
+	}
 	if err != nil {
-		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
-	s := newStore(m, src, f, true)
+	s := newStore(m, src, f.Name(), true)
 	s.rechargeLocked() // not shared yet
 	return m.add(s)
 }
@@ -242,7 +253,7 @@ func (m *Manager) add(s *Store) (*Store, error) {
 
 // closeFile undoes newStore for a store that was never shared.
 func (s *Store) closeFile() {
-	s.file.Close()
+	s.file.close()
 	os.Remove(s.path)
 	s.present.reset()
 	s.rechargeLocked()
@@ -288,6 +299,37 @@ func (m *Manager) evictLoop() {
 // fits its budget. Stores with open handles or reads in flight are skipped,
 // so the budget can be exceeded while everything is in use.
 func (m *Manager) evictIdle() {
+	for _, s := range m.byLastAccess() {
+		if m.used.Load() <= m.opts.MaxSize {
+			return
+		}
+		if n := s.evict(); n > 0 {
+			m.log.Info("evicted idle file to stay within the cache budget", "file", s.src.Name, "bytes", n)
+		}
+	}
+}
+
+// makeRoom evicts idle stores other than s, least recently used first,
+// until try succeeds or nothing idle is left; it returns try's last error.
+// It runs in a fetcher of s, and evicting a store waits for its fetchers,
+// so only stores without any are taken: two stores making room cannot
+// wait for each other.
+func (m *Manager) makeRoom(s *Store, try func() error) error {
+	err := errDiskFull
+	for _, c := range m.byLastAccess() {
+		if c == s || c.evictIf(evictQuiet) == 0 {
+			continue
+		}
+		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.src.Name)
+		if err = try(); !errors.Is(err, errDiskFull) {
+			return err
+		}
+	}
+	return err
+}
+
+// byLastAccess lists the stores, least recently used first.
+func (m *Manager) byLastAccess() []*Store {
 	m.mu.Lock()
 	type cand struct {
 		s    *Store
@@ -299,14 +341,11 @@ func (m *Manager) evictIdle() {
 	}
 	m.mu.Unlock()
 	slices.SortFunc(cands, func(a, b cand) int { return a.last.Compare(b.last) })
-	for _, c := range cands {
-		if m.used.Load() <= m.opts.MaxSize {
-			return
-		}
-		if n := c.s.evict(); n > 0 {
-			m.log.Info("evicted idle file to stay within the cache budget", "file", c.s.src.Name, "bytes", n)
-		}
+	out := make([]*Store, len(cands))
+	for i, c := range cands {
+		out[i] = c.s
 	}
+	return out
 }
 
 // Close closes every store (waiting for their readers, bounded by ctx) and

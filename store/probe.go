@@ -57,6 +57,8 @@ func (m *Manager) Probe(ctx context.Context, rawURL string, header http.Header) 
 	case headErr == nil && head.Size >= 0:
 		return &head.Remote, nil
 	case headErr != nil && headErr.Error() != err.Error():
+		// The GET's error is the verdict (its type picks the caller's
+		// status); HEAD's is only told, so it is not wrapped.
 		return nil, fmt.Errorf("probe %s: %w (HEAD: %v)", redact.URL(rawURL), err, headErr)
 	default:
 		return nil, fmt.Errorf("probe %s: %w", redact.URL(rawURL), err)
@@ -155,16 +157,21 @@ func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, err
 		return m.New(src)
 	}
 	m.log.Info("origin does not tell the size; downloading it whole before showing it", "file", src.Name)
-	f, n, err := m.fetchWhole(ctx, &src)
+	f, n, dig, err := m.fetchWhole(ctx, &src)
 	if err != nil {
 		return nil, err
 	}
 	src.Size = n
-	return m.adopt(src, f)
+	s, err := m.adopt(src, f)
+	if err == nil && s.dig != nil {
+		s.dig = dig // not shared yet
+	}
+	return s, err
 }
 
-// fetchWhole downloads a source of unknown size into a new temp file.
-func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int64, error) {
+// fetchWhole downloads a source of unknown size into a new temp file, with
+// the block checksums a later download is verified against.
+func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int64, *digests, error) {
 	u := src.Resolved
 	if u == "" {
 		u = src.URL
@@ -174,17 +181,21 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int
 	defer stop()
 	resp, err := m.send(ctx, http.MethodGet, u, src.URL, src.Header, nil)
 	if err != nil {
-		return nil, 0, fail(requestError(parent, ctx, err))
+		return nil, 0, nil, fail(requestError(parent, ctx, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fail(statusErr(resp))
+		return nil, 0, nil, fail(statusErr(resp))
 	}
 	f, err := m.createTemp()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	n, err := io.Copy(f, kickReader{resp.Body, wd})
+	dig := newDigests()
+	n, err := io.Copy(f, io.TeeReader(kickReader{resp.Body, wd}, digestWriter{dig}))
+	if err == nil {
+		err = dig.end()
+	}
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("got %d bytes, origin announced %d", n, resp.ContentLength)
 	}
@@ -195,10 +206,16 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int
 		if !errors.As(err, &pe) { // not the temp file's own error
 			err = requestError(parent, ctx, err)
 		}
-		return nil, 0, fail(fmt.Errorf("broke after %d bytes: %w", n, err))
+		return nil, 0, nil, fail(fmt.Errorf("broke after %d bytes: %w", n, err))
 	}
-	return f, n, nil
+	return f, n, dig, nil
 }
+
+// digestWriter feeds the first download of a file into its digests, which
+// cannot disagree with themselves yet.
+type digestWriter struct{ d *digests }
+
+func (w digestWriter) Write(p []byte) (int, error) { return len(p), w.d.feed(p) }
 
 // kickReader tells a watchdog about every byte read through it.
 type kickReader struct {

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
 // This file decides which byte ranges are fetched, and when: demand fetches
 // for waiting reads first, then readahead and the background fill.
@@ -17,6 +20,7 @@ type fetch struct {
 	plainRange bool      // send Range without If-Range (see run)
 	from       int64     // pos when started, and when: the fetch's rate
 	began      time.Time // tells how soon it reaches a byte
+	out        *os.File  // the temp file, held open by the fetcher while it runs
 }
 
 // reachesSoon reports whether f will fetch byte m within splitETA: a read
@@ -152,6 +156,7 @@ func (s *Store) startFetchLocked(f *fetch) {
 	f.epoch = s.epoch
 	f.from, f.began = f.pos, time.Now()
 	s.fetches = append(s.fetches, f)
+	s.noteStartLocked()
 	s.fetchWG.Add(1)
 	go s.run(s.ctx, f)
 }

@@ -47,8 +47,8 @@ type Progress struct {
 	Handles    int
 	Readers    int // ReadAt calls in flight
 	Fetchers   int
-	Rate       float64 // recent download rate, bytes/s
-	Conns      int     // origin connections in use
+	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
+	Conns      int     // origin connections in use (a response being read)
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -59,7 +59,7 @@ type Store struct {
 	m    *Manager
 	src  Source // never changes
 	path string
-	file *os.File
+	file tempFile // opened while in use
 	log  *slog.Logger
 	gate gate // has its own lock, taken after mu
 
@@ -77,13 +77,18 @@ type Store struct {
 	waiters    []*waiter
 	handles    int
 	staged     bool
-	stream     bool   // one whole-body fetch at a time (see the package doc)
-	epoch      int    // bumped by evict: fetchers of an older epoch mark nothing present
-	cursor     int64  // end of the latest read: readahead starts here
-	conns      int    // readahead connections: 1 until one proves slow
-	fetchURL   string // where requests go: the last redirect target seen
-	charged    int64  // disk use last reported to the manager
+	stream     bool     // one whole-body fetch at a time (see the package doc)
+	dig        *digests // block checksums of a file without validators; used by its one stream fetcher at a time
+	epoch      int      // bumped by evict: fetchers of an older epoch mark nothing present
+	cursor     int64    // end of the latest read: readahead starts here
+	conns      int      // readahead connections: 1 until one proves slow
+	fetchURL   string   // where requests go: the last redirect target seen
+	charged    int64    // disk use last reported to the manager
 	fetched    int64
+	meter      meter     // recent receive rate
+	open       int       // connections with a response being read
+	dl         *download // the download under way, for its log lines; nil if none
+	out        *outage   // the origin's current run of failures; nil if none
 	lastErr    error
 	permErr    error // why the store is failed (phaseFailed)
 	lastAccess time.Time
@@ -97,12 +102,14 @@ type waiter struct {
 	err      error
 }
 
-func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
+// newStore makes the store for src over the temp file at path, which holds
+// all src.Size bytes when complete.
+func newStore(m *Manager, src Source, path string, complete bool) *Store {
 	s := &Store{
 		m:          m,
 		src:        src,
-		path:       f.Name(),
-		file:       f,
+		path:       path,
+		file:       tempFile{path: path},
 		log:        m.log.With("file", src.Name),
 		staged:     true,
 		stream:     src.NoRange || !hasValidator(&src),
@@ -112,6 +119,9 @@ func newStore(m *Manager, src Source, f *os.File, complete bool) *Store {
 	}
 	if src.Resolved != "" {
 		s.fetchURL = src.Resolved
+	}
+	if !hasValidator(&src) {
+		s.dig = newDigests()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
@@ -140,7 +150,12 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
-	n, err := s.file.ReadAt(p[:end-off], off)
+	f, err := s.file.acquire()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
+	}
+	defer s.file.release()
+	n, err := f.ReadAt(p[:end-off], off)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == end-off) {
 		return n, fmt.Errorf("read %s at %d from temp file: %w", s.src.Name, off, err)
 	}
@@ -306,6 +321,7 @@ func (s *Store) OpenHandle() bool {
 	if s.phase == phaseClosed || (!s.staged && s.handles == 0) {
 		return false
 	}
+	s.file.pin()
 	s.handles++
 	s.lastAccess = time.Now()
 	return true
@@ -320,6 +336,7 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 		return fmt.Errorf("release %s: no open handle (released twice?)", s.src.Name)
 	}
 	s.handles--
+	s.file.unpin()
 	idle := s.handles == 0
 	last := idle && !s.staged
 	s.mu.Unlock()
@@ -377,7 +394,7 @@ func (s *Store) Close(ctx context.Context) error {
 		s.res = resNone
 		s.rechargeLocked()
 		s.mu.Unlock()
-		err := s.file.Close()
+		err := s.file.close()
 		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
@@ -394,7 +411,10 @@ func (s *Store) Close(ctx context.Context) error {
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
 // It runs once per download, in a fetcher, so Close and evict wait for it.
-func (s *Store) preallocate() {
+// When the disk is full it evicts idle files to make room; when that is not
+// enough, the download stops and reads of missing bytes fail with
+// ErrNoSpace until a later read finds room.
+func (s *Store) preallocate(file *os.File) {
 	s.mu.Lock()
 	tried := s.res != resNone
 	if !tried {
@@ -404,18 +424,52 @@ func (s *Store) preallocate() {
 	if tried {
 		return
 	}
-	if err := allocate(s.file, s.src.Size); errors.Is(err, errors.ErrUnsupported) {
-		return // nothing reserved; disk use is charged as bytes arrive
-	} else if err != nil {
+	reserve := func() error { return allocate(file, s.src.Size) }
+	err := reserve()
+	if errors.Is(err, errDiskFull) {
+		err = s.m.makeRoom(s, reserve)
+	}
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		if s.res == resTrying { // not reset by an eviction meanwhile
+			s.res = resHeld
+			s.rechargeLocked()
+		}
+		s.mu.Unlock()
+	case errors.Is(err, errors.ErrUnsupported):
+		// nothing reserved; disk use is charged as bytes arrive
+	case errors.Is(err, errDiskFull):
+		err := s.noSpaceErr()
+		s.log.Error("cannot download", "err", err)
+		s.mu.Lock()
+		s.noSpaceLocked(err)
+		s.mu.Unlock()
+	default:
 		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
+	}
+}
+
+// noSpaceErr says that the file does not fit, and where. The caller names
+// the file.
+func (s *Store) noSpaceErr() error {
+	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+}
+
+// noSpaceLocked stops the download: reads of missing bytes fail with err,
+// present ones are still served, and the next read tries to reserve again.
+func (s *Store) noSpaceLocked(err error) {
+	switch s.phase {
+	case phaseIdle, phaseFilling, phaseStalled:
+	default:
 		return
 	}
-	s.mu.Lock()
-	if s.res == resTrying { // not reset by an eviction meanwhile
-		s.res = resHeld
-		s.rechargeLocked()
-	}
-	s.mu.Unlock()
+	s.phase, s.lastErr = phaseStalled, err
+	s.res = resNone
+	s.dl = nil
+	s.cancel() // every fetch: each would fill the disk further
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.failWaitersLocked(0, s.src.Size, err)
 }
 
 // rechargeLocked reports a change of this store's disk use to the manager,
@@ -455,7 +509,11 @@ func (s *Store) Progress() Progress {
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
 		Fetchers:   len(s.fetches),
+		Conns:      s.open,
 		LastAccess: s.lastAccess,
+	}
+	if len(s.fetches) > 0 {
+		p.Rate = s.meter.rate(time.Now())
 	}
 	switch {
 	case s.phase == phaseClosed:
@@ -477,12 +535,23 @@ func (s *Store) Progress() Progress {
 // evict drops the downloaded bytes of an idle store to free disk space. The
 // file stays staged; a later read downloads again. It refuses while any handle
 // is open or any read is in flight.
-func (s *Store) evict() (freed int64) {
+func (s *Store) evict() (freed int64) { return s.evictIf(evictUnused) }
+
+// evictScope says which stores an eviction may take.
+type evictScope int
+
+const (
+	evictUnused evictScope = iota // no handle, no read: a background download may be stopped
+	evictQuiet                    // nor any fetch: the store cannot be making room itself
+)
+
+func (s *Store) evictIf(scope evictScope) (freed int64) {
 	s.mu.Lock()
 	// A reader counted by the gate may already have found its bytes present
 	// and be reading the file; one not yet counted will take s.mu after us and
 	// find the set empty, so checking the gate under s.mu is enough.
-	if s.phase == phaseClosed || s.phase == phaseEvicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 {
+	if s.phase == phaseClosed || s.phase == phaseEvicting || s.handles > 0 || s.gate.busy() > 0 || s.charged == 0 ||
+		(scope == evictQuiet && len(s.fetches) > 0) {
 		s.mu.Unlock()
 		return 0
 	}
@@ -493,13 +562,14 @@ func (s *Store) evict() (freed int64) {
 	s.present.reset()
 	s.res = resNone
 	s.rechargeLocked()
+	s.dl = nil
 	s.cancel()
 	s.mu.Unlock()
 
 	s.fetchWG.Wait()
-	err := s.file.Truncate(0)
+	err := os.Truncate(s.path, 0)
 	if err == nil {
-		err = s.file.Truncate(s.src.Size)
+		err = os.Truncate(s.path, s.src.Size)
 	}
 
 	s.mu.Lock()

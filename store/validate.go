@@ -41,6 +41,7 @@ type answer struct {
 	contentLength int64 // -1 if unknown
 	etag          string
 	lastModified  string
+	retryAfter    time.Duration
 }
 
 func answerOf(resp *http.Response) answer {
@@ -51,6 +52,7 @@ func answerOf(resp *http.Response) answer {
 		contentLength: resp.ContentLength,
 		etag:          resp.Header.Get("ETag"),
 		lastModified:  resp.Header.Get("Last-Modified"),
+		retryAfter:    retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
 }
 
@@ -96,7 +98,7 @@ func judge(src *Source, q ask, a answer) (v verdict, end int64, err error) {
 	case http.StatusRequestedRangeNotSatisfiable:
 		return changed, 0, fmt.Errorf("%w: origin answered 416 for bytes %d-%d (file got shorter)", ErrChanged, q.start, q.end-1)
 	default:
-		return retry, 0, &StatusError{Code: a.code, Status: a.status}
+		return retry, 0, &StatusError{Code: a.code, Status: a.status, retryAfter: a.retryAfter}
 	}
 }
 

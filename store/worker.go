@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +23,19 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 // run drives one fetch to its end, retrying transient failures with backoff.
 func (s *Store) run(ctx context.Context, f *fetch) {
 	defer s.fetchWG.Done()
-	failures := 0
+	file, err := s.file.acquire()
+	if err != nil {
+		s.mu.Lock()
+		s.removeFetchLocked(f)
+		if f.epoch == s.epoch {
+			s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
+		}
+		s.mu.Unlock()
+		return
+	}
+	defer s.file.release()
+	f.out = file
+	var streak failures
 	s.mu.Lock()
 	// Progress is this fetch reaching further than before, not bytes
 	// received: a stream that keeps breaking inside the part it already
@@ -42,9 +55,9 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 			continue // the origin sent fewer bytes than asked, honestly: ask for the rest
 		}
 		if f.pos > best {
-			best, failures = f.pos, 0
+			best, streak = f.pos, failures{}
 		}
-		delay, again := s.failedLocked(f, err, &failures)
+		delay, again := s.failedLocked(f, err, &streak)
 		if !again {
 			break
 		}
@@ -64,9 +77,17 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 	s.mu.Unlock()
 }
 
+// failures is a fetch's run of failed attempts without progress.
+type failures struct {
+	n     int
+	since time.Time // the first of them
+}
+
 // failedLocked decides what follows a failed attempt of f: another one
-// after delay, or none.
-func (s *Store) failedLocked(f *fetch, err error, failures *int) (delay time.Duration, again bool) {
+// after delay, or none. A fetch keeps trying for RetryBudget of failures
+// without progress (and at least Retries attempts), so an outage shorter
+// than that costs a wait, not the download.
+func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.Duration, again bool) {
 	switch {
 	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.src):
 		// Some servers answer a date If-Range with the whole file rather
@@ -86,16 +107,27 @@ func (s *Store) failedLocked(f *fetch, err error, failures *int) (delay time.Dur
 		return 0, false
 	}
 	o := s.m.opts
-	*failures++
+	now := time.Now()
+	if streak.n == 0 {
+		streak.since = now
+	}
+	streak.n++
 	s.lastErr = err
-	if !retriable(err) || *failures > o.Retries {
-		s.log.Error("download failed", "url", redact.URL(s.src.URL), "offset", f.pos, "attempts", *failures, "err", err)
+	left := o.RetryBudget - now.Sub(streak.since)
+	if !retriable(err) || (streak.n > o.Retries && left <= 0) {
+		s.noteGiveUpLocked(f.pos, err)
 		s.phase = phaseStalled
 		s.failWaitersLocked(f.pos, f.end, fmt.Errorf("download %s: %w", redact.URL(s.src.URL), err))
 		return 0, false
 	}
-	delay = min(o.RetryBase<<(*failures-1), o.RetryMax)
-	s.log.Warn("download interrupted; retrying", "offset", f.pos, "attempt", *failures, "in", delay, "err", err)
+	delay = min(o.RetryBase<<min(streak.n-1, 30), o.RetryMax)
+	var se *StatusError
+	if errors.As(err, &se) && se.retryAfter > delay {
+		// The origin says when to come back: wait that long, but not
+		// past the budget (one more attempt then decides).
+		delay = max(delay, min(se.retryAfter, left))
+	}
+	s.noteFailureLocked(f.pos, streak.n, delay, err)
 	return delay, true
 }
 
@@ -106,7 +138,13 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
 	plain := f.plainRange
 	u := s.fetchURL
+	s.noteConnLocked(+1)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.noteConnLocked(-1)
+		s.mu.Unlock()
+	}()
 
 	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
 	defer stop()
@@ -170,6 +208,13 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 	defer bufPool.Put(bp)
 	buf := *bp
 	pos := start
+	marked := start // bytes before it are marked present
+	dig := s.dig
+	if !f.stream {
+		dig = nil // ranged fetches are guarded by validators
+	} else if dig != nil {
+		dig.restart()
+	}
 	for {
 		s.mu.Lock()
 		limit := min(f.end, announced)
@@ -183,15 +228,22 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 		n, rerr := io.ReadAtLeast(body, buf[:want], int(min(want, 64<<10)))
 		if n > 0 {
 			wd.kick()
-			if err := s.put(buf[:n], pos, f.stream); err != nil {
+			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
 				return err
 			}
-			s.markPresent(f, pos, pos+int64(n))
+			to, err := s.verifiedTo(dig, buf[:n], pos+int64(n))
+			if err != nil {
+				return err
+			}
+			if to > marked {
+				s.markPresent(f, marked, to)
+				marked = to
+			}
 			if pos == start {
 				// After the first bytes are out, not before: reserving
 				// a large file's blocks takes milliseconds (about 1.5
 				// per GiB here) that the first byte need not wait for.
-				s.preallocate()
+				s.preallocate(f.out)
 			}
 			pos += int64(n)
 			if !measured && pos-start >= 1<<20 {
@@ -205,18 +257,34 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			if pos >= limit {
 				return nil
 			}
-			return fmt.Errorf("origin closed the connection at byte %d: %w", pos, io.ErrUnexpectedEOF)
+			return fmt.Errorf("%w: it closed the connection at byte %d: %w", ErrNoAnswer, pos, io.ErrUnexpectedEOF)
 		default:
 			return requestError(parent, ctx, rerr)
 		}
 	}
 }
 
+// verifiedTo feeds b, a stream's bytes up to to, to its digests (nil: none
+// kept) and returns how far the stream may be marked present.
+func (s *Store) verifiedTo(dig *digests, b []byte, to int64) (int64, error) {
+	if dig == nil {
+		return to, nil
+	}
+	err := dig.feed(b)
+	if err == nil && to == s.src.Size {
+		err = dig.end()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return dig.safe(to), nil
+}
+
 // put writes b at off. A restarted whole-body stream replays bytes that are
 // already present (and may have been read): those are compared, not
 // rewritten, so a file that changed at an origin without validators fails
 // with ErrChanged instead of mixing two versions.
-func (s *Store) put(b []byte, off int64, replay bool) error {
+func (s *Store) put(file *os.File, b []byte, off int64, replay bool) error {
 	end := off + int64(len(b))
 	for p := off; p < end; {
 		m, q := p, end
@@ -228,7 +296,7 @@ func (s *Store) put(b []byte, off int64, replay bool) error {
 		}
 		if m > p {
 			old := make([]byte, m-p)
-			if _, err := s.file.ReadAt(old, p); err != nil {
+			if _, err := file.ReadAt(old, p); err != nil {
 				return fmt.Errorf("%w %s: read back: %w", errWrite, s.path, err)
 			}
 			if !bytes.Equal(old, b[p-off:m-off]) {
@@ -236,7 +304,10 @@ func (s *Store) put(b []byte, off int64, replay bool) error {
 			}
 		}
 		if q > m {
-			if _, err := s.file.WriteAt(b[m-off:q-off], m); err != nil {
+			if _, err := file.WriteAt(b[m-off:q-off], m); err != nil {
+				if diskFull(err) {
+					return s.noSpaceErr()
+				}
 				return fmt.Errorf("%w %s: %w", errWrite, s.path, err)
 			}
 		}
@@ -268,6 +339,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 		s.rechargeLocked()
 		s.wakeLocked(nil)
 	}
+	s.noteBytesLocked(b-a, time.Now())
 }
 
 // dateIfRange reports whether If-Range carries a date (no strong ETag).

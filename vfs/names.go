@@ -58,7 +58,22 @@ func Clean(p string) string {
 }
 
 // ErrBadName marks a name that staging refuses; it is an fs.ErrInvalid.
-var ErrBadName = fmt.Errorf("bad name: %w", fs.ErrInvalid)
+var ErrBadName error = &kindError{"bad name", fs.ErrInvalid}
+
+// ErrNameTaken marks a name that is staged, being staged, a folder, or
+// needed as a folder; it is an fs.ErrExist.
+var ErrNameTaken error = &kindError{"name taken", fs.ErrExist}
+
+// kindError is a sentinel that errors.Is also matches against a standard
+// kind, without that kind's text in every message ("file already exists"
+// after "is already staged" says the same twice).
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
 
 // CheckName reports why name cannot be staged, or nil. A name is a relative
 // slash path; each element is valid UTF-8 with no control characters, no

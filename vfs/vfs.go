@@ -198,22 +198,22 @@ func (f *FS) reserve(name string) error {
 func (f *FS) clash(name string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
-		return fmt.Errorf("name %q is already staged; unstage it first or stage it under another name: %w", name, fs.ErrExist)
+		return fmt.Errorf("%w: %q is already staged; unstage it first or stage it under another name", ErrNameTaken, name)
 	}
 	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
 		if taken(dir) {
-			return fmt.Errorf("name %q needs folder %q, which is a staged file: %w", name, dir, fs.ErrExist)
+			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
 	}
 	prefix := name + "/"
 	for p := range f.files {
 		if strings.HasPrefix(p, prefix) {
-			return fmt.Errorf("name %q is a folder of staged files: %w", name, fs.ErrExist)
+			return fmt.Errorf("%w: %q is a folder of staged files; stage it under another name", ErrNameTaken, name)
 		}
 	}
 	for p := range f.pending {
 		if strings.HasPrefix(p, prefix) {
-			return fmt.Errorf("name %q is a folder of files being staged: %w", name, fs.ErrExist)
+			return fmt.Errorf("%w: %q is a folder of files being staged; stage it under another name", ErrNameTaken, name)
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 	hd, err := s.fs.Open(info.Path)
 	if err != nil {
 		// Unstaged between Stat and Open.
-		w.Header().Del("Content-Length")
+		dropFileHeaders(w.Header())
 		notFound(w)
 		return
 	}
@@ -91,24 +90,32 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	at := off + copied
-	switch {
-	case r.Context().Err() != nil || b.werr != nil:
+	if r.Context().Err() != nil || b.werr != nil {
 		s.log.Debug("client went away during GET", "name", info.Path, "offset", at, "sent", b.n)
 		if b.sent {
 			panic(http.ErrAbortHandler)
 		}
 		return
-	case b.sent:
-		reason := failure(err, wd.stalled(), s.stall, hd)
+	}
+	reason := failure(err)
+	if wd.stalled() {
+		reason = stallAnswer(hd.File(), s.stall)
+	}
+	if b.sent {
 		s.log.Error("GET aborted mid-stream", "name", info.Path, "offset", at, "sent", b.n, "reason", reason.msg)
 		panic(http.ErrAbortHandler)
 	}
-	reason := failure(err, wd.stalled(), s.stall, hd)
 	s.log.Error("GET failed", "name", info.Path, "offset", at, "status", reason.code, "reason", reason.msg)
-	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified", "Content-Security-Policy"} {
-		w.Header().Del(k)
-	}
+	dropFileHeaders(w.Header())
 	plain(w, reason.code, "fsm: "+reason.msg+"\n")
+}
+
+// dropFileHeaders removes the headers that describe the file from an
+// answer that turned out not to carry it.
+func dropFileHeaders(h http.Header) {
+	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified", "Content-Security-Policy"} {
+		h.Del(k)
+	}
 }
 
 // answer is an error status and its one-line reason.
@@ -118,23 +125,29 @@ type answer struct {
 }
 
 // failure turns a failed read into what the client is told. The store's
-// errors name the file and offset; this adds only what it means for HTTP.
-func failure(err error, stalled bool, limit time.Duration, hd *vfs.Handle) answer {
+// errors name the file, the offset and the URL (without its secrets); this
+// adds only what the failure means for HTTP.
+func failure(err error) answer {
 	switch {
-	case stalled:
-		msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", hd.File().Path, limit)
-		if last := hd.File().Progress().Err; last != nil {
-			msg += "; last origin error: " + redactURLs(last.Error())
-		}
-		return answer{http.StatusGatewayTimeout, msg}
 	case errors.Is(err, store.ErrChanged):
 		// 502, not 409 or 412: nothing in the request was wrong, the
 		// origin no longer has the version that was staged.
-		return answer{http.StatusBadGateway, redactURLs(err.Error())}
+		return answer{http.StatusBadGateway, err.Error()}
+	case errors.Is(err, store.ErrNoSpace):
+		return answer{http.StatusInsufficientStorage, err.Error()}
 	case errors.Is(err, store.ErrClosed):
 		return answer{http.StatusServiceUnavailable, "fsm is shutting down"}
 	}
-	return answer{http.StatusBadGateway, "cannot read from the origin: " + redactURLs(err.Error())}
+	return answer{http.StatusBadGateway, "cannot read from the origin: " + err.Error()}
+}
+
+// stallAnswer is the 504 for a read that got no byte for limit.
+func stallAnswer(f *vfs.File, limit time.Duration) answer {
+	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path, limit)
+	if last := f.Progress().Err; last != nil {
+		msg += "; last origin error: " + last.Error()
+	}
+	return answer{http.StatusGatewayTimeout, msg}
 }
 
 // scriptable reports content types a browser would run scripts in.
@@ -145,21 +158,6 @@ func scriptable(ct string) bool {
 		return true
 	}
 	return false
-}
-
-var queryRE = regexp.MustCompile(`(https?://[^\s?"#]*)\?[^\s"#]*`)
-
-// redactURLs drops query strings from URLs in a message: signed URLs carry
-// their secrets there.
-// A colon ending the match is the message's ("download URL: err").
-func redactURLs(s string) string {
-	return queryRE.ReplaceAllStringFunc(s, func(m string) string {
-		base, _, _ := strings.Cut(m, "?")
-		if strings.HasSuffix(m, ":") {
-			return base + "?…:"
-		}
-		return base + "?…"
-	})
 }
 
 // errStalled is the cause a watchdog cancels a GET's reads with.

@@ -58,6 +58,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.content = o.origin.Content
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.store.Logger = log
+	if o.store.RetryBudget == 0 {
+		// A failing origin gives up quickly, so tests see the 502 with
+		// its reason rather than the stall bound's 504.
+		o.store.RetryBudget = 200 * time.Millisecond
+	}
 	if o.store.RetryBase == 0 {
 		o.store.RetryBase = time.Millisecond
 	}

@@ -1,6 +1,7 @@
 package webdav
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"fsm/internal/fsmtest"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"fsm/guard"
 	"fsm/internal/testorigin"
 	"fsm/store"
 )
@@ -739,5 +742,39 @@ func TestClientMistakesLogAtDebug(t *testing.T) {
 	}
 	if n := strings.Count(logs, "level=DEBUG"); n < len(cases) {
 		t.Errorf("%d debug lines for %d client mistakes:\n%s", n, len(cases), logs)
+	}
+}
+
+// TestOptionsStar: "OPTIONS *" reaches the guards and the handler like any
+// other request when the server passes it on (DisableGeneralOptionsHandler),
+// and the handler answers it as it answers OPTIONS on a path.
+func TestOptionsStar(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = guard.Host(e.handler, nil, srv.Listener.Addr().String())
+	srv.Config.DisableGeneralOptionsHandler = true
+	srv.Start()
+	defer srv.Close()
+	for _, c := range []struct {
+		host string
+		code int
+	}{{"evil.example", http.StatusForbidden}, {"localhost", http.StatusOK}} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", c.host)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != c.code {
+			t.Errorf("OPTIONS * with Host %s: %s, want %d", c.host, resp.Status, c.code)
+		}
+		if c.code == http.StatusOK && resp.Header.Get("DAV") != "1" {
+			t.Errorf("OPTIONS *: DAV %q, want 1", resp.Header.Get("DAV"))
+		}
 	}
 }

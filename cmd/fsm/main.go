@@ -15,6 +15,9 @@ var version = "dev"
 
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the server in the foreground until SIGINT/SIGTERM."`
+	Stage   stageCmd   `cmd:"" help:"Add files to a running server."`
+	Ls      lsCmd      `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
+	Unstage unstageCmd `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

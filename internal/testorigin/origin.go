@@ -2,8 +2,9 @@
 // tests and benchmarks: one file of deterministic pseudo-random content served
 // over net/http/httptest, with hand-written Range/If-Range handling (so the
 // behaviour under test is exactly what is documented here, not whatever
-// http.ServeContent happens to do), throttling, delays, errors, abrupt
-// connection cuts, mid-download file replacement and a request log.
+// http.ServeContent happens to do), throttling, delays, errors (with
+// Retry-After), abrupt connection cuts, bodies that go silent, range answers
+// capped in length, mid-download file replacement and a request log.
 //
 // Range semantics, in brief:
 //
@@ -82,6 +83,19 @@ type Options struct {
 	// with CutAfter > 0 means one cut.
 	CutAfter int64
 	CutCount int
+	// StallAfter > 0 makes GET responses whose body is longer than
+	// StallAfter send exactly that many body bytes (flushed) and then
+	// nothing, until the client goes away or the origin is closed: an origin
+	// gone silent mid-body. StallCount limits it to the first StallCount
+	// such responses; 0 stalls every one.
+	StallAfter int64
+	StallCount int
+	// MaxRangeBytes > 0 answers a range longer than that with only its
+	// first MaxRangeBytes bytes and an honest Content-Range, as origins that
+	// cap each range response do.
+	MaxRangeBytes int64
+	// RetryAfter, when set, is sent as Retry-After with injected failures.
+	RetryAfter string
 	// FailCount makes the first FailCount GETs (HEAD is not affected) answer
 	// FailStatus, default 503, with a short text body.
 	FailCount  int
@@ -128,6 +142,7 @@ type Origin struct {
 	autoChanged bool  // ChangeAfter has fired
 	served      int64
 	failLeft    int
+	stallLeft   int // -1: unlimited
 	cutLeft     int
 	cutAfter    int64
 	gate        chan struct{} // non-nil while Block is in effect
@@ -165,12 +180,16 @@ func NewServer(opts Options) *Origin {
 	if opts.CutAfter > 0 && opts.CutCount <= 0 {
 		opts.CutCount = 1
 	}
+	if opts.StallCount <= 0 {
+		opts.StallCount = -1
+	}
 	o := &Origin{
-		opts:     opts,
-		done:     make(chan struct{}),
-		failLeft: opts.FailCount,
-		cutLeft:  opts.CutCount,
-		cutAfter: opts.CutAfter,
+		opts:      opts,
+		done:      make(chan struct{}),
+		failLeft:  opts.FailCount,
+		stallLeft: opts.StallCount,
+		cutLeft:   opts.CutCount,
+		cutAfter:  opts.CutAfter,
 	}
 	o.Server = httptest.NewServer(o)
 	return o
@@ -400,6 +419,9 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.writeHeader(w, idx, http.StatusRequestedRangeNotSatisfiable)
 			return
 		case rangeOK:
+			if o.opts.MaxRangeBytes > 0 {
+				n = min(n, o.opts.MaxRangeBytes)
+			}
 			start, length, status = s, n, http.StatusPartialContent
 			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", s, s+n-1, size))
 		}
@@ -413,6 +435,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	cut := o.takeCut(length)
+	stall := o.takeStall(length)
 	o.writeHeader(w, idx, status)
 	rc := http.NewResponseController(w)
 	// Flush the headers now: it forces chunked encoding when there is no
@@ -428,7 +451,18 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cut >= 0 {
 		n = cut
 	}
+	if stall >= 0 && stall < n {
+		n = stall
+	}
 	if o.sendBody(ctx, w, rc, idx, v.content, start, n) != nil {
+		return
+	}
+	if stall >= 0 && stall == n {
+		_ = rc.Flush()
+		select { // silent until the client gives up
+		case <-ctx.Done():
+		case <-o.done:
+		}
 		return
 	}
 	if cut >= 0 {
@@ -473,6 +507,9 @@ func (o *Origin) sendError(w http.ResponseWriter, idx, code int) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(msg)+1))
+	if code == o.opts.FailStatus && o.opts.RetryAfter != "" {
+		h.Set("Retry-After", o.opts.RetryAfter)
+	}
 	o.writeHeader(w, idx, code)
 	fmt.Fprintln(w, msg)
 }
@@ -491,6 +528,19 @@ func (o *Origin) takeFailure() bool {
 		return true
 	}
 	return false
+}
+
+// takeStall returns where a body of the given length stalls, or -1.
+func (o *Origin) takeStall(length int64) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.opts.StallAfter > 0 && o.opts.StallAfter < length && o.stallLeft != 0 {
+		if o.stallLeft > 0 {
+			o.stallLeft--
+		}
+		return o.opts.StallAfter
+	}
+	return -1
 }
 
 // takeCut returns the cut position for a body of the given length, or -1.

@@ -566,3 +566,60 @@ func TestCloseDoesNotHang(t *testing.T) {
 		t.Errorf("handlers still active after Close: %d, %d", o.Active(), o2.Active())
 	}
 }
+
+func TestStallAfter(t *testing.T) {
+	c := Content{Seed: 3, Size: 100_000}
+	o := New(t, Options{Content: c, StallAfter: 1000, StallCount: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, o.URL(), nil)
+	resp, err := o.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, c.Bytes(0, 1000)) {
+		t.Fatalf("first 1000 bytes: %v", err)
+	}
+	// Nothing more comes: the next read only ends when the client gives up.
+	done := make(chan error, 1)
+	go func() {
+		_, err := resp.Body.Read(make([]byte, 1))
+		done <- err
+	}()
+	fsmtest.Eventually(t, "the stalled handler", func() bool { return o.Active() == 1 })
+	select {
+	case err := <-done:
+		t.Fatalf("read after the stall point returned: %v", err)
+	default:
+	}
+	cancel()
+	<-done
+	resp.Body.Close()
+	// StallCount 1: the next response is whole.
+	if _, body, err := get(t, o, "GET", o.URL()); err != nil || int64(len(body)) != c.Size {
+		t.Fatalf("second GET: %d bytes, %v", len(body), err)
+	}
+}
+
+func TestMaxRangeBytes(t *testing.T) {
+	c := Content{Seed: 4, Size: 10_000}
+	o := New(t, Options{Content: c, MaxRangeBytes: 300})
+	resp, body, err := get(t, o, "GET", o.URL(), "Range", "bytes=1000-5000")
+	if err != nil || resp.StatusCode != 206 || resp.Header.Get("Content-Range") != "bytes 1000-1299/10000" || !bytes.Equal(body, c.Bytes(1000, 300)) {
+		t.Fatalf("capped range: %s %q %d bytes %v", resp.Status, resp.Header.Get("Content-Range"), len(body), err)
+	}
+	if resp, body, _ := get(t, o, "GET", o.URL(), "Range", "bytes=9900-"); resp.Header.Get("Content-Range") != "bytes 9900-9999/10000" || len(body) != 100 {
+		t.Fatalf("short range: %q %d bytes", resp.Header.Get("Content-Range"), len(body))
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	o := New(t, Options{Content: Content{Seed: 5, Size: 10}, FailCount: 1, RetryAfter: "7"})
+	resp, _, _ := get(t, o, "GET", o.URL())
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
+		t.Fatalf("injected failure: %s Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if resp, _, _ := get(t, o, "GET", o.URL()); resp.Header.Get("Retry-After") != "" {
+		t.Fatal("Retry-After on a normal answer")
+	}
+}

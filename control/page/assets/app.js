@@ -27,9 +27,10 @@
   function duration(s) {
     if (!isFinite(s) || s < 0) return '';
     if (s < 1) return 'under a second';
-    if (s < 60) return Math.round(s) + ' s';
-    if (s < 3600) return Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
-    return Math.floor(s / 3600) + ' h ' + Math.round((s % 3600) / 60) + ' min';
+    s = Math.round(s);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
   }
 
   function plural(n, one, many) { return n + ' ' + (n === 1 ? one : many); }
@@ -64,7 +65,9 @@
     return msg;
   }
 
-  function authHeaders(extra) { return Object.assign({ Authorization: 'Bearer ' + token }, extra); }
+  // Its own header, not Authorization: with --user the browser sends the basic
+  // auth credentials there, and they must stay.
+  function authHeaders(extra) { return Object.assign({ 'X-Fsm-Token': token }, extra); }
 
   // ---- copy buttons
 
@@ -166,13 +169,15 @@
     }
     row.bar.setAttribute('aria-label', 'Downloaded of ' + f.name);
 
-    let rate = '';
-    if (f.state === 'downloading' && f.rate > 0) {
-      rate = bytes(f.rate) + '/s';
-      if (known && f.size > f.downloaded) rate += ' · ' + duration((f.size - f.downloaded) / f.rate) + ' left';
-      if (f.connections > 1) rate += ' · ' + f.connections + ' connections';
+    const speed = [];
+    if (f.state === 'downloading') {
+      if (f.rate > 0) {
+        speed.push(bytes(f.rate) + '/s');
+        if (known && f.size > f.downloaded) speed.push(duration((f.size - f.downloaded) / f.rate) + ' left');
+      }
+      if (f.connections > 1) speed.push(f.connections + ' connections');
     }
-    setText(row.rate, rate);
+    setText(row.rate, speed.join(' · '));
     setText(row.handles, f.open_handles > 0 ? plural(f.open_handles, 'open handle', 'open handles') : '');
     show(row.unverified, f.verified === false && f.state !== 'probing' && f.state !== 'failed');
 
@@ -284,7 +289,7 @@
         upsert(f);
         form.reset();
         const row = rows.get(f.name);
-        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1500); }
+        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
       } else {
         stageFailed(await errorText(resp));
       }

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"fsm/control"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// apiPrefix is where fsm serve answers its control API.
+const apiPrefix = "/.fsm/api/v1/"
+
+// answerTimeout bounds the wait for a server's answer: longer than the
+// server's own bound on a staging probe, so its message arrives first, but a
+// program on the port that accepts and never answers is not waited for
+// forever. The events stream's status line comes at once; its body is not
+// bounded.
+const answerTimeout = 90 * time.Second
+
+// clientFlags are the flags of every command that talks to a running
+// server. The environment variables are the ones `fsm serve` reads, so one
+// environment configures both.
+type clientFlags struct {
+	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080)."`
+	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server)."`
+	User         string `env:"FSM_USER" help:"HTTP basic auth user, when the server was started with --user."`
+	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" placeholder:"FILE" help:"File holding the basic auth password."`
+}
+
+// apiClient talks to one fsm server's control API.
+type apiClient struct {
+	addr     string // HOST:PORT, for messages and the token file
+	base     string // scheme://HOST:PORT
+	user     string
+	password string
+	http     *http.Client
+
+	token token
+}
+
+// token is the bearer token and where it came from, so a 401 can say what
+// was tried.
+type token struct {
+	value string
+	file  string // the file it was read from, or the file looked for when value is ""
+}
+
+// connect checks the flags and returns a client for the server they name.
+// Bad flags are usage errors (exit status 2).
+func (f *clientFlags) connect() (*apiClient, error) {
+	base, addr, err := serverURL(f.Server)
+	if err != nil {
+		return nil, &exitError{2, fmt.Errorf("--server: %w", err)}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = answerTimeout
+	c := &apiClient{addr: addr, base: base, user: f.User, http: &http.Client{Transport: tr}}
+	if (f.User == "") != (f.PasswordFile == "") {
+		return nil, &exitError{2, errors.New("--user and --password-file go together: give both or neither")}
+	}
+	if f.PasswordFile != "" {
+		b, err := os.ReadFile(f.PasswordFile)
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("--password-file: %w", err)}
+		}
+		c.password = strings.TrimRight(string(b), "\r\n")
+	}
+	if f.Token != "" {
+		c.token = token{value: f.Token}
+	} else {
+		c.token = findToken(addr)
+	}
+	return c, nil
+}
+
+// serverURL turns HOST:PORT, http://HOST:PORT or https://HOST:PORT (a
+// trailing slash allowed) into the base URL and the HOST:PORT to dial.
+func serverURL(s string) (base, addr string, err error) {
+	scheme, rest := "http", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		u, err := url.Parse(s)
+		if err != nil {
+			return "", "", fmt.Errorf("%q: %w", s, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return "", "", fmt.Errorf("%q: want HOST:PORT or http://HOST:PORT", s)
+		}
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", "", fmt.Errorf("%q: give the server's address only, without a path, query or user", s)
+		}
+		scheme, rest = u.Scheme, u.Host
+		if u.Port() == "" {
+			rest = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || port == "" {
+		return "", "", fmt.Errorf("%q: want HOST:PORT or http://HOST:PORT", s)
+	}
+	// FSM_ADDR is fsm serve's listen address too: one that listens on every
+	// interface (":8080", "0.0.0.0:8080") is reached on loopback.
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	addr = net.JoinHostPort(host, port)
+	return scheme + "://" + addr, addr, nil
+}
+
+// tokenFile is the file that the server listening on addr (HOST:PORT) keeps
+// its control API token in, and where the CLI looks for it:
+// <user cache dir>/fsm/tokens/<host>_<port>. The host is lower-cased, an IP
+// address written in its canonical form, IPv6 brackets dropped and every
+// ':' replaced by '_', so the name is valid on every file system:
+// 127.0.0.1:8080 → 127.0.0.1_8080, [::1]:8080 → __1_8080,
+// localhost:8080 → localhost_8080.
+func tokenFile(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("token file for %q: %w", addr, err)
+	}
+	host = strings.ToLower(host)
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String()
+	}
+	if host == "" || port == "" || strings.ContainsAny(host+port, `/\`) || strings.HasPrefix(host, ".") {
+		return "", fmt.Errorf("token file for %q: not a HOST:PORT address", addr)
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("token file for %s: %w", addr, err)
+	}
+	name := strings.ReplaceAll(host+"_"+port, ":", "_")
+	return filepath.Join(dir, "fsm", "tokens", name), nil
+}
+
+// findToken reads the token of the server at addr. A loopback server may
+// have been started under another name for the same interface (localhost
+// versus 127.0.0.1) or on every interface (0.0.0.0, ::), so those token
+// files are tried after the exact one. It returns an empty value, with the
+// exact file's path, when there is none.
+func findToken(addr string) token {
+	first, err := tokenFile(addr)
+	if err != nil {
+		return token{}
+	}
+	for _, a := range tokenCandidates(addr) {
+		p, err := tokenFile(a)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if v := strings.TrimSpace(string(b)); err == nil && v != "" {
+			return token{value: v, file: p}
+		}
+	}
+	return token{file: first}
+}
+
+func tokenCandidates(addr string) []string {
+	out := []string{addr}
+	host, port, _ := net.SplitHostPort(addr)
+	if !isLoopback(host) {
+		return out
+	}
+	for _, h := range []string{"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"} {
+		if a := net.JoinHostPort(h, port); a != addr {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// errInterrupted is what a request cut short by Ctrl-C reports.
+var errInterrupted = errors.New("interrupted")
+
+// apiError is an answer of the control API other than success.
+type apiError struct {
+	status  int
+	message string // the server's one-line reason
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// do sends one request and decodes a JSON answer into out (when out is not
+// nil). Failures come back as one line fit for the user: no server, the
+// server's {"error"} message, or what else answered.
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("the fsm server at %s sent a reply that is not the expected JSON: %w", c.addr, err)
+	}
+	return nil
+}
+
+// raw returns the body of a successful GET as it came.
+func (c *apiClient) raw(ctx context.Context, path string) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the answer of the fsm server at %s: %w", c.addr, err)
+	}
+	return b, nil
+}
+
+// send sends one request and returns a 2xx response, whose body the caller
+// closes.
+func (c *apiClient) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode the request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+apiPrefix+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("request %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	switch {
+	case c.token.value == "" || method == http.MethodGet:
+	case c.user != "":
+		// Authorization carries the basic auth credentials.
+		req.Header.Set(control.TokenHeader, c.token.value)
+	default:
+		req.Header.Set("Authorization", "Bearer "+c.token.value)
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, c.statusError(resp)
+}
+
+func (c *apiClient) transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	// Refused, or (on Windows, where the errno differs) any failed dial.
+	var op *net.OpError
+	if refused := errors.Is(err, syscall.ECONNREFUSED); refused || errors.As(err, &op) && op.Op == "dial" {
+		start := "fsm serve"
+		if c.addr != "127.0.0.1:8080" {
+			start += " --addr " + c.addr
+		}
+		why := ""
+		if !refused {
+			why = " (" + op.Err.Error() + ")"
+		}
+		return fmt.Errorf("no fsm server answers at %s%s; start one with `%s` (or point --server or FSM_ADDR at yours)", c.addr, why, start)
+	}
+	return fmt.Errorf("cannot reach the fsm server at %s: %w", c.addr, err)
+}
+
+// statusError turns a refusal into the server's own message, with what to
+// do about a missing token or password added.
+func (c *apiClient) statusError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		if resp.StatusCode == http.StatusUnauthorized && strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+			return &apiError{resp.StatusCode, fmt.Sprintf("the fsm server at %s wants a user and password: give --user and --password-file (or FSM_USER and FSM_PASSWORD_FILE)", c.addr)}
+		}
+		// Not fsm's control API: another program, or an fsm too old to have one.
+		return &apiError{resp.StatusCode, fmt.Sprintf("the server at %s answered %s, not as an fsm control API (another program on that port, or an older fsm?)", c.addr, resp.Status)}
+	}
+	msg := firstLine(e.Error)
+	if resp.StatusCode == http.StatusUnauthorized {
+		switch {
+		case c.token.value == "" && c.token.file != "":
+			msg += fmt.Sprintf(" (no token file %s: give --token or FSM_TOKEN)", c.token.file)
+		case c.token.file != "":
+			msg += fmt.Sprintf(" (the token in %s is not this server's: give --token or FSM_TOKEN)", c.token.file)
+		default:
+			msg += " (check --token or FSM_TOKEN)"
+		}
+	}
+	return &apiError{resp.StatusCode, msg}
+}
+
+// opError puts what the CLI was doing in front of the server's message,
+// unless the server's message starts with it already.
+func opError(op, operand string, err error) error {
+	if strings.HasPrefix(err.Error(), op+" ") {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, operand, err)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// filePath is the API path of the file called name: each element
+// percent-encoded, so names with spaces, '?' or '#' reach the server intact.
+func filePath(name string) string {
+	elems := strings.Split(strings.Trim(name, "/"), "/")
+	for i, e := range elems {
+		elems[i] = url.PathEscape(e)
+	}
+	return "files/" + strings.Join(elems, "/")
+}
+
+// fileInfo is the API's file object, the fields the CLI shows.
+type fileInfo struct {
+	Name        string   `json:"name"`
+	URL         string   `json:"url"`
+	Size        *int64   `json:"size"`
+	Downloaded  int64    `json:"downloaded"`
+	Rate        int64    `json:"rate"`
+	OpenHandles int      `json:"open_handles"`
+	State       string   `json:"state"`
+	Error       string   `json:"error"`
+	Paths       []string `json:"paths"`
+}
+
+// event is one server-sent event of GET events.
+type event struct {
+	kind string // "file" or "removed"
+	data []byte
+}
+
+// readEvents parses a text/event-stream and calls fn for each event; it
+// returns fn's error, or the reader's (io.EOF when the stream ended).
+func readEvents(r io.Reader, fn func(event) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var ev event
+	var data [][]byte
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			if len(data) > 0 {
+				ev.data = bytes.Join(data, []byte("\n"))
+				if ev.kind == "" {
+					ev.kind = "message"
+				}
+				if err := fn(ev); err != nil {
+					return err
+				}
+			}
+			ev, data = event{}, nil
+		case line[0] == ':': // a comment: keepalive
+		default:
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			switch string(field) {
+			case "event":
+				ev.kind = string(value)
+			case "data":
+				data = append(data, value)
+			}
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+type unstageCmd struct {
+	Names []string `arg:"" name:"NAME" help:"Names of staged files, as fsm ls shows them."`
+	clientFlags
+}
+
+func (c *unstageCmd) Run() error {
+	for _, name := range c.Names {
+		if strings.Trim(name, "/") == "" {
+			return &exitError{2, fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name)}
+		}
+	}
+	api, err := c.connect()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	failed := 0
+	var last error
+	for _, name := range c.Names {
+		err := api.do(ctx, http.MethodDelete, filePath(name), nil, nil)
+		var ae *apiError
+		if err != nil && !errors.As(err, &ae) {
+			return err
+		}
+		if err != nil {
+			failed++
+			last = opError("unstage", name, err)
+			if len(c.Names) > 1 {
+				fmt.Fprintln(os.Stderr, "fsm:", last)
+			}
+			continue
+		}
+		fmt.Println("unstaged", name)
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case len(c.Names) == 1:
+		return last
+	default:
+		return fmt.Errorf("%d of %d names not unstaged", failed, len(c.Names))
+	}
+}

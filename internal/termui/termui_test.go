@@ -1,0 +1,58 @@
+package termui
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestTable(t *testing.T) {
+	cols := []Column{{Head: "NAME"}, {Head: "SIZE", Align: Right}, {Head: "NOTE"}}
+	got := Table(cols, []Row{
+		{Cells: []string{"漢字.bin", "1 B", ""}},
+		{Cells: []string{"a", "10.0 MiB", "x"}, Note: "└ failed"},
+	})
+	want := []string{
+		"NAME          SIZE  NOTE",
+		"漢字.bin       1 B",
+		"a         10.0 MiB  x",
+		"  └ failed",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestBar(t *testing.T) {
+	tests := []struct {
+		style       BarStyle
+		done, total int64
+		want        string
+	}{
+		{ASCII, 0, 100, "[--------]"},
+		{ASCII, 50, 100, "[===>----]"},
+		{ASCII, 100, 100, "[========]"},
+		{ASCII, 5, 0, "[--------]"},     // size not known yet
+		{ASCII, 200, 100, "[========]"}, // never past full
+		{Blocks, 50, 100, "█████░░░░░"},
+	}
+	for _, tc := range tests {
+		if got := Bar(tc.style, 10, tc.done, tc.total); got != tc.want {
+			t.Errorf("Bar(%v, %d/%d) = %q, want %q", tc.style, tc.done, tc.total, got, tc.want)
+		}
+	}
+}
+
+func TestNotATerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Error("a file is a terminal")
+	}
+	if _, ok := NewScreen(f); ok {
+		t.Error("NewScreen on a file")
+	}
+}

@@ -1,22 +1,18 @@
-// Command fsmbench is a whole-program benchmark of fsm on loopback. In one run
-// it serves a deterministic file from an in-process origin and measures:
+// Command fsmbench is a whole-program benchmark of fsm on loopback: the real
+// `fsm serve` binary next to the direct origin and rclone, in one run. It
+// measures cold WebDAV GETs (throughput, first byte, CPU per GiB, RSS), a far
+// read during a download, cold FUSE reads against rclone mount, an origin
+// that limits each connection, 64 concurrent random-range readers, thousands
+// of staged files (descriptors, RSS, PROPFIND), a FUSE read while reads wait
+// on a stalled origin, and an upload from a mounted path while it downloads
+// (against download-then-upload, with a plot). docs/BENCH.md describes each.
 //
-//   - a cold GET straight from the origin (the ceiling),
-//   - a cold GET through the real `fsm serve` binary's WebDAV,
-//   - the same through `rclone serve webdav --vfs-cache-mode full`,
-//   - a far read (64 KiB at 90 % of the file) issued while a sequential
-//     download runs against a throttled origin, through fsm and rclone,
-//   - a cold `cat` through fsm's FUSE mount and through `rclone mount`,
-//   - and, against an origin that limits each connection's speed (as CDNs
-//     and cloud storage do), cold whole-file reads direct (one connection),
-//     through fsm's WebDAV and FUSE mount and through rclone's: the case
-//     where fsm's parallel range connections can pay off.
+// Every transfer is checked against the origin's content. It writes a
+// Markdown page (-out) judged against a goals table (goals.tsv). Missed
+// goals are reported, not fatal; harness failures (wrong bytes, a server
+// that does not start) exit non-zero.
 //
-// Every transfer is checked against the origin's content. It prints a Markdown
-// table and writes it to -out. Missed goals are reported, not fatal; harness
-// failures (wrong bytes, a server that does not start) exit non-zero.
-//
-// Linux only: it relies on process groups, Pdeathsig and /proc/self/mountinfo.
+// Linux only: it relies on process groups, Pdeathsig and /proc.
 package main
 
 import (
@@ -77,7 +73,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.runs, "runs", 3, "rounds of all scenarios (interleaved); the table shows the median")
 	flag.Int64Var(&c.thrRate, "throttle-rate", 20_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
 	flag.IntVar(&c.thrRuns, "throttled-runs", 0, "rounds that include the throttled whole-file scenarios (0: all -runs)")
-	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
+	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, caches) for inspection")
 	var only string
 	flag.StringVar(&only, "only", "", "run only the scenarios whose name matches this regexp (e.g. 'upload|stall')")

@@ -82,3 +82,33 @@ func (h *harness) fuseSkipReason() string {
 	}
 	return ""
 }
+
+// gvfsRead times a cold `dd bs=1M` of f through a gvfs mount of fsm's
+// WebDAV (key gvfs.fsm): the local path of a desktop without fsm's FUSE.
+func (h *harness) gvfsRead(ctx context.Context) error {
+	f := h.big
+	return h.withOrigin(f.content, f.rate, func(o *origin) error {
+		path, teardown, err := h.gvfsPath(ctx, o)
+		if errors.Is(err, errSkip) {
+			h.skip("gvfs.fsm", err.Error())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, f.transferTimeout())
+		defer cancel()
+		var sum sumWriter
+		c0 := sampleCPU()
+		t, err := ddFile(tctx, path, &sum)
+		busy := busySince(c0)
+		if err == nil {
+			err = sum.check(f.size(), f.crc)
+		}
+		if err = errors.Join(err, teardown()); err != nil {
+			return err
+		}
+		h.recordTransfer("gvfs.fsm", t, busy)
+		return nil
+	})
+}

@@ -165,6 +165,7 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "throttled fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.fsmGET(ctx, "thr.fsm", h.thr, false) }},
 		{name: "throttled rclone WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.rcloneGET(ctx, "thr.rclone", h.thr, false) }},
 		{name: "throttled FUSE", throttled: true, run: func(ctx context.Context) error { return h.fuseRead(ctx, "thr.fuse", h.thr) }},
+		{name: "gvfs read", run: h.gvfsRead},
 		{name: "concurrent readers", run: h.concurrent},
 		{name: "many files", once: true, run: h.manyFiles},
 		{name: "FUSE stall", once: true, run: h.stall},

@@ -199,6 +199,9 @@ func (h *harness) upload(ctx context.Context) error {
 	}{
 		{"fuse", "fsm FUSE mount", h.pickFUSE},
 		{"rclone", "rclone mount of fsm's WebDAV", h.pickRclone},
+		{"gvfs", "gvfs mount of fsm's WebDAV", func(ctx context.Context, o *origin, _ benchFile) (string, func() error, error) {
+			return h.gvfsPath(ctx, o)
+		}},
 	}
 	var errs []error
 	for _, p := range paths {

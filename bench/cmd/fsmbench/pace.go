@@ -36,8 +36,13 @@ func (l *link) take(ctx context.Context, n int) error {
 	l.mu.Lock()
 	// A sleeper woken late (a loaded machine) may catch up on up to
 	// linkSlack of lost time, so the link keeps its rate on average rather
-	// than losing every oversleep; an idle link starts afresh.
-	if earliest := time.Now().Add(-linkSlack); l.next.Before(earliest) {
+	// than losing every oversleep; an idle link starts afresh, and a new
+	// one with no credit at all.
+	now := time.Now()
+	if l.next.IsZero() {
+		l.next = now
+	}
+	if earliest := now.Add(-linkSlack); l.next.Before(earliest) {
 		l.next = earliest
 	}
 	l.next = l.next.Add(time.Duration(float64(n) / float64(l.rate) * float64(time.Second)))

@@ -111,6 +111,7 @@ var rows = []row{
 	{label: "  upload from fsm's FUSE mount: wall / max(download, upload)", key: "upload.fuse.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 	{label: "  upload from rclone mount of fsm: wall / max(download, upload)", key: "upload.rclone.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 	{label: "  upload from gvfs mount of fsm: wall / max(download, upload)", key: "upload.gvfs.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
+	{label: "  upload from fsm's FUSE mount, origin limiting each connection instead", key: "upload.fuseconn.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 }
 
 func ratio(a float64, b measure) (float64, bool) {
@@ -164,7 +165,8 @@ func (h *harness) report(runErr error) string {
 		"site whose uplink is paced, while the origin's downlink is paced too (each a total rate over all connections).\n" +
 		"max(download, upload) is the file's time at the slower link's rate. Baseline: download to a local file, then\n" +
 		"upload it. \"vs direct\" there is against the baseline's ratio. The gvfs rows mount fsm's WebDAV with `gio mount` in a\n" +
-		"private D-Bus session, as `fsm serve --mount` does on Linux.\n")
+		"private D-Bus session, as `fsm serve --mount` does on Linux. The last row limits the origin per connection\n" +
+		"(testorigin's pacing, as the end-to-end browser test does) instead of in total.\n")
 	b.WriteString(h.busyNote())
 	if why := h.res["fuse.fsm.mbps"].why; why != "" {
 		fmt.Fprintf(&b, "\nFUSE skipped: %s\n", why)

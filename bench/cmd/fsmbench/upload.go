@@ -86,18 +86,38 @@ func (s *sink) upload(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%d %08x", n, crc)
 }
 
+// downlink says how the origin is limited.
+type downlink int
+
+const (
+	linkTotal         downlink = iota // the rate over all connections: the user's own link
+	linkPerConnection                 // the rate per connection: a CDN's limit, which parallel ranges beat
+)
+
 // uploadRun is one path's setup: a paced origin, a sink, and a sampler.
 type uploadRun struct {
-	origin *origin
-	down   *link
-	sink   *sink
-	t0     time.Time
-	stop   func() []sample
+	origin    *origin
+	downBytes func() int64 // body bytes the origin has sent
+	sink      *sink
+	t0        time.Time
+	stop      func() []sample
 }
 
-func (h *harness) newUploadRun(c testorigin.Content) (*uploadRun, error) {
-	down := newLink(h.cfg.upRate)
-	o, err := startOriginWith(testorigin.Options{Content: c}, upName, func(next http.Handler) http.Handler { return paced(down, next) })
+func (h *harness) newUploadRun(c testorigin.Content, kind downlink) (*uploadRun, error) {
+	var o *origin
+	var err error
+	var downBytes func() int64
+	switch kind {
+	case linkPerConnection:
+		o, err = startOriginWith(testorigin.Options{Content: c, BytesPerSecond: h.cfg.upRate}, upName, nil)
+		if err == nil {
+			downBytes = o.BytesServed
+		}
+	default:
+		down := newLink(h.cfg.upRate)
+		o, err = startOriginWith(testorigin.Options{Content: c}, upName, func(next http.Handler) http.Handler { return paced(down, next) })
+		downBytes = down.moved.Load
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +126,7 @@ func (h *harness) newUploadRun(c testorigin.Content) (*uploadRun, error) {
 		o.Close()
 		return nil, err
 	}
-	return &uploadRun{origin: o, down: down, sink: sk}, nil
+	return &uploadRun{origin: o, downBytes: downBytes, sink: sk}, nil
 }
 
 // start begins the clock and samples both links every 20 ms.
@@ -123,7 +143,7 @@ func (u *uploadRun) start() {
 		defer tick.Stop()
 		for {
 			mu.Lock()
-			out = append(out, sample{t: time.Since(u.t0), down: u.down.moved.Load(), up: u.sink.link.moved.Load()})
+			out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.moved.Load()})
 			mu.Unlock()
 			select {
 			case <-done:
@@ -135,7 +155,7 @@ func (u *uploadRun) start() {
 	u.stop = func() []sample {
 		close(done)
 		wg.Wait()
-		out = append(out, sample{t: time.Since(u.t0), down: u.down.moved.Load(), up: u.sink.link.moved.Load()})
+		out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.moved.Load()})
 		return out
 	}
 }
@@ -205,7 +225,7 @@ func (h *harness) upload(ctx context.Context) error {
 	}
 	var errs []error
 	for _, p := range paths {
-		wall, s, err := h.uploadVia(ctx, f, p.pick)
+		wall, s, err := h.uploadVia(ctx, f, linkTotal, p.pick)
 		switch {
 		case errors.Is(err, errSkip):
 			h.res.skip("upload."+p.key+".ratio", err.Error())
@@ -219,6 +239,16 @@ func (h *harness) upload(ctx context.Context) error {
 		}
 	}
 	h.uploadSeries = all
+	// The same from the FUSE mount against an origin that limits each
+	// connection instead: there fsm's parallel ranges download faster than
+	// the upload drains.
+	if wall, _, err := h.uploadVia(ctx, f, linkPerConnection, h.pickFUSE); errors.Is(err, errSkip) {
+		h.res.skip("upload.fuseconn.ratio", err.Error())
+	} else if err != nil {
+		errs = append(errs, fmt.Errorf("upload via fsm FUSE mount, origin limited per connection: %w", err))
+	} else {
+		h.res.add("upload.fuseconn.ratio", wall.Seconds()/ideal)
+	}
 	return errors.Join(errs...)
 }
 
@@ -228,7 +258,7 @@ var errSkip = errors.New("skipped")
 // downloadThenUpload is the baseline: GET the file into a local file, then
 // upload that file.
 func (h *harness) downloadThenUpload(ctx context.Context, f benchFile) (d, u time.Duration, s []sample, err error) {
-	run, err := h.newUploadRun(f.content)
+	run, err := h.newUploadRun(f.content, linkTotal)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -263,8 +293,8 @@ func downloadTo(ctx context.Context, url, path string) error {
 // uploadVia stages the file in a fresh fsm, lets pick give the local path
 // (and its teardown), and times the upload from opening the file to the
 // website's answer.
-func (h *harness) uploadVia(ctx context.Context, f benchFile, pick func(context.Context, *origin, benchFile) (string, func() error, error)) (time.Duration, []sample, error) {
-	run, err := h.newUploadRun(f.content)
+func (h *harness) uploadVia(ctx context.Context, f benchFile, kind downlink, pick func(context.Context, *origin, benchFile) (string, func() error, error)) (time.Duration, []sample, error) {
+	run, err := h.newUploadRun(f.content, kind)
 	if err != nil {
 		return 0, nil, err
 	}

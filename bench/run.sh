@@ -30,8 +30,10 @@ if ! command -v rclone >/dev/null 2>&1; then
 		echo "run.sh: could not install rclone; its baselines will be skipped" >&2
 fi
 
-go build -o "$TMP/fsm" ./cmd/fsm
-if go build -tags fuse,fuse3 -o "$TMP/fsm-fuse" ./cmd/fsm 2>"$TMP/fuse-build.log"; then
+# The commit goes in by hand too: go build stamps it only with -buildvcs.
+ldflags="-X main.commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+go build -ldflags "$ldflags" -o "$TMP/fsm" ./cmd/fsm
+if go build -ldflags "$ldflags" -tags fuse,fuse3 -o "$TMP/fsm-fuse" ./cmd/fsm 2>"$TMP/fuse-build.log"; then
 	fuse_args=(-fsm-fuse "$TMP/fsm-fuse")
 else
 	fuse_args=(-fuse-skip "fsm does not build with -tags fuse,fuse3: $(grep -v '^#' "$TMP/fuse-build.log" | head -n1)")

@@ -54,51 +54,18 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	sweepStale()
+	// Only this package's mounts (t.TempDir of a TestBrowser* test): the
+	// fuse package's tests, which may run at the same time, make stale
+	// mounts on purpose.
+	fsmtest.SweepStaleMounts(filepath.Join(os.TempDir(), "TestBrowser"))
 	os.Exit(m.Run())
-}
-
-// sweepStale lazily detaches dead fsm mounts that a crashed run of these
-// tests left in the temp dir ("Transport endpoint is not connected"). It
-// touches only this package's mounts (t.TempDir of a TestBrowser* test): the
-// fuse package's tests, which go test may run at the same time, make stale
-// mounts on purpose.
-func sweepStale() {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	ours := filepath.Join(os.TempDir(), "TestBrowser")
-	for _, line := range strings.Split(string(data), "\n") {
-		// id parent maj:min root mountpoint opts... - fstype source superopts
-		pre, post, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(f) < 5 || len(g) < 1 || g[0] != "fuse.fsm" {
-			continue
-		}
-		dir := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(f[4])
-		if !strings.HasPrefix(dir, ours) {
-			continue
-		}
-		if _, err := os.Stat(dir); errors.Is(err, syscall.ENOTCONN) {
-			if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-				_ = exec.Command("fusermount3", "-u", "-z", dir).Run()
-			}
-		}
-	}
 }
 
 // need skips the test when a prerequisite is missing, except under CI where
 // a missing prerequisite is a failure.
 func need(t *testing.T, what string, err error) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s unavailable under CI: %v", what, err)
-	}
-	t.Skipf("%s unavailable: %v", what, err)
+	fsmtest.Require(t, what, err)
 }
 
 // chromiumPath finds the browser (override with FSM_E2E_CHROMIUM).
@@ -119,29 +86,9 @@ func chromiumPath(t *testing.T) string {
 
 // logSink forwards lines to t.Log until the test ends, then drops them
 // (the browser and the mount may still log while cleanups run).
-type logSink struct {
-	t    *testing.T
-	done atomic.Bool
-}
+type logSink = fsmtest.LogSink
 
-func newLogSink(t *testing.T) *logSink {
-	s := &logSink{t: t}
-	t.Cleanup(func() { s.done.Store(true) }) // registered first: runs last
-	return s
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	if !s.done.Load() {
-		s.t.Log(strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (s *logSink) Logf(format string, args ...any) {
-	if !s.done.Load() {
-		s.t.Logf(format, args...)
-	}
-}
+func newLogSink(t *testing.T) *logSink { return fsmtest.NewLogSink(t) }
 
 // rig is one staged file behind a throttled origin, mounted through FUSE.
 type rig struct {

@@ -219,8 +219,11 @@ type rowView struct {
 }
 
 func rowViewJS(name string) string {
+	// A row appears while its probe runs; what the tests check is the
+	// row of the staged file, so wait past "probing".
 	return `(() => { const r = ` + rowJS(name) + `; if (!r) return null;
 		const q = (s) => r.querySelector(s);
+		if (q('.badge').textContent.trim().toLowerCase() === 'probing') return null;
 		return {badge: q('.badge').textContent, pct: q('.bar').getAttribute('aria-valuenow') || '',
 			width: q('.bar-fill').style.width, amount: q('.amount').textContent, rate: q('.rate').textContent,
 			url: q('.file-url').textContent, error: q('.file-error').hidden ? '' : q('.file-error').textContent,

@@ -28,12 +28,22 @@ type Options struct {
 	// AllowOther lets other users (root included) see the mount; on Linux
 	// it needs user_allow_other in /etc/fuse.conf unless fsm runs as root.
 	AllowOther bool
-	// ReadTimeout bounds how long one read waits for its bytes before it
-	// fails with EIO (50 s: under macFUSE's 60 s daemon timeout).
+	// ReadTimeout bounds how long an application's read waits for its
+	// bytes before it fails with EIO (50 s: under macFUSE's 60 s daemon
+	// timeout). The kernel's retry of a page that timed out fails at once.
 	ReadTimeout time.Duration
-	Logger      *slog.Logger // nil: slog.Default()
+	// CacheIncomplete opens files that are still downloading through the
+	// page cache too. By default they open with direct_io until complete,
+	// so that readahead waiting on a stalled origin cannot fill the
+	// mount's 12 background request slots and stall page-cache reads of
+	// every other file; the price is that mmap with MAP_SHARED fails
+	// (ENODEV) on such a file unless kernel and libfuse allow it
+	// (MAP_PRIVATE works).
+	CacheIncomplete bool
+	Logger          *slog.Logger // nil: slog.Default()
 
-	onRelease func(path string) // test hook: a handle was released
+	onRelease  func(path string)     // test hook: a handle was released
+	onReadFail func(why readFailure) // test hook: a read answered EIO
 }
 
 const defaultReadTimeout = 50 * time.Second

@@ -35,24 +35,33 @@ type fileSystem struct {
 
 	ready     chan struct{} // closed by Init: the mount is live
 	readyOnce sync.Once
-	destroy   func() // called by Destroy
+	onInit    func() // called by Init before ready closes
 
-	mu      sync.Mutex
+	timeouts *timeouts
+
+	mu      sync.Mutex // guards handles, direct, nextFH and released
 	handles map[uint64]*vfs.Handle
+	direct  map[uint64]bool // handles opened with direct_io
 	nextFH  uint64
+	// released is closed and replaced whenever a handle is released, so
+	// that Drain can wait for the count to fall.
+	released chan struct{}
 }
 
-func newFileSystem(ctx context.Context, fsys *vfs.FS, opts Options, destroy func()) *fileSystem {
+func newFileSystem(ctx context.Context, fsys *vfs.FS, opts Options, onInit func()) *fileSystem {
 	return &fileSystem{
-		vfs:     fsys,
-		ctx:     ctx,
-		opts:    opts,
-		log:     opts.Logger,
-		uid:     uint32(os.Getuid()),
-		gid:     uint32(os.Getgid()),
-		ready:   make(chan struct{}),
-		destroy: destroy,
-		handles: make(map[uint64]*vfs.Handle),
+		vfs:      fsys,
+		ctx:      ctx,
+		opts:     opts,
+		log:      opts.Logger,
+		uid:      uint32(os.Getuid()),
+		gid:      uint32(os.Getgid()),
+		ready:    make(chan struct{}),
+		onInit:   onInit,
+		timeouts: newTimeouts(),
+		handles:  make(map[uint64]*vfs.Handle),
+		direct:   make(map[uint64]bool),
+		released: make(chan struct{}),
 	}
 }
 
@@ -78,13 +87,12 @@ func (f *fileSystem) errno(op, path string, err error) int {
 }
 
 func (f *fileSystem) Init() {
-	f.readyOnce.Do(func() { close(f.ready) })
-}
-
-func (f *fileSystem) Destroy() {
-	if f.destroy != nil {
-		f.destroy()
-	}
+	f.readyOnce.Do(func() {
+		if f.onInit != nil {
+			f.onInit()
+		}
+		close(f.ready)
+	})
 }
 
 func (f *fileSystem) fillStat(st *cgofuse.Stat_t, isDir bool, size int64, mtime time.Time) {
@@ -113,6 +121,14 @@ func (f *fileSystem) handle(fh uint64) *vfs.Handle {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.handles[fh]
+}
+
+// cached reports whether fh reads through the page cache (not direct_io):
+// only then does the kernel read ahead and retry a failed page.
+func (f *fileSystem) cached(fh uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.direct[fh]
 }
 
 func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc int) {
@@ -206,10 +222,30 @@ func (f *fileSystem) Readdir(path string, fill func(name string, stat *cgofuse.S
 // open of that file. Staged content never changes; a file staged again
 // under the same name has another mtime, and libfuse3's default
 // auto_inval_data drops the old pages when the kernel sees it.
+//
+// A file that is not completely downloaded yet is opened with direct_io:
+// its reads then go to fsm synchronously instead of as the kernel's
+// readahead, which runs as background requests, of which a mount may have
+// only 12 in flight (max_background; libfuse's high-level API, and so
+// cgofuse, cannot raise it). Readahead waiting on one stalled origin would
+// otherwise fill them and stall every page-cache read on the mount. fsm's
+// store reads ahead from the origin itself, so the kernel's readahead adds
+// little while a file is arriving; once complete, a file opens cached.
+// Options.CacheIncomplete turns this off.
 func (f *fileSystem) OpenEx(path string, fi *cgofuse.FileInfo_t) (errc int) {
 	errc, fi.Fh = f.Open(path, fi.Flags)
-	fi.KeepCache = errc == 0
-	return errc
+	if errc != 0 {
+		return errc
+	}
+	fi.KeepCache = true
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h := f.handles[fi.Fh]; h != nil {
+		p := h.File().Progress()
+		fi.DirectIo = p.Present < p.Size && !f.opts.CacheIncomplete
+		f.direct[fi.Fh] = fi.DirectIo
+	}
+	return 0
 }
 
 // CreateEx exists because cgofuse honours OpenEx's flags only when both are
@@ -243,7 +279,9 @@ func (f *fileSystem) Open(path string, flags int) (errc int, fh uint64) {
 
 // Read fills buff completely, or up to the real end of the file: a short
 // read would make the kernel's page cache treat the file as ending there.
-// Each read waits at most Options.ReadTimeout, and not past Unmount.
+// Each read waits at most Options.ReadTimeout, and not past Unmount; the
+// kernel's retry of a range that just timed out fails at once (see
+// timeouts), so an application's read waits at most ReadTimeout in all.
 func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n int) {
 	defer f.guard(&n, "read", path)
 	h := f.handle(fh)
@@ -251,7 +289,14 @@ func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n in
 		f.log.Warn("fuse: read on an unknown file handle", "path", path, "fh", fh)
 		return -cgofuse.EBADF
 	}
-	ctx, cancel := context.WithTimeout(f.ctx, f.opts.ReadTimeout)
+	file := h.File()
+	wait := f.opts.ReadTimeout
+	cached := f.cached(fh)
+	retry := cached && f.timeouts.take(file, ofst, len(buff))
+	if retry {
+		wait = 0 // serve what is here, wait for nothing
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, wait)
 	defer cancel()
 	for n < len(buff) {
 		k, err := h.ReadAt(ctx, buff[n:], ofst+int64(n))
@@ -263,18 +308,40 @@ func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n in
 			err = errors.New("no progress")
 		}
 		if err != nil {
-			reason := "store error"
+			why := failStore
 			switch {
 			case f.ctx.Err() != nil:
-				reason = "unmounting"
+				why = failUnmount
+			case retry:
+				why = failRetry
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
-				reason = fmt.Sprintf("bytes did not arrive within %s", f.opts.ReadTimeout)
+				why = failTimeout
+				if cached {
+					f.timeouts.add(file, ofst, ofst+int64(len(buff)))
+				}
 			}
-			f.log.Warn("fuse: read failed; answering EIO", "path", path, "offset", ofst, "size", len(buff), "reason", reason, "err", err)
+			f.readFailed(path, ofst, len(buff), why, err)
 			return -cgofuse.EIO
 		}
 	}
 	return n
+}
+
+func (f *fileSystem) readFailed(path string, off int64, size int, why readFailure, err error) {
+	reason := map[readFailure]string{
+		failStore:   "store error",
+		failUnmount: "unmounting",
+		failTimeout: fmt.Sprintf("bytes did not arrive within %s", f.opts.ReadTimeout),
+		failRetry:   "retry of a range that just timed out",
+	}[why]
+	level := slog.LevelWarn
+	if why == failRetry {
+		level = slog.LevelDebug
+	}
+	f.log.Log(context.Background(), level, "fuse: read failed; answering EIO", "path", path, "offset", off, "size", size, "reason", reason, "err", err)
+	if f.opts.onReadFail != nil {
+		f.opts.onReadFail(why)
+	}
 }
 
 func (f *fileSystem) Release(path string, fh uint64) (errc int) {
@@ -282,6 +349,11 @@ func (f *fileSystem) Release(path string, fh uint64) (errc int) {
 	f.mu.Lock()
 	h := f.handles[fh]
 	delete(f.handles, fh)
+	delete(f.direct, fh)
+	if h != nil {
+		close(f.released)
+		f.released = make(chan struct{})
+	}
 	f.mu.Unlock()
 	if h == nil {
 		return 0
@@ -302,11 +374,20 @@ func (f *fileSystem) openHandles() int {
 	return len(f.handles)
 }
 
+// openState returns the number of open files and a channel closed at the
+// next release.
+func (f *fileSystem) openState() (int, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.handles), f.released
+}
+
 // closeAll releases handles the kernel never released (after an abort).
 func (f *fileSystem) closeAll() {
 	f.mu.Lock()
 	hs := f.handles
 	f.handles = make(map[uint64]*vfs.Handle)
+	f.direct = make(map[uint64]bool)
 	f.mu.Unlock()
 	for _, h := range hs {
 		h.Close()

@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"fsm/internal/mountinfo"
 	"log/slog"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -28,15 +26,44 @@ type Mounted struct {
 	done   chan struct{}      // closed when cgofuse's Mount returned
 	err    error              // why mounting failed; written before done closes
 
-	mu        sync.Mutex // orders host.Unmount against Destroy
-	destroyed bool
+	// mu serializes unmount attempts and guards the fields below.
+	mu sync.Mutex
+	// dev identifies our mount in the mount table ("0:57"), so that fsm
+	// never unmounts what lies under it or was mounted over it; "" where
+	// there is no mount table (non-Linux) or the entry was not found.
+	dev   string
+	phase unmountPhase
 }
 
-// Mount runs the preflight checks (see Check), clears a stale mount left at
-// dir by a crashed fsm, mounts fsys read-only at dir and returns once the
-// mount is live. The mount lasts until Unmount, an outside unmount
-// (fusermount3 -u) or SIGINT/SIGTERM, which cgofuse catches itself: watch
-// Done.
+// unmountPhase: whether fsm has asked the kernel to remove its mount. A
+// mount is removed at most once: a second umount at the same path would
+// remove whatever is beneath.
+type unmountPhase int
+
+const (
+	mountedPhase   unmountPhase = iota
+	unmountedPhase              // removed by us, or found gone
+)
+
+// Library names the FUSE library this build mounts with.
+func Library() string {
+	switch {
+	case runtime.GOOS == "darwin":
+		return "macFUSE or FUSE-T"
+	case runtime.GOOS == "windows":
+		return "WinFsp"
+	case isFuse3:
+		return "libfuse3"
+	}
+	return "libfuse2"
+}
+
+// Mount runs the preflight checks (see Check), clears a stale fsm mount left
+// at dir by a crashed run, mounts fsys read-only at dir and returns once the
+// mount is live. The mount lasts until Unmount or an outside unmount
+// (fusermount3 -u): watch Done. Signals are the caller's business: Mount
+// takes away the SIGINT/SIGTERM handler cgofuse installs, which would
+// unmount by path.
 func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 	opts.defaults()
 	if fsys == nil {
@@ -59,11 +86,14 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
-	m.fs = newFileSystem(ctx, fsys, opts, m.destroyed1)
+	m.fs = newFileSystem(ctx, fsys, opts, m.initialized)
 	m.host = cgofuse.NewFileSystemHost(m.fs)
 	go m.run(mountArgs(opts))
 	select {
 	case <-m.fs.ready:
+		m.mu.Lock()
+		m.dev = ownDevice(dir)
+		m.mu.Unlock()
 		m.log.Info("FUSE mount is live", "dir", dir, "options", strings.Join(mountArgs(opts), " "))
 		return m, nil
 	case <-m.done:
@@ -72,9 +102,9 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 	}
 }
 
-// mountArgs are the libfuse options; see CLIENTS.md for what each libfuse
-// accepts (fuse3 rejects nonempty, direct_io, intr, max_readahead; fuse2
-// rejects max_threads; max_read breaks fuse3 mounts through cgofuse).
+// mountArgs are the libfuse options. What each libfuse accepts differs
+// (fuse3 rejects nonempty, direct_io, intr and max_readahead; fuse2 rejects
+// max_threads; max_read breaks fuse3 mounts through cgofuse): see docs/FUSE.md.
 func mountArgs(opts Options) []string {
 	clean := strings.NewReplacer(",", "_", "\\", "_", "=", "_").Replace
 	args := []string{"-o", "ro", "-o", "fsname=" + clean(opts.FSName)}
@@ -115,12 +145,13 @@ func (m *Mounted) run(args []string) {
 	m.log.Info("FUSE mount ended", "dir", m.dir)
 }
 
-// destroyed1 is called by the file system's Destroy, after which cgofuse
-// clears the handle host.Unmount needs.
-func (m *Mounted) destroyed1() {
-	m.mu.Lock()
-	m.destroyed = true
-	m.mu.Unlock()
+// initialized runs in the file system's Init, right after cgofuse has
+// registered its own SIGINT/SIGTERM channel: that handler unmounts by path
+// (as root: whatever is mounted there, a second time), so it goes.
+func (m *Mounted) initialized() {
+	if err := releaseSignals(m.host); err != nil {
+		m.log.Warn("fuse: cgofuse's signal handler stays; a signal may unmount by path", "err", err)
+	}
 }
 
 // Dir is the absolute mount point.
@@ -129,33 +160,44 @@ func (m *Mounted) Dir() string { return m.dir }
 // Done is closed when the mount has ended, whoever ended it.
 func (m *Mounted) Done() <-chan struct{} { return m.done }
 
+func (m *Mounted) ended() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Drain waits until no file is open through the mount, so that readers
+// finish what they are reading, or until ctx ends (then it returns ctx's
+// error). Reads keep being served meanwhile.
+func (m *Mounted) Drain(ctx context.Context) error {
+	for {
+		n, changed := m.fs.openState()
+		if n == 0 || m.ended() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-m.done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("drain %s: %d files still open through it: %w", m.dir, n, context.Cause(ctx))
+		}
+	}
+}
+
 // Unmount fails every read still waiting for bytes (EIO), unmounts, and waits
 // (bounded by ctx) until the FUSE server has stopped. It returns an error when
 // ctx ends first, typically because a process still has a file or the
 // current directory open on the mount; the mount is detached from the tree
-// either way. Calling it again, or after the mount ended, is harmless.
+// either way. Calling it again, or after the mount ended, is harmless: fsm
+// removes only its own mount, and only once.
 func (m *Mounted) Unmount(ctx context.Context) error {
 	m.cancel()
-	select {
-	case <-m.done:
-		return nil
-	default:
-	}
-	m.mu.Lock()
-	ok := m.destroyed || m.host.Unmount()
-	m.mu.Unlock()
-	// cgofuse tries umount2 (as root) and then /bin/fusermount; a fuse3-only
-	// system has just fusermount3. A failure may also mean someone else
-	// (cgofuse's own signal handler, fusermount3 -u) unmounted first.
-	if !ok && m.mounted() {
-		out, err := exec.CommandContext(ctx, fusermount(), "-u", m.dir).CombinedOutput()
-		if err != nil {
-			m.log.Debug("fuse: unmount", "cmd", fusermount()+" -u", "err", err, "output", strings.TrimSpace(string(out)))
-			out, err = exec.CommandContext(ctx, fusermount(), "-uz", m.dir).CombinedOutput()
-		}
-		if err != nil && m.mounted() {
-			return fmt.Errorf("unmount %s: %v %s; run %s -uz %s", m.dir, err, strings.TrimSpace(string(out)), fusermount(), m.dir)
-		}
+	if err := m.remove(); err != nil {
+		return err
 	}
 	select {
 	case <-m.done:
@@ -165,18 +207,20 @@ func (m *Mounted) Unmount(ctx context.Context) error {
 	}
 }
 
-// mounted reports whether our mount is still in the tree (Linux; elsewhere
-// it answers true until the mount has ended).
-func (m *Mounted) mounted() bool {
-	select {
-	case <-m.done:
-		return false
-	default:
+// Detach fails every blocked read and removes the mount from the tree at
+// once, without waiting for anything: for a process about to exit.
+func (m *Mounted) Detach() error {
+	m.cancel()
+	return m.remove()
+}
+
+// remove takes our mount out of the tree once, if it is still ours.
+func (m *Mounted) remove() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.phase == unmountedPhase || m.ended() {
+		return nil
 	}
-	mounts, err := mountinfo.Read()
-	if err != nil || mounts == nil {
-		return true
-	}
-	e, ok := mountinfo.At(mounts, m.dir)
-	return ok && e.FSType == fsType
+	m.phase = unmountedPhase
+	return m.unmountOwn()
 }

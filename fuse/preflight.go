@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -57,7 +56,7 @@ func checkDevice() error {
 	case errors.Is(err, fs.ErrPermission):
 		return errors.New("cannot open /dev/fuse: permission denied; give your user read-write access (its usual mode is 0666)")
 	case err != nil:
-		return fmt.Errorf("cannot open /dev/fuse: %v", err)
+		return fmt.Errorf("cannot open /dev/fuse: %w", err)
 	}
 	f.Close()
 	// root mounts with mount(2) itself; everyone else needs the setuid helper.
@@ -107,6 +106,9 @@ func checkMountpoint(dir string, clear bool, log *slog.Logger) error {
 		if !clear {
 			return nil // Mount clears it
 		}
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
 		if err := clearStale(dir, log); err != nil {
 			return err
 		}
@@ -116,7 +118,7 @@ func checkMountpoint(dir string, clear bool, log *slog.Logger) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("mount point %s does not exist; create it first (mkdir -p %s)", dir, dir)
 	case err != nil:
-		return fmt.Errorf("mount point %s: %v", dir, err)
+		return fmt.Errorf("mount point %s: %w", dir, err)
 	case !fi.IsDir():
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
@@ -127,7 +129,7 @@ func checkMountpoint(dir string, clear bool, log *slog.Logger) error {
 	}
 	f, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("mount point %s: %v", dir, err)
+		return fmt.Errorf("mount point %s: %w", dir, err)
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(1)
@@ -135,41 +137,7 @@ func checkMountpoint(dir string, clear bool, log *slog.Logger) error {
 	case len(names) > 0:
 		return fmt.Errorf("mount point %s is not empty (it holds %q); use an empty directory", dir, names[0])
 	case err != nil && err != io.EOF:
-		return fmt.Errorf("mount point %s: %v", dir, err)
+		return fmt.Errorf("mount point %s: %w", dir, err)
 	}
 	return nil
-}
-
-// clearStale removes a dead FUSE mount at dir (left by a crashed fsm).
-func clearStale(dir string, log *slog.Logger) error {
-	var tries [][]string
-	if runtime.GOOS == "darwin" {
-		tries = [][]string{{"umount", "-f", dir}, {"diskutil", "unmount", "force", dir}}
-	} else {
-		tries = [][]string{{fusermount(), "-u", dir}, {fusermount(), "-uz", dir}}
-	}
-	var errs []string
-	for _, args := range tries {
-		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-		if err == nil {
-			if log != nil {
-				log.Info("removed a stale FUSE mount left by an earlier run", "dir", dir)
-			}
-			return nil
-		}
-		errs = append(errs, fmt.Sprintf("%s: %v %s", strings.Join(args, " "), err, strings.TrimSpace(string(out))))
-	}
-	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
-		const mntDetach = 2 // MNT_DETACH on Linux
-		if err := syscall.Unmount(dir, mntDetach); err == nil {
-			return nil
-		} else {
-			errs = append(errs, fmt.Sprintf("umount2: %v", err))
-		}
-	}
-	hint := fmt.Sprintf("%s -uz %s", fusermount(), dir)
-	if runtime.GOOS == "darwin" {
-		hint = "diskutil unmount force " + dir
-	}
-	return fmt.Errorf("mount point %s holds a stale FUSE mount that could not be removed (%s); run %s", dir, strings.Join(errs, "; "), hint)
 }

@@ -22,8 +22,6 @@ func preflight(dir string, clear bool, log *slog.Logger) error {
 	return nil
 }
 
-func clearStale(dir string, log *slog.Logger) error { return nil }
-
 // fusermount has no counterpart on Windows: WinFsp unmounts through the
 // host itself, and no mount table is read there, so it is never run.
 func fusermount() string { return "fusermount" }

@@ -123,12 +123,8 @@ func mounted(dir string) bool {
 
 func TestRcloneMount(t *testing.T) {
 	needBinary(t, "rclone", "fusermount3")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("/dev/fuse: %v", err)
-		}
-		t.Skipf("/dev/fuse: %v", err)
-	}
+	_, err := os.Stat("/dev/fuse")
+	fsmtest.Require(t, "/dev/fuse", err)
 	e := newEnv(t, envOptions{names: []string{"movie.mp4", "series/e01.mkv"}})
 	dir := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "rclone.log")

@@ -1,7 +1,6 @@
 package webdav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fsm/internal/fsmtest"
@@ -9,10 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,33 +134,14 @@ func (e *env) file(name string) *vfs.File {
 // originGETs is the number of content requests the origin saw.
 func (e *env) originGETs() int { return e.origin.Count(http.MethodGet) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = fsmtest.Buffer
 
 // needBinary skips the test when a client is missing, and fails it under CI.
 func needBinary(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed (required under CI): %v", n, err)
-			}
-			t.Skipf("%s is not installed: %v", n, err)
-		}
+		_, err := exec.LookPath(n)
+		fsmtest.Require(t, n, err)
 	}
 }
 

@@ -10,22 +10,14 @@ import (
 	"github.com/alecthomas/kong"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type cli struct {
-	Serve   serveCmd   `cmd:"" help:"Run the server in the foreground until SIGINT/SIGTERM."`
-	Stage   stageCmd   `cmd:"" help:"Add files to a running server."`
-	Ls      lsCmd      `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
-	Unstage unstageCmd `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
-	Version versionCmd `cmd:"" help:"Print the version."`
-}
-
-type versionCmd struct{}
-
-func (versionCmd) Run() error {
-	fmt.Println("fsm", version)
-	return nil
+	Serve   serveCmd         `cmd:"" help:"Run the server in the foreground until SIGINT, SIGTERM or SIGHUP."`
+	Stage   stageCmd         `cmd:"" help:"Add files to a running server."`
+	Ls      lsCmd            `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
+	Unstage unstageCmd       `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
+	Version versionCmd       `cmd:"" help:"Print the version, the commit and whether FUSE is built in."`
+	Help    helpCmd          `cmd:"" help:"Show help for fsm or one of its commands."`
+	Ver     kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 // exitError carries a specific exit status (2 for usage-like failures).
@@ -37,15 +29,26 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageExit is the conventional status for a command line that cannot be
+// run: scripts tell it from a failure of the run itself (1).
+const usageExit = 2
+
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
+	parser, err := kong.New(&c,
 		kong.Name("fsm"),
 		kong.Description("Serve remote HTTP(S) files as local files that stream in while they are read."),
-		kong.UsageOnError(),
-		kong.Vars{"version": version},
+		kong.Vars{"version": versionText()},
 	)
-	err := ctx.Run()
+	if err != nil {
+		panic(err) // the struct above is malformed: a bug, not a usage error
+	}
+	ctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fsm: %v\nRun 'fsm --help' for usage.\n", err)
+		os.Exit(usageExit)
+	}
+	err = ctx.Run()
 	if err == nil {
 		return
 	}
@@ -55,4 +58,19 @@ func main() {
 		os.Exit(ee.code)
 	}
 	os.Exit(1)
+}
+
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command to explain."`
+}
+
+func (h helpCmd) Run(k *kong.Kong) error {
+	ctx, err := kong.Trace(k, h.Command)
+	if err == nil {
+		err = ctx.Error
+	}
+	if err != nil {
+		return &exitError{usageExit, err}
+	}
+	return ctx.PrintUsage(false)
 }

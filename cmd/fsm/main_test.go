@@ -3,16 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,22 +118,7 @@ type server struct {
 }
 
 // logBuffer is the server's stderr, read while the server still writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(s)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = fsmtest.Buffer
 
 var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
 
@@ -140,6 +127,12 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	// Token files go to the user's cache folder: keep them in the test's.
 	cmd.Env = append(append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir()), env...)
+	return start(t, cmd)
+}
+
+// start starts cmd, an `fsm serve`, and waits until it serves.
+func start(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -360,5 +353,42 @@ func TestServeStagesInBackground(t *testing.T) {
 	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s.log)
+	}
+}
+
+// OPTIONS * passes the Host check and basic auth like every request, and
+// then answers as the WebDAV server does.
+func TestOptionsStar(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("pw\n"), 0o600)
+	s := startServe(t, nil, "--cache-dir", t.TempDir(), "--user", "me", "--password-file", pw)
+	host := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/")
+	ask := func(hostHeader, auth string) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n", hostHeader, auth)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("DAV"))
+	}
+	basic := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("me:pw")) + "\r\n"
+	if got := ask("evil.example", basic); !strings.HasPrefix(got, "403") {
+		t.Errorf("OPTIONS * with a foreign Host: %s, want 403", got)
+	}
+	if got := ask(host, ""); !strings.HasPrefix(got, "401") {
+		t.Errorf("OPTIONS * without credentials: %s, want 401", got)
+	}
+	if got := ask(host, basic); got != "200 1" {
+		t.Errorf("OPTIONS * with credentials: %q, want 200 with DAV: 1", got)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

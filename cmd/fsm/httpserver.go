@@ -1,0 +1,173 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
+)
+
+const (
+	// maxConns bounds open client connections, so that clients that never
+	// finish (or an attack) cannot take every file descriptor: the cache's
+	// temp files and origin connections need theirs too.
+	maxConns = 512
+	// bodyTimeout bounds reading a request body. fsm takes no uploads:
+	// bodies are PROPFIND XML and control API JSON, small and quick.
+	bodyTimeout = 10 * time.Second
+)
+
+// newHTTPServer serves h with timeouts on everything a client sends.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: bodyDeadline(h, bodyTimeout),
+		// No WriteTimeout or ReadTimeout: they would cut long streams of
+		// large files. Bodies get their own deadline (bodyDeadline).
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// net/http would answer "OPTIONS *" itself, past the Host check
+		// and basic auth; the WebDAV handler answers it behind them.
+		DisableGeneralOptionsHandler: true,
+	}
+}
+
+// bodyDeadline sets a read deadline of d on the connection of a request
+// that has a body, and clears it once the body has been read: the server's
+// background read that watches for a client going away must not hit it
+// during a long response. It wraps everything else (authentication
+// included), so a body trickled byte by byte is cut even when the answer is
+// a 401: the server reads an unread body after the handler to reuse the
+// connection.
+func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			// An error means the connection takes no deadlines (a test
+			// recorder): there is nothing to bound then.
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &deadlineBody{
+					ReadCloser: r.Body,
+					clear:      func() { rc.SetReadDeadline(time.Time{}) },
+					// The server would keep the connection after a timed-
+					// out body and parse the rest of it as the next request.
+					failed: func() { w.Header().Set("Connection", "close") },
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody calls clear once its body has been read to the end, and
+// failed when reading it failed otherwise (the deadline).
+type deadlineBody struct {
+	io.ReadCloser
+	clear, failed func()
+	once          sync.Once
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		b.once.Do(b.clear)
+	case err != nil:
+		b.once.Do(b.failed)
+	}
+	return n, err
+}
+
+// routes sends /.fsm/ (the control API and page) to control and the rest
+// to dav, after cleaning the path itself: http.ServeMux would answer an
+// untidy path (//a%20b.bin, /./x, /x/../y) with a redirect whose Location
+// it escapes a second time (/a%2520b.bin), which then 404s.
+func routes(control, dav http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "*" { // OPTIONS *: the server as a whole
+			dav.ServeHTTP(w, r)
+			return
+		}
+		if p := cleanPath(r.URL.Path); p != r.URL.Path {
+			r2 := *r
+			u := *r.URL
+			u.Path, u.RawPath = p, ""
+			r2.URL = &u
+			r = &r2
+		}
+		if r.URL.Path == "/.fsm" || strings.HasPrefix(r.URL.Path, "/.fsm/") {
+			control.ServeHTTP(w, r)
+			return
+		}
+		dav.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is path.Clean rooted at /, keeping a trailing slash (WebDAV
+// names collections with one).
+func cleanPath(p string) string {
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// limitListener caps open connections at n (netutil.LimitListener: Accept
+// waits for a free slot) and logs once per burst when the cap is reached,
+// not once per connection: again only after the count fell to half.
+func limitListener(ln net.Listener, n int, log *slog.Logger) net.Listener {
+	return &countingListener{Listener: netutil.LimitListener(ln, n), max: n, log: log}
+}
+
+type countingListener struct {
+	net.Listener
+	max int
+	log *slog.Logger
+
+	mu     sync.Mutex // guards open and warned
+	open   int
+	warned bool
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.open++
+	if l.open >= l.max && !l.warned {
+		l.warned = true
+		l.log.Warn("connection limit reached: new clients wait until others close", "limit", l.max)
+	}
+	l.mu.Unlock()
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+func (l *countingListener) closed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if l.open <= l.max/2 {
+		l.warned = false
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.l.closed)
+	return err
+}

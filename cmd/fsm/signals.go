@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+)
+
+// errSignal is the cause of the context a first signal ends.
+var errSignal = errors.New("signal received")
+
+// signals turns the first SIGINT, SIGTERM or SIGHUP into an orderly
+// shutdown (ctx ends) and a second one into an immediate exit through the
+// abort function. SIGHUP (terminal closed, ssh dropped) is only watched when
+// it is not ignored, so that `nohup fsm serve` keeps running.
+type signals struct {
+	ctx   context.Context
+	ch    chan os.Signal
+	quit  chan struct{}
+	abort atomic.Pointer[func(os.Signal)]
+}
+
+func watchSignals(log *slog.Logger) *signals {
+	set := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		set = append(set, syscall.SIGHUP)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s := &signals{ctx: ctx, ch: make(chan os.Signal, 2), quit: make(chan struct{})}
+	signal.Notify(s.ch, set...)
+	go func() {
+		select {
+		case sig := <-s.ch:
+			log.Info("signal received; shutting down (a second signal exits at once)", "signal", sig.String())
+			cancel(errSignal)
+		case <-s.quit:
+			return
+		}
+		select {
+		case sig := <-s.ch:
+			if abort := s.abort.Load(); abort != nil {
+				(*abort)(sig)
+			}
+			exitOnSignal(sig)
+		case <-s.quit:
+		}
+	}()
+	return s
+}
+
+// onAbort sets what a second signal does before the process exits.
+func (s *signals) onAbort(f func(os.Signal)) { s.abort.Store(&f) }
+
+// stop ends the watch; a signal after it has Go's default effect.
+func (s *signals) stop() {
+	signal.Stop(s.ch)
+	close(s.quit)
+}
+
+// exitOnSignal exits with the shell's status for death by sig (128+n).
+func exitOnSignal(sig os.Signal) {
+	if n, ok := sig.(syscall.Signal); ok {
+		os.Exit(128 + int(n))
+	}
+	os.Exit(1)
+}

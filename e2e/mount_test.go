@@ -1,0 +1,610 @@
+//go:build fuse && linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"fsm/desktop"
+	"fsm/fuse"
+	"fsm/guard"
+	"fsm/internal/fsmtest"
+	"fsm/internal/testorigin"
+	"fsm/store"
+	"fsm/vfs"
+	"fsm/webdav"
+)
+
+// A browser uploads from a path that a desktop WebDAV client made, with no
+// FUSE of fsm's: (b) the gvfs path that desktop.Mount (fsm serve --mount)
+// gives on Linux, and (c) an `rclone mount :webdav:` over fsm, standing in
+// for Finder's webdavfs. The origin and the website are each throttled to
+// the same total rate, so download alone and upload alone each take
+// size/rate: an upload that streams alongside the download finishes in
+// about that time, one that waits for the download in twice that.
+
+const (
+	mountFileSize = 60 * 1000 * 1000
+	mountRate     = 30 * 1000 * 1000 // bytes per second, origin and website each
+)
+
+// pacer spreads bytes over time at rate bytes per second in total, however
+// many connections share it. Idle time earns at most pacerSlack of credit:
+// enough to make up for sleeps that overshoot (a multipart reader hands
+// out 4 KiB at a time, a fraction of a timer's latency), too little to let
+// a burst through.
+type pacer struct {
+	rate int64
+	mu   sync.Mutex // guards next
+	next time.Time  // when the bytes reserved so far have all gone out
+}
+
+// pacerChunk is the most one wait reserves, so the flow stays smooth.
+const pacerChunk = 32 << 10
+
+const pacerSlack = 20 * time.Millisecond
+
+func (p *pacer) wait(ctx context.Context, n int) error {
+	d := time.Duration(int64(n) * int64(time.Second) / p.rate)
+	p.mu.Lock()
+	if floor := time.Now().Add(-pacerSlack); p.next.Before(floor) {
+		p.next = floor
+	}
+	p.next = p.next.Add(d)
+	at := p.next
+	p.mu.Unlock()
+	wait := time.Until(at)
+	if wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// pacedWriter paces a response body through a pacer.
+type pacedWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+	p   *pacer
+}
+
+func (w *pacedWriter) Write(b []byte) (int, error) {
+	var n int
+	for len(b) > 0 {
+		k := min(len(b), pacerChunk)
+		if err := w.p.wait(w.ctx, k); err != nil {
+			return n, err
+		}
+		m, err := w.ResponseWriter.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the real writer's Flush.
+func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// pacedReader paces a request body through a pacer.
+type pacedReader struct {
+	io.ReadCloser
+	ctx context.Context
+	p   *pacer
+}
+
+func (r *pacedReader) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b[:min(len(b), pacerChunk)])
+	if n > 0 {
+		if werr := r.p.wait(r.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
+
+// davRig is one staged file behind a throttled origin, served by fsm's
+// WebDAV handler in process; it records which client sent each GET.
+type davRig struct {
+	rig
+	fsys *vfs.FS
+	url  string // the WebDAV root, http://127.0.0.1:PORT/
+
+	mu   sync.Mutex // guards gets
+	gets []string   // User-Agent of each GET fsm answered
+}
+
+// originLimit is where the origin's bandwidth limit sits.
+type originLimit string
+
+const (
+	// sharedLimit: mountRate for all connections together, as when the
+	// user's downlink is the bottleneck.
+	sharedLimit originLimit = "shared"
+	// perConnLimit: mountRate for each connection, as CDNs limit them.
+	perConnLimit originLimit = "per-conn"
+)
+
+func newDavRig(t testing.TB, log *slog.Logger) *davRig { return newDavRigLimit(t, log, sharedLimit) }
+
+func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
+	t.Helper()
+	content := testorigin.Content{Seed: 41, Size: mountFileSize}
+	oopts := testorigin.Options{Content: content, Name: "/" + fileName}
+	if limit == perConnLimit {
+		oopts.BytesPerSecond = mountRate
+	}
+	origin := testorigin.New(t, oopts)
+	paced := &pacer{rate: mountRate}
+	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if limit == perConnLimit {
+			origin.ServeHTTP(w, req)
+			return
+		}
+		origin.ServeHTTP(&pacedWriter{ResponseWriter: w, ctx: req.Context(), p: paced}, req)
+	}))
+	t.Cleanup(throttled.Close)
+
+	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	file, err := fsys.Stage(ctx, throttled.URL+"/"+fileName, fileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := file.Progress(); p.Present != 0 || p.Size != content.Size {
+		t.Fatalf("freshly staged file: %+v, want nothing downloaded of %d bytes", p, content.Size)
+	}
+	r := &davRig{rig: rig{content: content, origin: origin, file: file}, fsys: fsys}
+	dav := guard.Host(webdav.NewHandler(fsys, webdav.Options{Logger: log}), nil, "127.0.0.1:0")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet {
+			r.mu.Lock()
+			r.gets = append(r.gets, req.UserAgent())
+			r.mu.Unlock()
+		}
+		dav.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL + "/"
+	return r
+}
+
+// checkClient: every GET fsm answered came from the client named (so the
+// browser's reads went through it), and there was at least one.
+func (r *davRig) checkClient(t testing.TB, client string) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.gets) == 0 {
+		t.Errorf("fsm answered no GET: the browser did not read through %s", client)
+	}
+	for _, ua := range r.gets {
+		if !strings.Contains(strings.ToLower(ua), client) {
+			t.Errorf("a GET came from %q, not %s", ua, client)
+		}
+	}
+	t.Logf("fsm answered %d GETs, all from %s (%v)", len(r.gets), client, r.gets)
+}
+
+// mountPage is an upload page with an ordinary multipart form and a
+// fetch() uploader of the same file.
+const mountPage = `<!doctype html><html><head><title>upload</title></head><body>
+<form method=post enctype=multipart/form-data action=/upload>
+<input type=file name=f id=f><button id=go>Upload</button>
+</form>
+<script>
+async function fetchUpload() {
+	const fd = new FormData();
+	fd.append('f', document.getElementById('f').files[0]);
+	const r = await fetch('/upload', {method: 'POST', body: fd});
+	const text = await r.text();
+	if (!r.ok) throw new Error(r.status + ' ' + text);
+	return r.status;
+}
+</script></body></html>`
+
+// mountSite serves mountPage and takes uploads at /upload, reading each
+// body at mountRate; the first upload's outcome goes on the channel.
+func mountSite(t testing.TB, want testorigin.Content, progress func() store.Progress) (*httptest.Server, <-chan received) {
+	results := make(chan received, 1)
+	paced := &pacer{rate: mountRate}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, mountPage)
+	})
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, req *http.Request) {
+		req.Body = &pacedReader{ReadCloser: req.Body, ctx: req.Context(), p: paced}
+		res := receive(req, want, progress)
+		select {
+		case results <- res:
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if res.err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, "<!doctype html><title>failed</title><p id=err>%s</p>", res.err)
+			return
+		}
+		fmt.Fprintf(w, "<!doctype html><title>done</title><p>received <span id=n>%d</span> bytes, sha256 <span id=sum>%s</span></p>", res.n, res.sum)
+	})
+	site := httptest.NewServer(mux)
+	t.Cleanup(site.Close)
+	return site, results
+}
+
+type uploadMode string
+
+const (
+	formUpload  uploadMode = "form"
+	fetchUpload uploadMode = "fetch"
+)
+
+// browserUpload has Chromium upload r.path to a throttled website the way
+// mode says and checks what arrived: the origin's bytes, with no
+// changed-file failure (newBrowser's context fails on one), the upload
+// overlapping the download.
+func browserUpload(t *testing.T, sink *logSink, r *davRig, mode uploadMode) {
+	t.Helper()
+	res, facts, wall := upload(t, newBrowser(t, sink), r.path, r.content, r.file.Progress, mode)
+	r.checkFacts(t, facts)
+	if want := r.sha256Of(); res.filename != fileName || res.n != r.content.Size || res.sum != want || res.mismatchAt >= 0 {
+		t.Fatalf("server received %q: %d bytes sha256 %s (first wrong byte at %d), want %q: %d bytes sha256 %s",
+			res.filename, res.n, res.sum, res.mismatchAt, fileName, r.content.Size, want)
+	}
+	// The overlap: the website had the file's first bytes while fsm was
+	// still downloading it from the origin.
+	t.Logf("%s upload: %v for %d bytes at %d B/s each way; downloaded when the first bytes arrived: %d of %d",
+		mode, wall.Round(time.Millisecond), r.content.Size, mountRate, res.atFirst.Present, r.content.Size)
+	if res.atFirst.Present >= r.content.Size || res.atFirst.State == store.StateComplete {
+		t.Errorf("upload started only after the download finished: %+v", res.atFirst)
+	}
+	if p := r.file.Progress(); p.Err != nil || p.State == store.StateFailed {
+		t.Errorf("download: %+v", p)
+	}
+}
+
+// upload has the browser in ctx pick path on a mountSite page and upload
+// it the way mode says. It returns what the site received (with progress
+// sampled at its first and last bytes), what the browser's File said, and
+// the wall time from the click to the last byte received.
+func upload(tb testing.TB, ctx context.Context, path string, want testorigin.Content, progress func() store.Progress, mode uploadMode) (received, fileFacts, time.Duration) {
+	tb.Helper()
+	site, results := mountSite(tb, want, progress)
+	do := func(what string, actions ...chromedp.Action) {
+		tb.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			if cause := context.Cause(ctx); cause != nil && cause != err {
+				err = fmt.Errorf("%w (cause: %v)", err, cause)
+			}
+			tb.Fatalf("%s: %v", what, err)
+		}
+	}
+	var facts fileFacts
+	do("choose",
+		chromedp.Navigate(site.URL+"/"),
+		chromedp.SetUploadFiles("#f", []string{path}, chromedp.ByID),
+		chromedp.Evaluate(factsJS, &facts),
+	)
+	start := time.Now()
+	switch mode {
+	case formUpload:
+		var sum string
+		do("form upload", chromedp.Click("#go", chromedp.ByID), chromedp.Text("#sum", &sum, chromedp.ByID))
+	case fetchUpload:
+		var status int
+		do("fetch upload", chromedp.Evaluate("fetchUpload()", &status, awaitPromise))
+		if status != http.StatusOK {
+			tb.Errorf("fetch upload: status %d", status)
+		}
+	}
+	var res received
+	select {
+	case res = <-results:
+	case <-ctx.Done():
+		tb.Fatalf("no upload result: %v", context.Cause(ctx))
+	}
+	wall := time.Since(start)
+	if res.err != nil {
+		tb.Fatalf("upload: %v", res.err)
+	}
+	return res, facts, wall
+}
+
+// TestBrowserUploadFromGvfs (path b): the file is picked from the local path
+// that desktop.Mount made with gvfs in a private D-Bus session.
+func TestBrowserUploadFromGvfs(t *testing.T) {
+	chromiumPath(t)
+	for _, mode := range []uploadMode{formUpload, fetchUpload} {
+		t.Run(string(mode), func(t *testing.T) {
+			// A session each: in a shared one, gvfsd-fuse has been seen to
+			// block for many seconds right after the previous mount (with
+			// a file the killed browser had open) went away.
+			s := fsmtest.NewGvfsSession(t)
+			sink := newLogSink(t)
+			r := newDavRig(t, newLogger(sink))
+			r.path = mountGvfs(t, s, newLogger(sink), r.url)
+			browserUpload(t, sink, r, mode)
+			r.checkClient(t, "gvfs")
+		})
+	}
+}
+
+// mountGvfs mounts url through desktop.Mount and returns the staged file's
+// path in it; unmounted at cleanup.
+func mountGvfs(t testing.TB, s *fsmtest.GvfsSession, log *slog.Logger, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := desktop.Mount(ctx, url, desktop.Options{Logger: log, Env: s.Env})
+	if err != nil {
+		t.Fatalf("desktop.Mount: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := m.Unmount(ctx); err != nil {
+			t.Errorf("desktop Unmount: %v", err)
+		}
+	})
+	return filepath.Join(m.Path(), fileName)
+}
+
+// TestBrowserUploadFromRclone (path c): the file is picked from an
+// `rclone mount :webdav:` of fsm, read-only, in a temp dir.
+func TestBrowserUploadFromRclone(t *testing.T) {
+	chromiumPath(t)
+	for _, mode := range []uploadMode{formUpload, fetchUpload} {
+		t.Run(string(mode), func(t *testing.T) {
+			sink := newLogSink(t)
+			r := newDavRig(t, newLogger(sink))
+			r.path = filepath.Join(mountRclone(t, r.url), fileName)
+			browserUpload(t, sink, r, mode)
+			r.checkClient(t, "rclone")
+		})
+	}
+}
+
+// mountRclone mounts url with rclone into a new temp dir and unmounts it
+// at cleanup.
+func mountRclone(t testing.TB, url string) string {
+	t.Helper()
+	for _, n := range []string{"rclone", "fusermount3"} {
+		if _, err := exec.LookPath(n); err != nil {
+			fsmtest.EnvLimit(t, "%s is not installed (Debian packages rclone, fuse3): %v", n, err)
+		}
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		fsmtest.EnvLimit(t, "rclone mount needs /dev/fuse: %v", err)
+	}
+	dir := t.TempDir()
+	scratch := t.TempDir()
+	conf := filepath.Join(scratch, "rclone.conf")
+	if err := os.WriteFile(conf, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(scratch, "rclone.log")
+	cmd := exec.Command("rclone", "mount", ":webdav:", dir, "--webdav-url="+url,
+		"--read-only", "--vfs-cache-mode=off", "--log-file="+logFile, "-v")
+	cmd.Env = append(os.Environ(), "RCLONE_CONFIG="+conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Registered after the TempDirs, so it runs before their removal.
+	t.Cleanup(func() {
+		if fsmtest.Mounted(dir) {
+			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
+				t.Logf("fusermount3 -u: %v %s", err, out)
+				exec.Command("fusermount3", "-uz", dir).Run()
+			}
+		}
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("rclone log:\n%s", b)
+		}
+	})
+	fsmtest.Eventually(t, "rclone mount", func() bool {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("rclone mount exited: %v\n%s", err, b)
+		default:
+		}
+		return fsmtest.Mounted(dir)
+	})
+	return dir
+}
+
+func newLogger(sink *logSink) *slog.Logger {
+	return slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// ---------------------------------------------------------------------------
+// The benchmark: how close an upload from each path comes to
+// max(download, upload).
+
+// BenchmarkBrowserUploadRatio measures, for each path, a browser's form
+// upload of a cold staged file against max(download alone, upload alone):
+// the download alone is a cold sequential read through the same mount, the
+// upload alone the same browser upload of a local copy. 1.0 is perfect
+// overlap, 2.0 download-then-upload. The origin's limit is either shared by
+// all of fsm's connections (a downlink) or per connection (a CDN's). Run it
+// with
+//
+//	go test -tags fuse,fuse3 -run '^$' -bench BrowserUploadRatio -benchtime 3x ./e2e/
+func BenchmarkBrowserUploadRatio(b *testing.B) {
+	benchChromium(b)
+	local := filepath.Join(b.TempDir(), fileName)
+	content := testorigin.Content{Seed: 41, Size: mountFileSize}
+	if err := os.WriteFile(local, content.Bytes(0, content.Size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	paths := []struct {
+		name  string
+		mount func(b *testing.B, r *davRig) string // the staged file's local path
+	}{
+		{"fuse", func(b *testing.B, r *davRig) string {
+			dir := b.TempDir()
+			if err := fuse.Check(dir); err != nil {
+				fsmtest.EnvLimit(b, "FUSE: %v", err)
+			}
+			m, err := fuse.Mount(r.fsys, dir, fuse.Options{Logger: log})
+			if err != nil {
+				b.Fatalf("fuse.Mount: %v", err)
+			}
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := m.Unmount(ctx); err != nil {
+					b.Errorf("Unmount: %v", err)
+				}
+			})
+			return filepath.Join(dir, fileName)
+		}},
+		{"gvfs", func(b *testing.B, r *davRig) string {
+			return mountGvfs(b, fsmtest.NewGvfsSession(b), log, r.url)
+		}},
+		{"rclone", func(b *testing.B, r *davRig) string {
+			return filepath.Join(mountRclone(b, r.url), fileName)
+		}},
+	}
+	for _, p := range paths {
+		for _, limit := range []originLimit{sharedLimit, perConnLimit} {
+			b.Run(p.name+"/"+string(limit), func(b *testing.B) {
+				var sumRatio, sumWall, sumDown, sumUp float64
+				for i := 0; i < b.N; i++ {
+					down := coldRead(b, p.mount(b, newDavRigLimit(b, log, limit)))
+					_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
+					r := newDavRigLimit(b, log, limit)
+					path := p.mount(b, r)
+					res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
+					if res.n != content.Size || res.mismatchAt >= 0 {
+						b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)
+					}
+					sumRatio += wall.Seconds() / max(down.Seconds(), up.Seconds())
+					sumWall += wall.Seconds()
+					sumDown += down.Seconds()
+					sumUp += up.Seconds()
+				}
+				n := float64(b.N)
+				b.ReportMetric(sumRatio/n, "ratio")
+				b.ReportMetric(sumWall/n, "wall-s")
+				b.ReportMetric(sumDown/n, "download-s")
+				b.ReportMetric(sumUp/n, "upload-s")
+			})
+		}
+	}
+}
+
+// coldRead reads path to its end and returns how long that took.
+func coldRead(tb testing.TB, path string) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20)); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// benchBrowser is a headless Chromium for a benchmark (newBrowser, which
+// the tests use, takes a *testing.T): same flags, killed at cleanup, its
+// context cancelled when a document or fetch load fails.
+func benchBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	var cmd *exec.Cmd
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(benchChromium(tb)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			cmd = c
+		}),
+	}
+	parent, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	tb.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancelTimeout()
+		if cmd != nil && cmd.Process != nil {
+			if err := killGroup(cmd.Process.Pid, 20*time.Second); err != nil {
+				tb.Errorf("stopping Chromium: %v", err)
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, network.Enable().WithMaxPostDataSize(1)); err != nil {
+		tb.Fatalf("start chromium: %v", err)
+	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventLoadingFailed); ok && !e.Canceled &&
+			(e.Type == network.ResourceTypeDocument || e.Type == network.ResourceTypeFetch) {
+			stop(fmt.Errorf("browser: %s load failed: %s", e.Type, e.ErrorText))
+		}
+	})
+	tb.Cleanup(func() { stop(nil) })
+	return runCtx
+}
+
+// benchChromium is chromiumPath for a benchmark.
+func benchChromium(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("FSM_E2E_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	fsmtest.EnvLimit(tb, "Chromium is not installed (Debian: apt-get install chromium)")
+	return ""
+}

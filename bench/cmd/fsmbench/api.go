@@ -14,12 +14,13 @@ import (
 // apiFile is the part of the control API's file object (docs/API.md) the
 // harness reads.
 type apiFile struct {
-	Name        string `json:"name"`
-	Size        *int64 `json:"size"`
-	Downloaded  int64  `json:"downloaded"`
-	OpenHandles int    `json:"open_handles"`
-	State       string `json:"state"`
-	Error       string `json:"error"`
+	Name        string   `json:"name"`
+	Size        *int64   `json:"size"`
+	Downloaded  int64    `json:"downloaded"`
+	OpenHandles int      `json:"open_handles"`
+	State       string   `json:"state"`
+	Error       string   `json:"error"`
+	Paths       []string `json:"paths"`
 }
 
 // stageTimeout bounds how long a source given to `fsm serve` may stay in

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,12 +14,13 @@ import (
 	"time"
 )
 
-// The gvfs path: GNOME's WebDAV client mounting fsm's WebDAV tree, the local
-// path a Linux desktop gets without fsm's own FUSE build (what `fsm serve
-// --mount` does through `gio mount`). gvfs needs a D-Bus session bus and its
-// master daemon gvfsd, neither of which needs a display: the harness starts
-// a private bus in a private XDG_RUNTIME_DIR, gvfsd on it, and gvfsd starts
-// gvfsd-fuse (the local paths under $XDG_RUNTIME_DIR/gvfs) and gvfsd-dav.
+// The gvfs path: `fsm serve --mount`, which on Linux has GNOME's gvfs mount
+// fsm's WebDAV tree (`gio mount`), the local path a desktop gets without
+// fsm's own FUSE build. gvfs needs a D-Bus session bus and its master daemon
+// gvfsd, neither of which needs a display: the harness starts a private bus
+// in a private XDG_RUNTIME_DIR, gvfsd on it (gvfsd starts gvfsd-fuse, the
+// local paths under $XDG_RUNTIME_DIR/gvfs, and gvfsd-dav), and fsm in that
+// session's environment.
 
 const gvfsdPath = "/usr/libexec/gvfsd"
 
@@ -101,42 +101,6 @@ func (h *harness) startGvfs(ctx context.Context) (*gvfsSession, error) {
 	return s, nil
 }
 
-// mount runs `gio mount dav://HOST:PORT/` of base and returns the local
-// directory gvfsd-fuse shows it at.
-func (s *gvfsSession) mount(ctx context.Context, base string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("gvfs: %w", err)
-	}
-	dav := "dav://" + u.Host + "/"
-	if err := s.gio(ctx, "mount", dav); err != nil {
-		return "", err
-	}
-	host, port, _ := strings.Cut(u.Host, ":")
-	dir := filepath.Join(s.fuseDir(), fmt.Sprintf("dav:host=%s,port=%s,ssl=false", host, port))
-	if _, err := os.Stat(dir); err != nil {
-		ents, _ := os.ReadDir(s.fuseDir())
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
-		return "", fmt.Errorf("gvfs: %s mounted, but not at %s (there: %v): %w", dav, dir, names, err)
-	}
-	return dir, nil
-}
-
-func (s *gvfsSession) gio(ctx context.Context, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "gio", args...)
-	cmd.Env = s.env
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("gio %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
 // stop ends the session: gvfsd first (it unmounts what it mounted), then
 // the bus, then whatever of the session is left; gvfsd-fuse's mount goes
 // last. Safe to call twice.
@@ -207,29 +171,60 @@ func waitFor(ctx context.Context, c *child, what string, cond func() bool) error
 	return nil
 }
 
-// gvfsPath serves f from a fresh fsm, mounts its WebDAV through gvfs and
-// returns the file's local path and the teardown.
+// gvfsPath serves the origin's file from a fresh `fsm serve --mount` in a
+// private gvfs session and returns the local path fsm reports for it (in
+// the API's paths) and the teardown.
 func (h *harness) gvfsPath(ctx context.Context, o *origin) (string, func() error, error) {
 	if why := gvfsSkipReason(); why != "" {
 		return "", nil, fmt.Errorf("%w: %s", errSkip, why)
 	}
-	s, err := h.startFSMSources(ctx, h.cfg.fsmBin, "", []string{o.fileURL()}, []string{o.name})
+	g, err := h.startGvfs(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	g, err := h.startGvfs(ctx)
-	var dir string
+	s, err := h.launchEnv(ctx, "fsm", g.env, func(addr, cache string) []string {
+		return []string{h.cfg.fsmBin, "serve", "--addr", addr, "--cache-dir", cache, "--mount", o.fileURL()}
+	}, "", -1, true, o.name)
+	var path string
 	if err == nil {
-		dir, err = g.mount(ctx, s.base)
+		path, err = waitDesktopPath(ctx, s, o.name, g.fuseDir())
 	}
 	teardown := func() error {
-		if g != nil {
-			g.stop()
+		var err error
+		if s != nil {
+			err = s.stop() // fsm unmounts what it mounted, then the session goes
 		}
-		return s.stop()
+		g.stop()
+		return err
 	}
 	if err != nil {
 		return "", nil, errors.Join(err, teardown())
 	}
-	return filepath.Join(dir, o.name), teardown, nil
+	return path, teardown, nil
+}
+
+// waitDesktopPath waits until the API lists a path of name under dir (the
+// desktop mount is made after the listener is up) and the file is there.
+func waitDesktopPath(ctx context.Context, s *server, name, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, mountTimeout)
+	defer cancel()
+	var last apiFile
+	for {
+		if s.exited() {
+			return "", s.diedError()
+		}
+		if err := getJSON(ctx, apiFileURL(s.base, name), &last); err == nil {
+			for _, p := range last.Paths {
+				if strings.HasPrefix(p, dir+"/") {
+					if _, err := os.Stat(p); err == nil {
+						return p, nil
+					}
+				}
+			}
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return "", fmt.Errorf("fsm --mount: no path of %s under %s within %v (paths %v); last output:\n%s",
+				name, dir, mountTimeout, last.Paths, s.logTail(15))
+		}
+	}
 }

@@ -164,8 +164,8 @@ func (h *harness) report(runErr error) string {
 	b.WriteString("⁶ A browser-like client opens the file on the mount and POSTs it (length up front, read as it goes) to a local\n" +
 		"site whose uplink is paced, while the origin's downlink is paced too (each a total rate over all connections).\n" +
 		"max(download, upload) is the file's time at the slower link's rate. Baseline: download to a local file, then\n" +
-		"upload it. \"vs direct\" there is against the baseline's ratio. The gvfs rows mount fsm's WebDAV with `gio mount` in a\n" +
-		"private D-Bus session, as `fsm serve --mount` does on Linux. The last row limits the origin per connection\n" +
+		"upload it. \"vs direct\" there is against the baseline's ratio. The gvfs rows run `fsm serve --mount` (gvfs on Linux)\n" +
+		"in a private D-Bus session with gvfsd and read the path fsm reports. The last row limits the origin per connection\n" +
 		"(testorigin's pacing, as the end-to-end browser test does) instead of in total.\n")
 	b.WriteString(h.busyNote())
 	if why := h.res["fuse.fsm.mbps"].why; why != "" {

@@ -53,6 +53,11 @@ func (s *server) stop() error {
 // the control API shows each of staged out of its probe (fsm only), and,
 // with a mount, until the file shows there with size bytes.
 func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool, staged ...string) (*server, error) {
+	return h.launchEnv(ctx, name, nil, argv, mount, size, wantHTTP, staged...)
+}
+
+// launchEnv is launch with env as the child's whole environment (nil: ours).
+func (h *harness) launchEnv(ctx context.Context, name string, env []string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool, staged ...string) (*server, error) {
 	cache, err := h.mkdir(name + "-cache")
 	if err != nil {
 		return nil, err
@@ -62,7 +67,7 @@ func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c, err := startChild(name, cache+".log", argv(addr, cache))
+	c, err := startChildEnv(name, cache+".log", env, argv(addr, cache))
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,8 @@ var rows = []row{
 	{label: "rclone mount CPU for that dd per GiB", key: "fuse.rclone.cpugib", unit: "s/GiB"},
 	{label: "fsm via gvfs (desktop WebDAV mount) dd bs=1M, cold", key: "gvfs.fsm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "fuse.rclone.mbps"},
 	{label: "fsm via gvfs dd, first byte", key: "gvfs.fsm.ttfb", unit: "ms", vsDirect: "direct.ttfb", vsRclone: "fuse.rclone.ttfb"},
-	{label: "FUSE: read of a complete file while 16 reads wait on a stalled one ³", key: "stall.fsm.s", unit: "s"},
+	{label: "FUSE: read of a complete file while 16 reads wait on a stalled one ³", key: "stall.fsm.s", unit: "s", vsRclone: "stall.rclone.s"},
+	{label: "  the same through rclone mount --vfs-cache-mode full", key: "stall.rclone.s", unit: "s"},
 	// Origin limited per connection (thr.*): a separate, smaller file.
 	{label: "**Per-connection-limited origin ²**: direct GET, cold (1 connection)", key: "thr.direct.mbps", unit: "MB/s"},
 	{label: "Limited: fsm WebDAV GET, cold", key: "thr.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.rclone.mbps"},
@@ -153,7 +154,7 @@ func (h *harness) report(runErr error) string {
 		"one connection (direct; rclone, which streams over one) cannot beat that rate; fsm opens parallel\n"+
 		"range connections when they deliver more. \"vs direct\" there is the gain over a single connection.\n", float64(h.cfg.thrRate)/1e6)
 	fmt.Fprintf(&b, "³ fsm serves a complete file and one whose origin holds every GET; %d `dd` reads of the stalled\n"+
-		"file are open and waiting (the API shows the handles, the origin the held GETs) when a `dd` of the\n"+
+		"file are open and waiting (fsm's API shows the handles; the origin holds a GET) when a `dd` of the\n"+
 		"complete file (%s, its pages dropped with fadvise first) is timed; cut at %v.\n", stallReaders, sizeText(stallOKSize), stallReadMax)
 	fmt.Fprintf(&b, "⁴ %d clients start together, each reading %d ranges of %s at random offsets (fixed seed: the\n"+
 		"same ranges for all three) of the cold file over its own keep-alive connection; aggregate = all bytes / wall time.\n",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,8 +35,44 @@ const (
 func (h *harness) stall(ctx context.Context) error {
 	if why := h.fuseSkipReason(); why != "" {
 		h.res.skip("stall.fsm.s", why)
+		h.res.skip("stall.rclone.s", why)
 		return nil
 	}
+	err := h.stallVia(ctx, "stall.fsm", func(ok, st *origin, dir string) (*server, func(context.Context) error, error) {
+		s, err := h.startFSMSources(ctx, h.cfg.fuseBin, dir, []string{ok.fileURL(), st.fileURL()}, []string{stallFileOK, stallFileWait})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func(ctx context.Context) error { return h.waitHandles(ctx, s, stallFileWait, stallReaders) }, nil
+	})
+	if h.cfg.rclone == "" {
+		h.res.skip("stall.rclone.s", "rclone not installed")
+		return err
+	}
+	// rclone's http remote reads one folder: both files behind one listener.
+	return errors.Join(err, h.stallVia(ctx, "stall.rclone", func(ok, st *origin, dir string) (*server, func(context.Context) error, error) {
+		both, err := startPair(ok, st)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.atExit(both.Close)
+		s, err := h.launch(ctx, "rclone-mount", func(_, cache string) []string {
+			argv := []string{h.cfg.rclone, "mount", ":http:", dir, "--read-only"}
+			return append(argv, h.rcloneArgs(both.base, cache)...)
+		}, dir, -1, false)
+		if err == nil {
+			err = waitFile(ctx, s.child, filepath.Join(dir, stallFileWait), stallSize)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func(context.Context) error { return nil }, nil
+	}))
+}
+
+// stallVia runs the stall scenario through one mount, which start makes at
+// dir and whose returned wait says when the stalled file's readers are in.
+func (h *harness) stallVia(ctx context.Context, key string, start func(ok, st *origin, dir string) (*server, func(context.Context) error, error)) error {
 	okc := testorigin.Content{Seed: 5, Size: stallOKSize}
 	stc := testorigin.Content{Seed: 6, Size: stallSize}
 	ok, err := startOriginWith(testorigin.Options{Content: okc}, stallFileOK, nil)
@@ -51,15 +89,40 @@ func (h *harness) stall(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.startFSMSources(ctx, h.cfg.fuseBin, dir, []string{ok.fileURL(), st.fileURL()}, []string{stallFileOK, stallFileWait})
+	s, readersIn, err := start(ok, st, dir)
 	if err != nil {
 		return err
 	}
-	err = h.stallRead(ctx, s, dir, okc, st)
+	err = h.stallRead(ctx, key, dir, okc, st, readersIn)
 	return errors.Join(err, s.stop())
 }
 
-func (h *harness) stallRead(ctx context.Context, s *server, dir string, okc testorigin.Content, st *origin) error {
+// pair serves two origins' files from one listener, with an index of both.
+type pair struct {
+	srv  *http.Server
+	base string
+}
+
+func startPair(a, b *origin) (*pair, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("pair listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<html><body><a href=\"%s\">%s</a>\n<a href=\"%s\">%s</a></body></html>\n", a.name, a.name, b.name, b.name)
+	})
+	mux.Handle("/"+a.name, a.Origin)
+	mux.Handle("/"+b.name, b.Origin)
+	p := &pair{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, base: "http://" + ln.Addr().String() + "/"}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+func (p *pair) Close() { _ = p.srv.Close() }
+
+func (h *harness) stallRead(ctx context.Context, key, dir string, okc testorigin.Content, st *origin, readersIn func(context.Context) error) error {
 	okPath := filepath.Join(dir, stallFileOK)
 	okFile := benchFile{content: okc, crc: contentCRC(okc, 0, okc.Size)}
 	// Make the file complete (and check it), then drop its pages so the
@@ -88,11 +151,11 @@ func (h *harness) stallRead(ctx context.Context, s *server, dir string, okc test
 				"bs=1M", "count=1", fmt.Sprintf("skip=%d", off), "status=none").Run()
 		}()
 	}
-	if err := h.waitHandles(ctx, s, stallFileWait, stallReaders); err != nil {
+	if err := readersIn(ctx); err != nil {
 		return err
 	}
-	if st.Waiting() == 0 {
-		return fmt.Errorf("stall: %d readers open but no GET waits on the stalled origin", stallReaders)
+	if err := waitOriginHolds(ctx, st); err != nil {
+		return err
 	}
 	_ = sleepCtx(ctx, stallSettle)
 	tctx, tcancel := context.WithTimeout(ctx, stallReadMax)
@@ -107,8 +170,21 @@ func (h *harness) stallRead(ctx context.Context, s *server, dir string, okc test
 	case err != nil:
 		return err
 	}
-	h.res.add("stall.fsm.s", d.Seconds())
-	h.log.Info("measured", "what", "stall", "read of the complete file", d.Round(time.Millisecond), "waiting GETs", st.Waiting())
+	h.res.add(key+".s", d.Seconds())
+	h.log.Info("measured", "what", key, "read of the complete file", d.Round(time.Millisecond), "waiting GETs", st.Waiting())
+	return nil
+}
+
+// waitOriginHolds waits until the stalled origin holds a GET: a reader's
+// request has reached it.
+func waitOriginHolds(ctx context.Context, st *origin) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for st.Waiting() == 0 {
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return fmt.Errorf("stall: %d readers started but no GET reached the stalled origin", stallReaders)
+		}
+	}
 	return nil
 }
 

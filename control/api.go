@@ -91,7 +91,7 @@ func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: use the token fsm serve wrote (the CLI finds it), or --token")
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send the token fsm serve wrote to its token file (docs/API.md)")
 		return false
 	}
 	return true

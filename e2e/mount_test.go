@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -43,6 +44,9 @@ const (
 	mountFileSize = 60 * 1000 * 1000
 	mountRate     = 30 * 1000 * 1000 // bytes per second, origin and website each
 )
+
+// mountContent is the file every origin here serves.
+var mountContent = testorigin.Content{Seed: 41, Size: mountFileSize}
 
 // pacer spreads bytes over time at rate bytes per second in total, however
 // many connections share it. Idle time earns at most pacerSlack of credit:
@@ -151,10 +155,11 @@ const (
 
 func newDavRig(t testing.TB, log *slog.Logger) *davRig { return newDavRigLimit(t, log, sharedLimit) }
 
-func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
+// limitedOrigin serves mountFileSize bytes at /file.bin, limited as limit
+// says; it returns the origin (for its request log) and the file's URL.
+func limitedOrigin(t testing.TB, limit originLimit) (*testorigin.Origin, string) {
 	t.Helper()
-	content := testorigin.Content{Seed: 41, Size: mountFileSize}
-	oopts := testorigin.Options{Content: content, Name: "/" + fileName}
+	oopts := testorigin.Options{Content: mountContent, Name: "/" + fileName}
 	if limit == perConnLimit {
 		oopts.BytesPerSecond = mountRate
 	}
@@ -168,11 +173,18 @@ func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
 		origin.ServeHTTP(&pacedWriter{ResponseWriter: w, ctx: req.Context(), p: paced}, req)
 	}))
 	t.Cleanup(throttled.Close)
+	return origin, throttled.URL + "/" + fileName
+}
+
+func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
+	t.Helper()
+	origin, source := limitedOrigin(t, limit)
+	content := mountContent
 
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	file, err := fsys.Stage(ctx, throttled.URL+"/"+fileName, fileName)
+	file, err := fsys.Stage(ctx, source, fileName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +367,131 @@ func TestBrowserUploadFromGvfs(t *testing.T) {
 	}
 }
 
+// TestBrowserUploadFromServeMount (path b, the real program): `fsm serve
+// --mount SOURCE` in a private gvfs session prints the gvfs path; Chromium
+// uploads the staged file from it. The website must have the file's first
+// bytes before the origin has sent its last, and fsm must unmount at exit.
+func TestBrowserUploadFromServeMount(t *testing.T) {
+	chromiumPath(t)
+	s := fsmtest.NewGvfsSession(t)
+	sink := newLogSink(t)
+	origin, source := limitedOrigin(t, sharedLimit)
+	srv := startServeMount(t, sink, s, source)
+	path := filepath.Join(srv.dir, fileName)
+	fsmtest.Eventually(t, path+" through the mount", func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() == mountFileSize
+	})
+	r := &rig{content: mountContent, origin: origin, path: path}
+	// What the origin had sent when the website got the first and the
+	// last bytes (there is no store in this process to ask).
+	sent := func() store.Progress { return store.Progress{Size: mountFileSize, Present: origin.BytesServed()} }
+	res, facts, wall := upload(t, newBrowser(t, sink), path, mountContent, sent, formUpload)
+	r.checkFacts(t, facts)
+	if want := r.sha256Of(); res.filename != fileName || res.n != mountFileSize || res.sum != want || res.mismatchAt >= 0 {
+		t.Fatalf("server received %q: %d bytes sha256 %s (first wrong byte at %d), want %q: %d bytes sha256 %s",
+			res.filename, res.n, res.sum, res.mismatchAt, fileName, int64(mountFileSize), want)
+	}
+	t.Logf("upload: %v; the origin had sent %d of %d bytes when the website got the first ones", wall.Round(time.Millisecond), res.atFirst.Present, int64(mountFileSize))
+	if res.atFirst.Present >= mountFileSize {
+		t.Errorf("the website got its first bytes only after the origin had sent all %d", res.atFirst.Present)
+	}
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("fsm serve exited with %d", code)
+	}
+	if _, err := s.Gio("info", srv.location); err == nil || !strings.Contains(err.Error(), "not mounted") {
+		t.Errorf("after fsm exited, gio info %s: %v; want not mounted", srv.location, err)
+	}
+}
+
+// serveMount is a running `fsm serve --mount`.
+type serveMount struct {
+	dir      string // the local path it printed
+	location string // dav://HOST:PORT/
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// startServeMount builds fsm and runs `fsm serve --mount source` on a free
+// port inside gvfs session s, and waits for the local path it prints. It
+// is stopped in cleanup if the test did not stop it.
+func startServeMount(t *testing.T, sink *logSink, s *fsmtest.GvfsSession, source string) *serveMount {
+	t.Helper()
+	if pkgDirErr != nil {
+		t.Fatalf("working directory at start: %v", pkgDirErr)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fsm")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/fsm")
+	build.Dir = pkgDir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build fsm: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", filepath.Join(dir, "cache"), "--mount", source)
+	cmd.Env = append(append([]string{}, s.Env...), "FSM_TOKEN=", "FSM_ADDR=", "FSM_FUSE=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = sink
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv := &serveMount{cmd: cmd, done: make(chan error, 1)}
+	printed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			sink.Logf("fsm stdout: %s", line)
+			if strings.HasPrefix(line, s.FuseDir()+"/") {
+				select {
+				case printed <- line:
+				default:
+				}
+			}
+		}
+		srv.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if srv.cmd != nil {
+			srv.stop(t)
+		}
+	})
+	select {
+	case srv.dir = <-printed:
+	case err := <-srv.done:
+		srv.cmd = nil
+		t.Fatalf("fsm serve exited before printing a mount path: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("fsm serve --mount printed no path under " + s.FuseDir())
+	}
+	host, port, ok := strings.Cut(strings.TrimPrefix(filepath.Base(srv.dir), "dav:host="), ",port=")
+	port, _, _ = strings.Cut(port, ",")
+	if !ok {
+		t.Fatalf("printed path %s is not a gvfs dav path", srv.dir)
+	}
+	srv.location = "dav://" + host + ":" + port + "/"
+	return srv
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (srv *serveMount) stop(t *testing.T) int {
+	t.Helper()
+	cmd := srv.cmd
+	srv.cmd = nil
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-srv.done
+		t.Errorf("fsm serve did not exit within 30 s of SIGTERM")
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
 // mountGvfs mounts url through desktop.Mount and returns the staged file's
 // path in it; unmounted at cleanup.
 func mountGvfs(t testing.TB, s *fsmtest.GvfsSession, log *slog.Logger, url string) string {
@@ -468,7 +605,7 @@ func newLogger(sink *logSink) *slog.Logger {
 func BenchmarkBrowserUploadRatio(b *testing.B) {
 	benchChromium(b)
 	local := filepath.Join(b.TempDir(), fileName)
-	content := testorigin.Content{Seed: 41, Size: mountFileSize}
+	content := mountContent
 	if err := os.WriteFile(local, content.Bytes(0, content.Size), 0o644); err != nil {
 		b.Fatal(err)
 	}

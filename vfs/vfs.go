@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -434,7 +433,5 @@ func contentType(name, origin string) string {
 	}
 	return "application/octet-stream"
 }
-
-func removeQuiet(p string) { _ = os.Remove(p) }
 
 var errClosed = errors.New("fsm is shutting down")

@@ -41,6 +41,7 @@ type harness struct {
 	thr          benchFile // the throttled whole-file scenarios' file
 	started      time.Time
 	loadStart    string
+	commit       string // taken at the start: the run rewrites tracked files (the page, the plot)
 }
 
 func newHarness(cfg config, log *slog.Logger) (*harness, error) {
@@ -53,7 +54,7 @@ func newHarness(cfg config, log *slog.Logger) (*harness, error) {
 	if real, err := filepath.EvalSymlinks(tmp); err == nil {
 		tmp = real
 	}
-	h := &harness{cfg: cfg, log: log, tmp: tmp, res: results{}, started: time.Now(), loadStart: loadAvg()}
+	h := &harness{cfg: cfg, log: log, tmp: tmp, res: results{}, started: time.Now(), loadStart: loadAvg(), commit: gitDescribe()}
 	h.atExit(h.removeTemp)
 	return h, nil
 }

@@ -132,7 +132,7 @@ func (h *harness) report(runErr error) string {
 	fmt.Fprintf(&b, "## Run of %s\n\n", h.started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- machine: %s\n", machine())
 	fmt.Fprintf(&b, "- load average (1 min): %s at start, %s at end (other work on the machine moves the figures; the ratios within one run are what to trust)\n", h.loadStart, loadAvg())
-	fmt.Fprintf(&b, "- fsm: %s; rclone: %s; %s\n", gitDescribe(), toolVersion(h.cfg.rclone), runtime.Version())
+	fmt.Fprintf(&b, "- fsm: %s; rclone: %s; %s\n", h.commit, toolVersion(h.cfg.rclone), runtime.Version())
 	fmt.Fprintf(&b, "- file: %s on loopback; far read origin throttled to %.0f MB/s per connection\n", sizeText(h.cfg.size), float64(h.cfg.farRate)/1e6)
 	fmt.Fprintf(&b, "- per-connection-limited origin: a separate %s file, %.0f MB/s per connection\n", sizeText(h.cfg.thrSize), float64(h.cfg.thrRate)/1e6)
 	fmt.Fprintf(&b, "- many files: %d files of %s from one origin; upload: %s, download and upload links %.0f MB/s each\n",

@@ -12,6 +12,7 @@ require (
 	github.com/vbauerster/mpb/v8 v8.9.3
 	github.com/winfsp/cgofuse v1.6.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/image v0.33.0
 	golang.org/x/net v0.50.0
 	golang.org/x/sys v0.41.0
 )

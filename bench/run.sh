@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Builds fsm (plain, and with FUSE if it can) and runs the whole-program
-# benchmark. Extra arguments go to fsmbench, e.g.:
-#   bench/run.sh            # 1 GiB, report in bench/results/latest.md
-#   bench/run.sh -quick     # 256 MiB smoke run (64 MiB throttled part)
+# Builds fsm (plain, and with FUSE if it can) and runs every whole-program
+# figure: fsm next to the direct origin and rclone, in one run. Extra
+# arguments go to fsmbench, e.g.:
+#   bench/run.sh            # full run (~10 min on 2 cores): writes docs/BENCHMARKS.md
+#                           # and docs/benchmarks-upload.png
+#   bench/run.sh -quick     # smoke run (< 2 min): bench/results/BENCHMARKS.md
+#   bench/run.sh -only 'upload|stall'   # some scenarios, into bench/results/
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Only a full run of everything replaces the published page; smoke runs and
+# partial runs go to bench/results/ (ignored by git). -out/-plot override.
+out=(-out docs/BENCHMARKS.md -plot docs/benchmarks-upload.png)
+for a in "$@"; do
+	case "$a" in
+	-quick | --quick | -only* | --only* | -size* | --size* | -runs* | --runs* | -files* | --files*)
+		out=(-out bench/results/BENCHMARKS.md -plot bench/results/benchmarks-upload.png) ;;
+	esac
+done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fsmbench-build.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -28,4 +41,4 @@ fi
 go build -o "$TMP/fsmbench" ./bench/cmd/fsmbench
 
 # Not exec: the EXIT trap must still remove the binaries afterwards.
-"$TMP/fsmbench" -fsm "$TMP/fsm" "${fuse_args[@]}" "$@"
+"$TMP/fsmbench" -fsm "$TMP/fsm" "${fuse_args[@]}" "${out[@]}" "$@"

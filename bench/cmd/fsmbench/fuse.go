@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 )
 
-// fuseRead times a cold `cat` of f through fsm's FUSE mount and through
+// fuseRead times a cold `dd bs=1M` of f through fsm's FUSE mount and through
 // rclone mount, each on a fresh origin and cache; results go under
 // key.fsm and key.rclone.
 func (h *harness) fuseRead(ctx context.Context, key string, f benchFile) error {
@@ -47,13 +47,13 @@ func (h *harness) catVia(ctx context.Context, key string, f benchFile, mount fun
 	defer cancel()
 	var sum sumWriter
 	c0 := sampleCPU()
-	t, err := catFile(ctx, filepath.Join(dir, fileName), &sum)
+	t, err := ddFile(ctx, filepath.Join(dir, fileName), &sum)
 	busy := busySince(c0)
 	if err == nil {
 		err = sum.check(f.size(), f.crc)
 	}
 	if err == nil {
-		err = h.recordCPU(key, s)
+		err = h.recordCPU(key, s, f.size())
 	}
 	// Unmount before reporting, so a failure cannot leave the mount behind.
 	if serr := s.stop(); serr != nil {
@@ -81,4 +81,34 @@ func (h *harness) fuseSkipReason() string {
 		return "fusermount3 not installed"
 	}
 	return ""
+}
+
+// gvfsRead times a cold `dd bs=1M` of f through a gvfs mount of fsm's
+// WebDAV (key gvfs.fsm): the local path of a desktop without fsm's FUSE.
+func (h *harness) gvfsRead(ctx context.Context) error {
+	f := h.big
+	return h.withOrigin(f.content, f.rate, func(o *origin) error {
+		path, teardown, err := h.gvfsPath(ctx, o)
+		if errors.Is(err, errSkip) {
+			h.skip("gvfs.fsm", err.Error())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, f.transferTimeout())
+		defer cancel()
+		var sum sumWriter
+		c0 := sampleCPU()
+		t, err := ddFile(tctx, path, &sum)
+		busy := busySince(c0)
+		if err == nil {
+			err = sum.check(f.size(), f.crc)
+		}
+		if err = errors.Join(err, teardown()); err != nil {
+			return err
+		}
+		h.recordTransfer("gvfs.fsm", t, busy)
+		return nil
+	})
 }

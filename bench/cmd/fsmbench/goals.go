@@ -1,97 +1,100 @@
 package main
 
 import (
-	"bufio"
+	_ "embed"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// goal is one line of the goals file (bench/goals.txt): the bound a figure
-// is judged against. Goals live in that file, not in code, so that moving
-// one is a one-line change that the report header shows.
+// builtinGoals is the goals table the report judges unless -goals names
+// another: the bounds live in a table, not in code, so a new goal is a line.
+//
+//go:embed goals.tsv
+var builtinGoals string
+
+// goal is one line of the table: figure key (divided by vs when set) op bound.
 type goal struct {
-	key    string
-	max    bool    // at most value, else at least
-	value  float64 // the bound, a ratio when versus is set
-	versus string  // figure to divide by; "" for an absolute bound
-	text   string  // shown in the goal column
+	key, vs string
+	atLeast bool // op ">="; else "<="
+	bound   float64
+	unit    string
+	issue   string
+	figure  string
 }
 
-// goals are the parsed goals file.
-type goals struct {
-	byKey map[string]goal
-	notes []string // printed under the table
-}
-
-func loadGoals(path string) (goals, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return goals{}, fmt.Errorf("goals: %w", err)
+// text renders the bound, e.g. "≥ 0.6×" or "≤ 200 fds".
+func (g goal) text() string {
+	op := "≤"
+	if g.atLeast {
+		op = "≥"
 	}
-	defer f.Close()
-	g, err := parseGoals(f)
-	if err != nil {
-		return goals{}, fmt.Errorf("goals %s: %w", path, err)
+	b := strconv.FormatFloat(g.bound, 'f', -1, 64)
+	if g.unit == "×" {
+		return op + " " + b + "×"
 	}
-	return g, nil
+	return op + " " + b + " " + g.unit
 }
 
-func parseGoals(r io.Reader) (goals, error) {
-	g := goals{byKey: map[string]goal{}}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+// judge returns the measured value (the ratio when vs is set) and whether
+// it meets the bound; ok is false when a figure is missing.
+func (g goal) judge(r results) (v float64, met, ok bool) {
+	self := r[g.key]
+	if !self.ok() {
+		return 0, false, false
+	}
+	v = self.value()
+	if g.vs != "" {
+		if v, ok = ratio(v, r[g.vs]); !ok {
+			return 0, false, false
 		}
-		if rest, ok := strings.CutPrefix(line, "note "); ok {
-			g.notes = append(g.notes, rest)
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			return goals{}, fmt.Errorf("line %d: want KEY min|max VALUE VERSUS|- TEXT", n)
-		}
-		gl := goal{key: f[0], text: strings.Join(f[4:], " ")}
-		switch f[1] {
-		case "min":
-		case "max":
-			gl.max = true
-		default:
-			return goals{}, fmt.Errorf("line %d: test %q, want min or max", n, f[1])
-		}
-		v, err := strconv.ParseFloat(f[2], 64)
+	}
+	if g.atLeast {
+		return v, v >= g.bound, true
+	}
+	return v, v <= g.bound, true
+}
+
+func loadGoals(path string) ([]goal, error) {
+	text := builtinGoals
+	if path != "" {
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return goals{}, fmt.Errorf("line %d: bound %q is not a number", n, f[2])
+			return nil, fmt.Errorf("goals: %w", err)
 		}
-		gl.value = v
-		if f[3] != "-" {
-			gl.versus = f[3]
-		}
-		if _, dup := g.byKey[gl.key]; dup {
-			return goals{}, fmt.Errorf("line %d: a second goal for %s", n, gl.key)
-		}
-		g.byKey[gl.key] = gl
+		text = string(b)
 	}
-	return g, sc.Err()
+	return parseGoals(text)
 }
 
-// met judges self (the figure's median) against the goal; known is false
-// when the figure to compare with is missing.
-func (g goal) met(r results, self float64) (ok, known bool) {
-	v := self
-	if g.versus != "" {
-		q, known := ratio(self, r[g.versus])
-		if !known {
-			return false, false
+func parseGoals(text string) ([]goal, error) {
+	var out []goal
+	for i, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
-		v = q
+		f := strings.Split(line, "\t")
+		if len(f) != 7 {
+			return nil, fmt.Errorf("goals line %d: %d tab-separated fields, want 7", i+1, len(f))
+		}
+		g := goal{key: f[0], vs: f[1], unit: f[4], issue: f[5], figure: f[6]}
+		if g.vs == "-" {
+			g.vs = ""
+		}
+		switch f[2] {
+		case ">=":
+			g.atLeast = true
+		case "<=":
+		default:
+			return nil, fmt.Errorf("goals line %d: op %q, want >= or <=", i+1, f[2])
+		}
+		b, err := strconv.ParseFloat(f[3], 64)
+		if err != nil {
+			return nil, fmt.Errorf("goals line %d: bound: %w", i+1, err)
+		}
+		g.bound = b
+		out = append(out, g)
 	}
-	if g.max {
-		return v <= g.value, true
-	}
-	return v >= g.value, true
+	return out, nil
 }

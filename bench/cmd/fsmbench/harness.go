@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dustin/go-humanize"
-
 	"fsm/internal/testorigin"
+
+	"github.com/dustin/go-humanize"
 )
 
 // fileName is the path the origin serves; fsm and rclone both expose the file
@@ -33,11 +33,15 @@ type harness struct {
 	cleanups []func()
 	seq      int // makes temp subdir names unique
 
-	res       results
-	big       benchFile // the unthrottled scenarios' file
-	thr       benchFile // the throttled whole-file scenarios' file
-	started   time.Time
-	loadStart string
+	res          results
+	uploadSeries []series // the last round's upload time series, for the plot
+	goals        []goal
+	plotFile     string    // the plot's path relative to the report, once written
+	big          benchFile // the unthrottled scenarios' file
+	thr          benchFile // the throttled whole-file scenarios' file
+	started      time.Time
+	loadStart    string
+	commit       string // taken at the start: the run rewrites tracked files (the page, the plot)
 }
 
 func newHarness(cfg config, log *slog.Logger) (*harness, error) {
@@ -50,7 +54,7 @@ func newHarness(cfg config, log *slog.Logger) (*harness, error) {
 	if real, err := filepath.EvalSymlinks(tmp); err == nil {
 		tmp = real
 	}
-	h := &harness{cfg: cfg, log: log, tmp: tmp, res: results{}, started: time.Now(), loadStart: loadAvg()}
+	h := &harness{cfg: cfg, log: log, tmp: tmp, res: results{}, started: time.Now(), loadStart: loadAvg(), commit: gitDescribe()}
 	h.atExit(h.removeTemp)
 	return h, nil
 }
@@ -133,6 +137,7 @@ type scenario struct {
 	name      string
 	run       func(context.Context) error
 	throttled bool // only in the first cfg.thrRuns rounds
+	once      bool // only in the first round: slow, and its figure barely moves
 }
 
 // runAll runs the scenarios round after round (interleaved, so background
@@ -161,12 +166,18 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "throttled fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.fsmGET(ctx, "thr.fsm", h.thr, false) }},
 		{name: "throttled rclone WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.rcloneGET(ctx, "thr.rclone", h.thr, false) }},
 		{name: "throttled FUSE", throttled: true, run: func(ctx context.Context) error { return h.fuseRead(ctx, "thr.fuse", h.thr) }},
+		{name: "gvfs read", run: h.gvfsRead},
+		{name: "concurrent readers", run: h.concurrent},
+		{name: "many files", once: true, run: h.manyFiles},
+		{name: "FUSE stall", once: true, run: h.stall},
+		{name: "upload", run: h.upload},
 	}
 	failed := map[string]bool{}
 	var errs []error
 	for round := 1; round <= h.cfg.runs; round++ {
 		for _, s := range scenarios {
-			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) {
+			if failed[s.name] || (s.throttled && round > h.cfg.thrRuns) || (s.once && round > 1) ||
+				(h.cfg.only != nil && !h.cfg.only.MatchString(s.name)) {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -252,12 +263,12 @@ func buildSummary(out string) string {
 	return strings.TrimSpace(out)
 }
 
-// parseSize reads a size the way fsm's --cache-max-size does (go-humanize):
-// "1G" is 10^9 bytes, "1GiB" 2^30, a bare number bytes.
+// parseSize reads a byte count with go-humanize's units: SI prefixes are
+// decimal ("1G" and "1GB" are 10^9 bytes), IEC ones binary ("1GiB" is 2^30).
 func parseSize(s string) (int64, error) {
 	n, err := humanize.ParseBytes(s)
 	if err != nil || n == 0 || n > math.MaxInt64 {
-		return 0, fmt.Errorf("bad size %q: want e.g. 256MiB, 1GiB or 2G", s)
+		return 0, fmt.Errorf("bad size %q (e.g. 1GiB, 1G = 10^9 bytes, 256MiB)", s)
 	}
 	return int64(n), nil
 }

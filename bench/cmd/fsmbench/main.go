@@ -1,22 +1,18 @@
-// Command fsmbench is a whole-program benchmark of fsm on loopback. In one run
-// it serves a deterministic file from an in-process origin and measures:
+// Command fsmbench is a whole-program benchmark of fsm on loopback: the real
+// `fsm serve` binary next to the direct origin and rclone, in one run. It
+// measures cold WebDAV GETs (throughput, first byte, CPU per GiB, RSS), a far
+// read during a download, cold FUSE reads against rclone mount, an origin
+// that limits each connection, 64 concurrent random-range readers, thousands
+// of staged files (descriptors, RSS, PROPFIND), a FUSE read while reads wait
+// on a stalled origin, and an upload from a mounted path while it downloads
+// (against download-then-upload, with a plot). docs/BENCH.md describes each.
 //
-//   - a cold GET straight from the origin (the ceiling),
-//   - a cold GET through the real `fsm serve` binary's WebDAV,
-//   - the same through `rclone serve webdav --vfs-cache-mode full`,
-//   - a far read (64 KiB at 90 % of the file) issued while a sequential
-//     download runs against a throttled origin, through fsm and rclone,
-//   - a cold `cat` through fsm's FUSE mount and through `rclone mount`,
-//   - and, against an origin that limits each connection's speed (as CDNs
-//     and cloud storage do), cold whole-file reads direct (one connection),
-//     through fsm's WebDAV and FUSE mount and through rclone's: the case
-//     where fsm's parallel range connections can pay off.
+// Every transfer is checked against the origin's content. It writes a
+// Markdown page (-out) judged against a goals table (goals.tsv). Missed
+// goals are reported, not fatal; harness failures (wrong bytes, a server
+// that does not start) exit non-zero.
 //
-// Every transfer is checked against the origin's content. It prints a Markdown
-// table and writes it to -out. Missed goals are reported, not fatal; harness
-// failures (wrong bytes, a server that does not start) exit non-zero.
-//
-// Linux only: it relies on process groups, Pdeathsig and /proc/self/mountinfo.
+// Linux only: it relies on process groups, Pdeathsig and /proc.
 package main
 
 import (
@@ -28,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 )
@@ -46,41 +43,67 @@ type config struct {
 	thrRuns  int   // rounds that include them (the first thrRuns)
 	timeout  time.Duration
 	keep     bool
-	goals    goals
+	files    int    // small files staged at once in the many-files scenario
+	upSize   int64  // file size for the upload scenario
+	upRate   int64  // its download and upload link rates, bytes/s
+	goals    string // goals table file; "" for the built-in one
+	plot     string // PNG of the upload's bytes over time; "" for none
+	only     *regexp.Regexp
 }
 
 func parseFlags() (config, error) {
 	var c config
 	var size string
 	var quick bool
-	var goalsPath string
-	flag.StringVar(&size, "size", "1GiB", "file size, as fsm's --cache-max-size reads it: 1G = 10^9 bytes, 1GiB = 2^30")
-	flag.StringVar(&goalsPath, "goals", "bench/goals.txt", "the goals the report judges against")
-	flag.BoolVar(&quick, "quick", false, "smoke run with a 256 MiB file, 64 MiB for the throttled part (overrides -size)")
-	flag.StringVar(&c.out, "out", "bench/results/latest.md", "also write the Markdown report here")
+	var thrSize, upSize string
+	flag.StringVar(&size, "size", "1GiB", "file size: 1GiB = 2^30 bytes, 1G = 10^9")
+	flag.StringVar(&thrSize, "throttled-size", "128MiB", "file size for the per-connection-limited origin (at most -size)")
+	flag.StringVar(&upSize, "upload-size", "60MB", "file size for the upload scenario")
+	flag.BoolVar(&quick, "quick", false, "smoke run: 256 MiB file, 32 MiB throttled, 24 MB upload, 1000 small files, 1 round (overrides those flags)")
+	flag.IntVar(&c.files, "files", 5000, "small files staged at once from one origin")
+	flag.Int64Var(&c.upRate, "upload-rate", 30_000_000, "download and upload link rate in bytes/s for the upload scenario")
+	flag.StringVar(&c.goals, "goals", "", "goals table (default: the built-in goals.tsv)")
+	flag.StringVar(&c.plot, "plot", "bench/results/upload.png", "write the upload plot (PNG) here; empty: no plot")
+	flag.StringVar(&c.out, "out", "bench/results/BENCHMARKS.md", "also write the Markdown report here")
 	flag.StringVar(&c.fsmBin, "fsm", "", "fsm binary (default: go build ./cmd/fsm into the temp dir)")
 	flag.StringVar(&c.fuseBin, "fsm-fuse", "", "fsm binary built with -tags fuse,fuse3 (default: try to build one)")
 	flag.StringVar(&c.fuseSkip, "fuse-skip", "", "skip the FUSE scenario, reporting this reason")
 	flag.StringVar(&c.rclone, "rclone", "rclone", "rclone binary for the baselines")
 	flag.Int64Var(&c.farRate, "far-rate", 20_000_000, "per-connection origin rate in bytes/s for the far-read scenario")
 	flag.IntVar(&c.runs, "runs", 3, "rounds of all scenarios (interleaved); the table shows the median")
-	flag.Int64Var(&c.thrRate, "throttle-rate", 40_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
+	flag.Int64Var(&c.thrRate, "throttle-rate", 20_000_000, "per-connection origin rate in bytes/s for the throttled whole-file scenarios")
 	flag.IntVar(&c.thrRuns, "throttled-runs", 0, "rounds that include the throttled whole-file scenarios (0: all -runs)")
-	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
+	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, caches) for inspection")
+	var only string
+	flag.StringVar(&only, "only", "", "run only the scenarios whose name matches this regexp (e.g. 'upload|stall')")
 	flag.Parse()
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return c, fmt.Errorf("-only: %w", err)
+		}
+		c.only = re
+	}
 	if flag.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 	if quick {
-		size = "256MiB"
+		size, thrSize, upSize = "256MiB", "32MiB", "24MB"
+		c.files, c.runs = 1000, 1
 	}
 	n, err := parseSize(size)
 	if err != nil {
 		return c, fmt.Errorf("-size: %w", err)
 	}
-	if c.goals, err = loadGoals(goalsPath); err != nil {
-		return c, err
+	if c.thrSize, err = parseSize(thrSize); err != nil {
+		return c, fmt.Errorf("-throttled-size: %w", err)
+	}
+	if c.upSize, err = parseSize(upSize); err != nil {
+		return c, fmt.Errorf("-upload-size: %w", err)
+	}
+	if c.files < 1 || c.upRate <= 0 {
+		return c, errors.New("-files and -upload-rate must be positive")
 	}
 	if n < 4<<20 {
 		// The far read needs a first MiB and a range at 90 % that do not overlap.
@@ -90,10 +113,7 @@ func parseFlags() (config, error) {
 	// The throttled scenarios take size/rate for every single-connection
 	// read; a smaller file keeps the run short and is still long next to
 	// fsm's switch to parallel connections (after its first 8 MiB chunk).
-	c.thrSize = min(n, 256<<20)
-	if quick {
-		c.thrSize = 64 << 20
-	}
+	c.thrSize = min(n, c.thrSize)
 	if c.runs < 1 {
 		return c, errors.New("-runs must be at least 1")
 	}
@@ -128,14 +148,24 @@ func run() int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
+	goals, err := loadGoals(cfg.goals)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fsmbench:", err)
+		return 2
+	}
 	h, err := newHarness(cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fsmbench:", err)
 		return 1
 	}
 	defer h.cleanup()
+	h.goals = goals
 
 	runErr := h.runAll(ctx)
+	if perr := h.plot(); perr != nil {
+		log.Error("plot", "err", perr)
+		runErr = errors.Join(runErr, perr)
+	}
 	report := h.report(runErr)
 	fmt.Print(report)
 	if err := writeReport(cfg.out, report); err != nil {
@@ -147,6 +177,24 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// plot draws the upload time series, if there are any, and notes where the
+// report finds the picture.
+func (h *harness) plot() error {
+	if h.cfg.plot == "" || len(h.uploadSeries) == 0 {
+		return nil
+	}
+	title := fmt.Sprintf("Upload of %s while it downloads, links %.0f MB/s each: downloaded (dashed), uploaded (solid)",
+		sizeText(h.cfg.upSize), float64(h.cfg.upRate)/1e6)
+	if err := writePlot(h.cfg.plot, title, h.uploadSeries, h.cfg.upSize); err != nil {
+		return err
+	}
+	h.plotFile = h.cfg.plot
+	if rel, err := filepath.Rel(filepath.Dir(h.cfg.out), h.cfg.plot); err == nil && h.cfg.out != "" {
+		h.plotFile = rel
+	}
+	return nil
 }
 
 func writeReport(path, report string) error {

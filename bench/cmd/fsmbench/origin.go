@@ -18,34 +18,42 @@ type origin struct {
 	*testorigin.Origin
 	srv  *http.Server
 	base string // "http://127.0.0.1:PORT/"
+	name string // the file's name, fileName unless told otherwise
 }
 
 func startOrigin(c testorigin.Content, bytesPerSecond int64) (*origin, error) {
-	o := testorigin.NewServer(testorigin.Options{
-		Content:        c,
-		Name:           "/" + fileName,
-		BytesPerSecond: bytesPerSecond,
-	})
+	return startOriginWith(testorigin.Options{Content: c, BytesPerSecond: bytesPerSecond}, fileName, nil)
+}
+
+// startOriginWith serves opts' file as /name; wrap, if set, wraps the
+// file's handler (e.g. to pace every response through one link).
+func startOriginWith(opts testorigin.Options, name string, wrap func(http.Handler) http.Handler) (*origin, error) {
+	opts.Name = "/" + name
+	o := testorigin.NewServer(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("origin listen: %w", err)
 	}
+	var file http.Handler = o // testorigin logs and answers everything but the index
+	if wrap != nil {
+		file = wrap(file)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", serveIndex)
-	mux.Handle("/", o) // testorigin logs and answers everything else
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { serveIndex(w, name) })
+	mux.Handle("/", file)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &origin{Origin: o, srv: srv, base: "http://" + ln.Addr().String() + "/"}, nil
+	return &origin{Origin: o, srv: srv, base: "http://" + ln.Addr().String() + "/", name: name}, nil
 }
 
-func serveIndex(w http.ResponseWriter, _ *http.Request) {
+func serveIndex(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, "<html><body><a href=\"%s\">%s</a></body></html>\n", fileName, fileName)
+	fmt.Fprintf(w, "<html><body><a href=\"%s\">%s</a></body></html>\n", name, name)
 }
 
 // fileURL is the file's address on this listener.
-func (o *origin) fileURL() string { return o.base + fileName }
+func (o *origin) fileURL() string { return o.base + o.name }
 
 // Close wakes throttled handlers first (testorigin's Close), so closing the
 // listener never waits on a slow body.

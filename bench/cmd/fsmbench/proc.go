@@ -30,11 +30,17 @@ type child struct {
 // reaches only us (we then shut children down in order) and so stop can
 // signal everything the child spawned. Pdeathsig kills it should we crash.
 func startChild(name, logPath string, argv []string) (*child, error) {
+	return startChildEnv(name, logPath, nil, argv)
+}
+
+// startChildEnv is startChild with env as the whole environment (nil: ours).
+func startChildEnv(name, logPath string, env, argv []string) (*child, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s log: %w", name, err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

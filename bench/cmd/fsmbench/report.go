@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // measure is the samples of one figure over the runs, or why there are none.
@@ -40,7 +42,7 @@ func (r results) add(key string, v float64) {
 func (r results) skip(key, why string) { r[key] = measure{why: why} }
 
 // row is one line of the table. Ratios are this/other, so for MB/s higher
-// is better and for ms lower is better.
+// is better and for ms lower is better. Goals come from the goals table.
 type row struct {
 	label    string
 	key      string
@@ -52,35 +54,65 @@ type row struct {
 var rows = []row{
 	{label: "Direct GET from origin, cold", key: "direct.mbps", unit: "MB/s"},
 	{label: "Direct GET, first byte", key: "direct.ttfb", unit: "ms"},
-	// On the unthrottled origin the direct GET is CPU-bound and parallel
-	// connections cannot help: "≥3× rclone" is judged on the throttled rows.
 	{label: "fsm WebDAV GET, cold", key: "fsm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "rclone.mbps"},
 	{label: "fsm WebDAV GET, first byte", key: "fsm.ttfb", unit: "ms", vsDirect: "direct.ttfb", vsRclone: "rclone.ttfb"},
-	{label: "fsm server CPU for that GET (user+sys)", key: "fsm.cpu", unit: "s", vsRclone: "rclone.cpu"},
+	{label: "fsm CPU for that GET (user+sys) per GiB", key: "fsm.cpugib", unit: "s/GiB", vsRclone: "rclone.cpugib"},
+	{label: "fsm peak RSS while streaming it", key: "fsm.rss", unit: "MiB", vsRclone: "rclone.rss"},
 	{label: "fsm WebDAV GET, warm (2nd read, from cache)", key: "fsm.warm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "rclone.warm.mbps"},
 	{label: "rclone WebDAV GET, cold", key: "rclone.mbps", unit: "MB/s", vsDirect: "direct.mbps"},
 	{label: "rclone WebDAV GET, first byte", key: "rclone.ttfb", unit: "ms", vsDirect: "direct.ttfb"},
-	{label: "rclone server CPU for that GET (user+sys)", key: "rclone.cpu", unit: "s"},
+	{label: "rclone CPU for that GET (user+sys) per GiB", key: "rclone.cpugib", unit: "s/GiB"},
+	{label: "rclone peak RSS while streaming it", key: "rclone.rss", unit: "MiB"},
 	{label: "rclone WebDAV GET, warm (2nd read, from cache)", key: "rclone.warm.mbps", unit: "MB/s", vsDirect: "direct.mbps"},
 	{label: "Far read 64 KiB @90%, direct (throttled origin)", key: "far.direct.ms", unit: "ms"},
 	{label: "Far read @90% via fsm during download", key: "far.fsm.ms", unit: "ms", vsDirect: "far.direct.ms", vsRclone: "far.rclone.ms"},
 	{label: "  origin GETs at ≥89% (fsm)", key: "far.fsm.reqs", unit: "req", vsRclone: "far.rclone.reqs"},
 	{label: "Far read @90% via rclone during download", key: "far.rclone.ms", unit: "ms", vsDirect: "far.direct.ms"},
 	{label: "  origin GETs at ≥89% (rclone)", key: "far.rclone.reqs", unit: "req"},
-	{label: "fsm FUSE cat, cold", key: "fuse.fsm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "fuse.rclone.mbps"},
-	{label: "fsm FUSE cat, first byte", key: "fuse.fsm.ttfb", unit: "ms", vsDirect: "direct.ttfb", vsRclone: "fuse.rclone.ttfb"},
-	{label: "fsm FUSE server CPU for that cat (user+sys)", key: "fuse.fsm.cpu", unit: "s", vsRclone: "fuse.rclone.cpu"},
-	{label: "rclone mount cat, cold", key: "fuse.rclone.mbps", unit: "MB/s", vsDirect: "direct.mbps"},
-	{label: "rclone mount cat, first byte", key: "fuse.rclone.ttfb", unit: "ms", vsDirect: "direct.ttfb"},
-	{label: "rclone mount CPU for that cat (user+sys)", key: "fuse.rclone.cpu", unit: "s"},
+	{label: "fsm FUSE dd bs=1M, cold", key: "fuse.fsm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "fuse.rclone.mbps"},
+	{label: "fsm FUSE dd, first byte", key: "fuse.fsm.ttfb", unit: "ms", vsDirect: "direct.ttfb", vsRclone: "fuse.rclone.ttfb"},
+	{label: "fsm FUSE CPU for that dd per GiB", key: "fuse.fsm.cpugib", unit: "s/GiB", vsRclone: "fuse.rclone.cpugib"},
+	{label: "rclone mount dd bs=1M, cold", key: "fuse.rclone.mbps", unit: "MB/s", vsDirect: "direct.mbps"},
+	{label: "rclone mount dd, first byte", key: "fuse.rclone.ttfb", unit: "ms", vsDirect: "direct.ttfb"},
+	{label: "rclone mount CPU for that dd per GiB", key: "fuse.rclone.cpugib", unit: "s/GiB"},
+	{label: "fsm via gvfs (desktop WebDAV mount) dd bs=1M, cold", key: "gvfs.fsm.mbps", unit: "MB/s", vsDirect: "direct.mbps", vsRclone: "fuse.rclone.mbps"},
+	{label: "fsm via gvfs dd, first byte", key: "gvfs.fsm.ttfb", unit: "ms", vsDirect: "direct.ttfb", vsRclone: "fuse.rclone.ttfb"},
+	{label: "FUSE: read of a complete file while 16 reads wait on a stalled one ³", key: "stall.fsm.s", unit: "s", vsRclone: "stall.rclone.s"},
+	{label: "  the same through rclone mount --vfs-cache-mode full", key: "stall.rclone.s", unit: "s"},
 	// Origin limited per connection (thr.*): a separate, smaller file.
-	{label: "**Throttled origin ²**: direct GET, cold (1 connection)", key: "thr.direct.mbps", unit: "MB/s"},
-	{label: "Throttled: fsm WebDAV GET, cold", key: "thr.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.rclone.mbps"},
-	{label: "Throttled: fsm server CPU for that GET (user+sys)", key: "thr.fsm.cpu", unit: "s", vsRclone: "thr.rclone.cpu"},
-	{label: "Throttled: rclone WebDAV GET, cold", key: "thr.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
-	{label: "Throttled: rclone server CPU for that GET (user+sys)", key: "thr.rclone.cpu", unit: "s"},
-	{label: "Throttled: fsm FUSE cat, cold", key: "thr.fuse.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.fuse.rclone.mbps"},
-	{label: "Throttled: rclone mount cat, cold", key: "thr.fuse.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
+	{label: "**Per-connection-limited origin ²**: direct GET, cold (1 connection)", key: "thr.direct.mbps", unit: "MB/s"},
+	{label: "Limited: fsm WebDAV GET, cold", key: "thr.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.rclone.mbps"},
+	{label: "Limited: rclone WebDAV GET, cold", key: "thr.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
+	{label: "Limited: fsm FUSE dd, cold", key: "thr.fuse.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.fuse.rclone.mbps"},
+	{label: "Limited: rclone mount dd, cold", key: "thr.fuse.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
+	// 64 readers at random offsets of the cold unthrottled file.
+	{label: "**64 concurrent readers ⁴**: direct, aggregate", key: "conc.direct.mbps", unit: "MB/s"},
+	{label: "  direct, latency p50", key: "conc.direct.p50", unit: "ms"},
+	{label: "  direct, latency p90", key: "conc.direct.p90", unit: "ms"},
+	{label: "  direct, latency p99", key: "conc.direct.p99", unit: "ms"},
+	{label: "64 readers via fsm WebDAV, aggregate", key: "conc.fsm.mbps", unit: "MB/s", vsDirect: "conc.direct.mbps", vsRclone: "conc.rclone.mbps"},
+	{label: "  fsm, latency p50", key: "conc.fsm.p50", unit: "ms", vsDirect: "conc.direct.p50", vsRclone: "conc.rclone.p50"},
+	{label: "  fsm, latency p90", key: "conc.fsm.p90", unit: "ms", vsDirect: "conc.direct.p90", vsRclone: "conc.rclone.p90"},
+	{label: "  fsm, latency p99", key: "conc.fsm.p99", unit: "ms", vsDirect: "conc.direct.p99", vsRclone: "conc.rclone.p99"},
+	{label: "64 readers via rclone WebDAV, aggregate", key: "conc.rclone.mbps", unit: "MB/s", vsDirect: "conc.direct.mbps"},
+	{label: "  rclone, latency p50", key: "conc.rclone.p50", unit: "ms", vsDirect: "conc.direct.p50"},
+	{label: "  rclone, latency p99", key: "conc.rclone.p99", unit: "ms", vsDirect: "conc.direct.p99"},
+	// Many small files from one origin.
+	{label: "**Many staged files ⁵**: fsm, time to stage them all", key: "many.fsm.stage", unit: "s"},
+	{label: "  fsm open file descriptors", key: "many.fsm.fds", unit: "fds", vsRclone: "many.rclone.fds"},
+	{label: "  fsm RSS", key: "many.fsm.rss", unit: "MiB", vsRclone: "many.rclone.rss"},
+	{label: "  fsm PROPFIND Depth 1", key: "many.fsm.propfind", unit: "ms", vsRclone: "many.rclone.propfind"},
+	{label: "  rclone serve webdav: open file descriptors", key: "many.rclone.fds", unit: "fds"},
+	{label: "  rclone RSS", key: "many.rclone.rss", unit: "MiB"},
+	{label: "  rclone PROPFIND Depth 1 (after a first listing)", key: "many.rclone.propfind", unit: "ms"},
+	// Upload from a local path while it downloads.
+	{label: "**Upload ⁶**: baseline's download (measured)", key: "upload.down.s", unit: "s"},
+	{label: "  baseline's upload (measured)", key: "upload.up.s", unit: "s"},
+	{label: "  download, then upload: wall / max(download, upload)", key: "upload.dtu.ratio", unit: "×"},
+	{label: "  upload from fsm's FUSE mount: wall / max(download, upload)", key: "upload.fuse.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
+	{label: "  upload from rclone mount of fsm: wall / max(download, upload)", key: "upload.rclone.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
+	{label: "  upload from gvfs mount of fsm: wall / max(download, upload)", key: "upload.gvfs.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
+	{label: "  upload from fsm's FUSE mount, origin limiting each connection instead", key: "upload.fuseconn.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 }
 
 func ratio(a float64, b measure) (float64, bool) {
@@ -90,35 +122,61 @@ func ratio(a float64, b measure) (float64, bool) {
 	return a / b.value(), true
 }
 
-// report renders the header, the table and any harness error as Markdown.
+// report renders the whole Markdown page: the run, the goals, every figure.
 func (h *harness) report(runErr error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## fsmbench %s\n\n", h.started.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- machine: %s; load average %s at start, %s at end\n", machine(), h.loadStart, loadAvg())
-	fmt.Fprintf(&b, "- file: %d bytes (%.0f MiB) on loopback; far read origin throttled to %.0f MB/s per connection\n",
-		h.cfg.size, float64(h.cfg.size)/(1<<20), float64(h.cfg.farRate)/1e6)
-	fmt.Fprintf(&b, "- fsm: %s; rclone: %s; %s\n", gitDescribe(), toolVersion(h.cfg.rclone), runtime.Version())
-	fmt.Fprintf(&b, "- throttled rows: a separate %d-byte (%.0f MiB) file from an origin limited to %.0f MB/s per connection\n",
-		h.cfg.thrSize, float64(h.cfg.thrSize)/(1<<20), float64(h.cfg.thrRate)/1e6)
-	fmt.Fprintf(&b, "- %d interleaved round(s) (%s), each scenario with a fresh origin, server and cache; median (min–max) shown\n",
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Written by `bash bench/run.sh` (the harness is `bench/cmd/fsmbench`, described in\n" +
+		"[BENCH.md](BENCH.md)); run it again rather than editing this page. Every figure is of the real\n" +
+		"`fsm` binary on loopback, next to the direct origin and rclone measured in the same run.\n\n")
+	fmt.Fprintf(&b, "## Run of %s\n\n", h.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- machine: %s\n", machine())
+	fmt.Fprintf(&b, "- load average (1 min): %s at start, %s at end (other work on the machine moves the figures; the ratios within one run are what to trust)\n", h.loadStart, loadAvg())
+	fmt.Fprintf(&b, "- fsm: %s; rclone: %s; %s\n", h.commit, toolVersion(h.cfg.rclone), runtime.Version())
+	fmt.Fprintf(&b, "- file: %s on loopback; far read origin throttled to %.0f MB/s per connection\n", sizeText(h.cfg.size), float64(h.cfg.farRate)/1e6)
+	fmt.Fprintf(&b, "- per-connection-limited origin: a separate %s file, %.0f MB/s per connection\n", sizeText(h.cfg.thrSize), float64(h.cfg.thrRate)/1e6)
+	fmt.Fprintf(&b, "- many files: %d files of %s from one origin; upload: %s, download and upload links %.0f MB/s each\n",
+		h.cfg.files, sizeText(manySize), sizeText(h.cfg.upSize), float64(h.cfg.upRate)/1e6)
+	fmt.Fprintf(&b, "- %d interleaved round(s) (%s; many files and the stall in the first only), each scenario with a fresh origin, server and cache; median (min–max) shown\n",
 		h.cfg.runs, thrRounds(h.cfg.thrRuns, h.cfg.runs))
 	fmt.Fprintf(&b, "- run took %s; every transfer verified against the origin's content\n\n", time.Since(h.started).Round(time.Second))
+	b.WriteString(h.goalsSection())
+	b.WriteString("\n## Every figure\n\n")
 	b.WriteString("| scenario | result | vs direct | vs rclone | goal | met? |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | --- | --- |\n")
 	for _, rw := range rows {
 		b.WriteString(h.renderRow(rw))
 	}
-	b.WriteString("\nRatios are this/other: for MB/s higher is better, for ms and CPU seconds lower is better.\n\n")
-	for _, n := range h.cfg.goals.notes {
-		b.WriteString(n + "\n")
-	}
+	b.WriteString("\nRatios are this/other: for MB/s higher is better, for ms, seconds, MiB and descriptors lower is better.\n\n")
+	b.WriteString("¹ The goal column shows the bound of the goals table (`bench/cmd/fsmbench/goals.tsv`) for that row; where it is a\n" +
+		"ratio, it is judged against the column it names.\n")
 	fmt.Fprintf(&b, "² Origin limited to %.0f MB/s per connection, as CDNs and cloud storage limit each connection:\n"+
-		"one connection (direct; rclone, which streams over one) cannot beat that rate; fsm opens up to 4\n"+
-		"parallel range connections once one proves slower than 200 MB/s. \"vs direct\" there is the gain\n"+
-		"over a single connection.\n", float64(h.cfg.thrRate)/1e6)
+		"one connection (direct; rclone, which streams over one) cannot beat that rate; fsm opens parallel\n"+
+		"range connections when they deliver more. \"vs direct\" there is the gain over a single connection.\n", float64(h.cfg.thrRate)/1e6)
+	fmt.Fprintf(&b, "³ fsm serves a complete file and one whose origin holds every GET; %d `dd` reads of the stalled\n"+
+		"file are open and waiting (fsm's API shows the handles; the origin holds a GET) when a `dd` of the\n"+
+		"complete file (%s, its pages dropped with fadvise first) is timed; cut at %v.\n", stallReaders, sizeText(stallOKSize), stallReadMax)
+	fmt.Fprintf(&b, "⁴ %d clients start together, each reading %d ranges of %s at random offsets (fixed seed: the\n"+
+		"same ranges for all three) of the cold file over its own keep-alive connection; aggregate = all bytes / wall time.\n",
+		concReaders, concRanges, sizeText(concRange))
+	b.WriteString("⁵ fsm stages every file from the command line (`fsm serve URL...`, in the background); once the API lists\n" +
+		"none as probing, its descriptors (`/proc/PID/fd`) and RSS are read and the folder listed three times\n" +
+		"(median). rclone serve webdav lists the same origin's HTML index.\n")
+	b.WriteString("⁶ A browser-like client opens the file on the mount and POSTs it (length up front, read as it goes) to a local\n" +
+		"site whose uplink is paced, while the origin's downlink is paced too (each a total rate over all connections).\n" +
+		"max(download, upload) is the file's time at the slower link's rate. Baseline: download to a local file, then\n" +
+		"upload it. \"vs direct\" there is against the baseline's ratio. The gvfs rows run `fsm serve --mount` (gvfs on Linux)\n" +
+		"in a private D-Bus session with gvfsd and read the path fsm reports. The last row limits the origin per connection\n" +
+		"(testorigin's pacing, as the end-to-end browser test does) instead of in total.\n")
 	b.WriteString(h.busyNote())
 	if why := h.res["fuse.fsm.mbps"].why; why != "" {
 		fmt.Fprintf(&b, "\nFUSE skipped: %s\n", why)
+	}
+	if h.plotFile != "" {
+		fmt.Fprintf(&b, "\n## Upload over time\n\n![bytes downloaded and uploaded over time](%s)\n\n", h.plotFile)
+		b.WriteString("Bytes through the origin's downlink (dashed) and the site's uplink (solid) during one upload\n" +
+			"(last round): download-then-upload finishes the download before its upload starts; from fsm's mount the\n" +
+			"upload runs while the file streams in and ends about when the download does.\n")
 	}
 	if runErr != nil {
 		fmt.Fprintf(&b, "\n**Harness error** (figures above may be incomplete):\n\n```\n%v\n```\n", runErr)
@@ -126,30 +184,96 @@ func (h *harness) report(runErr error) string {
 	return b.String()
 }
 
-func (h *harness) renderRow(rw row) string {
-	g, hasGoal := h.cfg.goals.byKey[rw.key]
-	self := h.res[rw.key]
-	met := ""
-	if hasGoal {
-		met = "n/a"
+// goalsSection is the verdict: every goal of the table with its figure.
+func (h *harness) goalsSection() string {
+	var b strings.Builder
+	b.WriteString("## Goals\n\n| issue | figure | measured | goal | met? |\n| --- | --- | ---: | --- | --- |\n")
+	for _, g := range h.goals {
+		v, met, ok := g.judge(h.res)
+		measured, verdict := "n/a", "n/a"
+		if why := h.res[g.key].why; why != "" {
+			measured = "skipped: " + why
+		}
+		if ok {
+			measured = formatValue(v, g.unit)
+			if g.vs != "" {
+				measured = fmt.Sprintf("%s vs %s: %.2f×", formatValue(h.res[g.key].value(), unitOf(g.key)),
+					formatValue(h.res[g.vs].value(), unitOf(g.vs)), v)
+			}
+			verdict = "**no**"
+			if met {
+				verdict = "yes"
+			}
+		}
+		issue := g.issue
+		if issue != "-" {
+			issue = "#" + issue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", issue, g.figure, measured, g.text(), verdict)
 	}
+	return b.String()
+}
+
+// unitOf is the unit of a figure, from its row.
+func unitOf(key string) string {
+	for _, rw := range rows {
+		if rw.key == key {
+			return rw.unit
+		}
+	}
+	return ""
+}
+
+// goalCells renders the goal and verdict columns of a row.
+func (h *harness) goalCells(key string) (string, string) {
+	var texts, verdicts []string
+	for _, g := range h.goals {
+		if g.key != key {
+			continue
+		}
+		t := g.text()
+		switch {
+		case strings.Contains(g.vs, "rclone"):
+			t += " rclone"
+		case strings.Contains(g.vs, "direct"):
+			t += " direct"
+		}
+		texts = append(texts, t)
+		verdict := "n/a"
+		if _, met, ok := g.judge(h.res); ok && met {
+			verdict = "yes"
+		} else if ok {
+			verdict = "**no**"
+		}
+		verdicts = append(verdicts, verdict)
+	}
+	return strings.Join(texts, ", "), strings.Join(verdicts, ", ")
+}
+
+func (h *harness) renderRow(rw row) string {
+	self := h.res[rw.key]
+	goal, met := h.goalCells(rw.key)
 	if !self.ok() {
 		val := "n/a"
 		if self.why != "" {
 			val = "skipped"
 		}
-		return fmt.Sprintf("| %s | %s | | | %s | %s |\n", rw.label, val, g.text, met)
+		return fmt.Sprintf("| %s | %s | | | %s | %s |\n", rw.label, val, goal, met)
 	}
 	v := self.value()
-	if hasGoal {
-		if ok, known := g.met(h.res, v); known && ok {
-			met = "yes"
-		} else if known {
-			met = "**no**"
-		}
-	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n",
-		rw.label, formatMeasure(self, rw.unit), h.ratioCell(v, rw.vsDirect), h.ratioCell(v, rw.vsRclone), g.text, met)
+		rw.label, formatMeasure(self, rw.unit), h.ratioCell(v, rw.vsDirect), h.ratioCell(v, rw.vsRclone), goal, met)
+}
+
+// sizeText prints a byte count the way the flags take it.
+func sizeText(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return humanize.Bytes(uint64(n))
 }
 
 func (h *harness) ratioCell(v float64, key string) string {
@@ -182,8 +306,12 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.0f MB/s", v)
 	case "ms":
 		return fmt.Sprintf("%.1f ms", v)
-	case "s":
-		return fmt.Sprintf("%.2f s", v)
+	case "s", "s/GiB":
+		return fmt.Sprintf("%.2f %s", v, unit)
+	case "MiB":
+		return fmt.Sprintf("%.0f MiB", v)
+	case "×":
+		return fmt.Sprintf("%.2f×", v)
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}

@@ -91,7 +91,10 @@ func (h *harness) listAndGET(ctx context.Context, key string, s *server, f bench
 		err = h.timedGET(ctx, key, s.fileURL(), f)
 	}
 	if err == nil {
-		err = h.recordCPU(key, s)
+		err = h.recordCPU(key, s, f.size())
+	}
+	if err == nil {
+		err = h.recordMem(key, s)
 	}
 	if err == nil && warm {
 		err = h.timedGET(ctx, key+".warm", s.fileURL(), f)
@@ -103,17 +106,18 @@ func (h *harness) listAndGET(ctx context.Context, key string, s *server, f bench
 // which is mostly the one cold transfer. On 2 cores shared with the origin
 // and the client, CPU per GiB is what bounds loopback throughput, so it
 // helps explain the MB/s figures.
-func (h *harness) recordCPU(key string, s *server) error {
+func (h *harness) recordCPU(key string, s *server, size int64) error {
 	d, err := s.cpu()
 	if err != nil {
 		return err
 	}
 	h.res.add(key+".cpu", d.Seconds())
+	h.res.add(key+".cpugib", d.Seconds()/(float64(size)/(1<<30)))
 	return nil
 }
 
 func (h *harness) skip(key, why string) {
-	for _, suffix := range []string{".mbps", ".ttfb", ".cpu", ".warm.mbps", ".ms", ".reqs"} {
+	for _, suffix := range []string{".mbps", ".ttfb", ".cpu", ".cpugib", ".rss", ".warm.mbps", ".ms", ".reqs"} {
 		h.res.skip(key+suffix, why)
 	}
 }

@@ -49,9 +49,15 @@ func (s *server) stop() error {
 }
 
 // launch starts argv (which must bind addr) with a fresh cache dir, registers
-// its cleanup and waits until it answers HTTP (when wantHTTP) and, with a
-// mount, until the file shows there with size bytes.
-func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool) (*server, error) {
+// its cleanup and waits until it answers HTTP (when wantHTTP), then until
+// the control API shows each of staged out of its probe (fsm only), and,
+// with a mount, until the file shows there with size bytes.
+func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool, staged ...string) (*server, error) {
+	return h.launchEnv(ctx, name, nil, argv, mount, size, wantHTTP, staged...)
+}
+
+// launchEnv is launch with env as the child's whole environment (nil: ours).
+func (h *harness) launchEnv(ctx context.Context, name string, env []string, argv func(addr, cache string) []string, mount string, size int64, wantHTTP bool, staged ...string) (*server, error) {
 	cache, err := h.mkdir(name + "-cache")
 	if err != nil {
 		return nil, err
@@ -61,7 +67,7 @@ func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c, err := startChild(name, cache+".log", argv(addr, cache))
+	c, err := startChildEnv(name, cache+".log", env, argv(addr, cache))
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +82,12 @@ func (h *harness) launch(ctx context.Context, name string, argv func(addr, cache
 			return nil, err
 		}
 	}
-	if mount != "" {
+	for _, n := range staged {
+		if _, err := waitStaged(ctx, c, s.base, n); err != nil {
+			return nil, err
+		}
+	}
+	if mount != "" && size >= 0 { // size < 0: the caller waits for its own files
 		if err := waitFile(ctx, c, filepath.Join(mount, fileName), size); err != nil {
 			return nil, err
 		}
@@ -93,7 +104,7 @@ func (h *harness) startFSM(ctx context.Context, bin, fileURL, mount string, size
 			argv = append(argv, "--fuse", mount)
 		}
 		return append(argv, fileURL)
-	}, mount, size, true)
+	}, mount, size, true, fileName)
 }
 
 // rcloneArgs are the flags every rclone run shares: the http remote on the

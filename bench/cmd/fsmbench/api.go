@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// apiFile is the part of the control API's file object (docs/API.md) the
+// harness reads.
+type apiFile struct {
+	Name        string   `json:"name"`
+	Size        *int64   `json:"size"`
+	Downloaded  int64    `json:"downloaded"`
+	OpenHandles int      `json:"open_handles"`
+	State       string   `json:"state"`
+	Error       string   `json:"error"`
+	Paths       []string `json:"paths"`
+}
+
+// stageTimeout bounds how long a source given to `fsm serve` may stay in
+// its probe; many thousands of them share one origin.
+const stageTimeout = 2 * time.Minute
+
+func apiFileURL(base, name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return base + ".fsm/api/v1/files/" + strings.Join(parts, "/")
+}
+
+// getJSON GETs u and decodes a 200 answer into v.
+func getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	client, done := newClient()
+	defer done()
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: status %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: decode: %w", u, err)
+	}
+	return nil
+}
+
+// waitStaged polls the control API until name has left "probing": `fsm
+// serve URL` answers HTTP at once and stages its sources in the background,
+// so a GET before that would time the probe too (or find no file). A
+// "failed" source is a harness error with fsm's reason.
+func waitStaged(ctx context.Context, c *child, base, name string) (apiFile, error) {
+	ctx, cancel := context.WithTimeout(ctx, stageTimeout)
+	defer cancel()
+	u := apiFileURL(base, name)
+	var last error
+	for {
+		if c.exited() {
+			return apiFile{}, c.diedError()
+		}
+		var f apiFile
+		err := getJSON(ctx, u, &f)
+		switch {
+		case err != nil:
+			last = err // 404 until the probe has put the name in the tree
+		case f.State == "failed":
+			return f, fmt.Errorf("%s: staging %s failed: %s", c.name, name, f.Error)
+		case f.State != "probing" && f.State != "":
+			return f, nil
+		default:
+			last = fmt.Errorf("%s still %s", name, f.State)
+		}
+		if werr := sleepCtx(ctx, 20*time.Millisecond); werr != nil {
+			return apiFile{}, fmt.Errorf("%s: %s not staged within %v (last: %v); last output:\n%s",
+				c.name, name, stageTimeout, last, c.logTail(15))
+		}
+	}
+}
+
+// listFiles returns every file the control API lists.
+func listFiles(ctx context.Context, base string) ([]apiFile, error) {
+	var fs []apiFile
+	err := getJSON(ctx, base+".fsm/api/v1/files", &fs)
+	return fs, err
+}

@@ -139,11 +139,51 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	if c.stage == connsMeasuringOne {
 		c.single = rate
 	}
+	tried := c.stage == connsTrying
 	c.stage, c.began, c.bytes = next, time.Time{}, 0
-	if next == connsTrying {
+	switch {
+	case next == connsTrying:
 		c.widened = now
 		s.scheduleLocked()
+	case tried && next == connsOne:
+		s.narrowReadaheadLocked()
 	}
+}
+
+// narrowReadaheadLocked ends every readahead fetch but the one nearest the
+// latest read, when more connections did not help. Left to finish their
+// chunks, they would go on sharing a limit they do not raise (a user's own
+// downlink) with the one the reader waits on, for seconds at a slow origin.
+// Each stops at the next piece it receives; what it brought stays.
+func (s *Store) narrowReadaheadLocked() {
+	var keep *fetch
+	for _, f := range s.fetches {
+		if !f.readahead || f.pos >= f.end {
+			continue
+		}
+		if keep == nil || nearer(f.pos, keep.pos, s.cursor) {
+			keep = f
+		}
+	}
+	for _, f := range s.fetches {
+		if f.readahead && f != keep && f.pos < f.end {
+			f.end = f.pos
+		}
+	}
+}
+
+// nearer reports whether a is a better place than b to go on reading
+// ahead from cursor: at or after it, and closer.
+func nearer(a, b, cursor int64) bool {
+	switch {
+	case a >= cursor && b >= cursor:
+		return a < b
+	case a >= cursor:
+		return true
+	case b >= cursor:
+		return false
+	}
+	return a < b
 }
 
 // allDeliveringLocked reports whether every readahead fetch has received

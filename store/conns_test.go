@@ -167,3 +167,47 @@ func TestFetchReachesSoon(t *testing.T) {
 		}
 	}
 }
+
+// When more connections did not help, every readahead fetch but the one
+// nearest the reader stops at its next piece; demand fetches and fetches
+// that are done already are left as they are.
+func TestNarrowReadahead(t *testing.T) {
+	mk := func(pos, end int64, readahead bool) *fetch { return &fetch{pos: pos, end: end, readahead: readahead} }
+	tests := []struct {
+		name    string
+		cursor  int64
+		fetches []*fetch
+		keep    []bool // end left alone, per fetch
+	}{
+		{"nearest after the cursor stays", 100,
+			[]*fetch{mk(300, 400, true), mk(120, 200, true), mk(500, 600, true)},
+			[]bool{false, true, false}},
+		{"demand fetches are not readahead", 100,
+			[]*fetch{mk(110, 120, false), mk(300, 400, true), mk(200, 300, true)},
+			[]bool{true, false, true}},
+		{"all behind the cursor: the lowest stays", 1000,
+			[]*fetch{mk(300, 400, true), mk(100, 200, true)},
+			[]bool{false, true}},
+		{"one fetch: nothing to cut", 0,
+			[]*fetch{mk(0, 100, true)},
+			[]bool{true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ends := make([]int64, len(tc.fetches))
+			for i, f := range tc.fetches {
+				ends[i] = f.end
+			}
+			s := &Store{cursor: tc.cursor, fetches: tc.fetches}
+			s.narrowReadaheadLocked()
+			for i, f := range tc.fetches {
+				if kept := f.end == ends[i]; kept != tc.keep[i] {
+					t.Errorf("fetch %d [%d, %d): end %d, kept %v, want kept %v", i, f.pos, ends[i], f.end, kept, tc.keep[i])
+				}
+				if f.end != ends[i] && f.end != f.pos {
+					t.Errorf("fetch %d cut to %d, want its position %d", i, f.end, f.pos)
+				}
+			}
+		})
+	}
+}

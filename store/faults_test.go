@@ -411,3 +411,41 @@ func TestNoSpaceConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTwentySecondOutage: with the default retry policy (a minute of
+// budget, backoff capped at a few seconds), an origin that breaks the
+// connection mid-download and then refuses for 20 s of wall time is
+// waited out: the reader gets every byte right, and nothing gave up.
+func TestTwentySecondOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 20 s of wall time; -short skips it")
+	}
+	c := testorigin.Content{Seed: 91, Size: 8 << 20}
+	e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: 4 << 20}, Options{Connections: 1})
+	s := e.newStore(t, e.source("f"))
+	done := make(chan error, 1)
+	go func() {
+		p := make([]byte, c.Size)
+		n, err := s.ReadAt(context.Background(), p, 0)
+		done <- compareRead(c, 0, c.Size, p[:n], err)
+	}()
+	eventually(t, "the download under way", func() bool { return e.o.BytesServed() >= 2<<20 })
+	const outage = 20 * time.Second
+	e.o.SetFailCount(1 << 30)
+	e.o.Server.CloseClientConnections()
+	began := time.Now()
+	restore := time.AfterFunc(outage, func() { e.o.SetFailCount(0) })
+	defer restore.Stop()
+	if err := wait(t, done, "the read across the outage"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < outage {
+		t.Fatalf("the read finished %v into a %v outage: the outage did not happen", took, outage)
+	}
+	if n := failedGets(e.o); n < 5 {
+		t.Errorf("%d refused attempts during a %v outage; want retries all along", n, outage)
+	}
+	if p := s.Progress(); p.State != StateComplete && p.Present != c.Size {
+		t.Errorf("after the outage: %+v", p)
+	}
+}

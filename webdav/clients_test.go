@@ -1,7 +1,6 @@
 package webdav
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -107,20 +106,6 @@ func TestRcloneListAndCat(t *testing.T) {
 	}
 }
 
-func mounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
-}
-
 func TestRcloneMount(t *testing.T) {
 	needBinary(t, "rclone", "fusermount3")
 	_, err := os.Stat("/dev/fuse")
@@ -137,7 +122,7 @@ func TestRcloneMount(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		if mounted(dir) {
+		if fsmtest.Mounted(dir) {
 			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
 				t.Logf("fusermount3 -u: %v %s", err, out)
 				exec.Command("fusermount3", "-uz", dir).Run()
@@ -161,7 +146,7 @@ func TestRcloneMount(t *testing.T) {
 			t.Fatalf("rclone mount exited: %v\n%s", err, b)
 		default:
 		}
-		return mounted(dir)
+		return fsmtest.Mounted(dir)
 	})
 
 	entries, err := os.ReadDir(dir)

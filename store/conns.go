@@ -7,17 +7,21 @@ import "time"
 // TCP slow start, an origin writing in small pieces or a concurrent demand
 // fetch do not decide it. When one connection is fast in absolute terms
 // (FastConnection), it stays at one: on such origins parallel writers into
-// one file only contend for it. Otherwise all Connections are tried, and
-// their aggregate rate over a second window decides: they stay only when
-// they deliver at least manyGain times what one did, so a store is never
-// slower than one connection, and an origin that limits each connection
-// (as CDNs do) is read over several.
+// one file only contend for it. Otherwise one more connection is probed
+// for a short window, and only when the two deliver manyGain times what one
+// did are all Connections tried; their aggregate over a second window
+// decides: they stay only when they deliver at least manyGain times what
+// one did. So a store is never slower than one connection for long, an
+// origin that limits each connection (as CDNs do) is read over several,
+// and a limit shared by all connections costs the reader only a short
+// probe at half its rate.
 
 // connStage is where a store's choice of readahead connections stands.
 type connStage int
 
 const (
 	connsMeasuringOne connStage = iota // one connection; its rate is being measured
+	connsProbing                       // two connections: does one more add anything?
 	connsTrying                        // all Connections; their aggregate is being measured
 	connsOne                           // settled on one: it is fast, or more did not help
 	connsMany                          // settled on all Connections: they helped
@@ -27,6 +31,8 @@ func (c connStage) String() string {
 	switch c {
 	case connsMeasuringOne:
 		return "measuring one"
+	case connsProbing:
+		return "probing with two"
 	case connsTrying:
 		return "trying more"
 	case connsOne:
@@ -49,6 +55,13 @@ const (
 	clearlySlow      = 4
 	trialWindowMax   = 300 * time.Millisecond
 	trialWindowBytes = 64 << 20
+	// The probe adds one connection for a short window first: where the
+	// origin's rate is shared by every connection (a user's own downlink)
+	// the reader's connection gets half of it while the probe lasts,
+	// instead of a quarter for the whole trial.
+	probeWindowMax   = 150 * time.Millisecond
+	probeWindowBytes = 32 << 20
+	probeConns       = 2
 	// trialSettle bounds the wait for every tried connection to deliver
 	// its first bytes (connection setup and first byte are not the
 	// origin's rate); the trial window starts then at the latest.
@@ -75,6 +88,8 @@ func windowDone(stage connStage, bytes int64, elapsed time.Duration, fast float6
 	case connsMeasuringOne:
 		slow := elapsed >= oneWindowMin && float64(bytes) < fast/clearlySlow*elapsed.Seconds()
 		return bytes >= oneWindowBytes || (elapsed >= oneWindowMax && bytes > 0) || (slow && bytes > 0)
+	case connsProbing:
+		return bytes >= probeWindowBytes || (elapsed >= probeWindowMax && bytes > 0)
 	case connsTrying:
 		return bytes >= trialWindowBytes || (elapsed >= trialWindowMax && bytes > 0)
 	}
@@ -87,10 +102,18 @@ func windowDone(stage connStage, bytes int64, elapsed time.Duration, fast float6
 func nextConnStage(stage connStage, rate, single, fast float64, many int) connStage {
 	switch stage {
 	case connsMeasuringOne:
-		if rate >= fast || many <= 1 {
+		switch {
+		case rate >= fast || many <= 1:
 			return connsOne
+		case many > probeConns:
+			return connsProbing
 		}
 		return connsTrying
+	case connsProbing:
+		if rate >= manyGain*single {
+			return connsTrying
+		}
+		return connsOne
 	case connsTrying:
 		if rate >= manyGain*single {
 			return connsMany
@@ -103,6 +126,8 @@ func nextConnStage(stage connStage, rate, single, fast float64, many int) connSt
 // readaheadConnsLocked is how many readahead fetches to keep running.
 func (s *Store) readaheadConnsLocked() int {
 	switch s.choice.stage {
+	case connsProbing:
+		return probeConns
 	case connsTrying, connsMany:
 		return s.m.opts.Connections
 	}
@@ -114,12 +139,12 @@ func (s *Store) readaheadConnsLocked() int {
 func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	c := &s.choice
 	switch c.stage {
-	case connsMeasuringOne, connsTrying:
+	case connsMeasuringOne, connsProbing, connsTrying:
 	default:
 		return
 	}
 	if c.began.IsZero() {
-		if c.stage == connsTrying && !s.allDeliveringLocked() && now.Sub(c.widened) < trialSettle {
+		if c.stage != connsMeasuringOne && !s.allDeliveringLocked() && now.Sub(c.widened) < trialSettle {
 			return
 		}
 		// The window starts with these bytes: it measures the rate from
@@ -139,10 +164,10 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	if c.stage == connsMeasuringOne {
 		c.single = rate
 	}
-	tried := c.stage == connsTrying
+	tried := c.stage == connsProbing || c.stage == connsTrying
 	c.stage, c.began, c.bytes = next, time.Time{}, 0
 	switch {
-	case next == connsTrying:
+	case next == connsProbing || next == connsTrying:
 		c.widened = now
 		s.scheduleLocked()
 	case tried && next == connsOne:
@@ -198,7 +223,7 @@ func (s *Store) allDeliveringLocked() bool {
 			n++
 		}
 	}
-	return n >= s.m.opts.Connections
+	return n >= s.readaheadConnsLocked()
 }
 
 // restartWindowLocked drops the window being measured: a failed attempt

@@ -66,6 +66,9 @@ func TestWindowDone(t *testing.T) {
 		{connsMeasuringOne, 1 << 20, oneWindowMin, true},                 // 21 MB/s: clearly slow
 		{connsMeasuringOne, 1 << 20, oneWindowMin / 2, false},            // too soon to say
 		{connsMeasuringOne, 0, time.Hour, false},                         // nothing yet says nothing
+		{connsProbing, 1 << 20, 10 * time.Millisecond, false},
+		{connsProbing, probeWindowBytes, 10 * time.Millisecond, true},
+		{connsProbing, 1 << 20, probeWindowMax, true},
 		{connsTrying, oneWindowBytes, 10 * time.Millisecond, false},
 		{connsTrying, trialWindowBytes, 10 * time.Millisecond, true},
 		{connsTrying, 1 << 20, trialWindowMax, true},
@@ -90,7 +93,10 @@ func TestNextConnStage(t *testing.T) {
 	}{
 		{"one fast connection stays one", connsMeasuringOne, 2.4e9, 0, 4, connsOne},
 		{"just fast enough", connsMeasuringOne, fast, 0, 4, connsOne},
-		{"one slow connection: try more", connsMeasuringOne, 20e6, 0, 4, connsTrying},
+		{"one slow connection: probe with one more", connsMeasuringOne, 20e6, 0, 4, connsProbing},
+		{"two allowed: try them without a probe", connsMeasuringOne, 20e6, 0, 2, connsTrying},
+		{"the probe doubled the rate: try all", connsProbing, 40e6, 20e6, 4, connsTrying},
+		{"the probe added nothing: back to one", connsProbing, 21e6, 20e6, 4, connsOne},
 		{"slow, but only one allowed", connsMeasuringOne, 20e6, 0, 1, connsOne},
 		{"four limited connections: keep them", connsTrying, 80e6, 20e6, 4, connsMany},
 		{"more helped by 1.3x: keep them", connsTrying, 26e6, 20e6, 4, connsMany},

@@ -120,3 +120,23 @@ func TestFailedSourceStaysListed(t *testing.T) {
 		t.Errorf("second unstage: %v", err)
 	}
 }
+
+// A name from Content-Disposition gets the same rules as one the user
+// gives: an untrusted origin cannot spoof "x\u202etxt.exe" as "xexe.txt"
+// or slip in a junk element.
+func TestOriginNamesAreChecked(t *testing.T) {
+	fsys, _, _ := newFS(t)
+	for _, cd := range []string{
+		"attachment; filename*=UTF-8''x%E2%80%AEtxt.exe",
+		`attachment; filename=".DS_Store"`,
+		`attachment; filename=" lead.bin"`,
+	} {
+		o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/dl", ContentDisposition: cd})
+		if f, err := fsys.Stage(context.Background(), o.URL(), ""); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Content-Disposition %s: staged %v, err %v; want a bad name", cd, f, err)
+		}
+	}
+	if n := len(fsys.Entries()); n != 0 {
+		t.Errorf("%d entries after refused names", n)
+	}
+}

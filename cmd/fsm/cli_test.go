@@ -22,6 +22,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 )
 
@@ -616,16 +617,12 @@ func TestCLIFailedSource(t *testing.T) {
 	e := newCLIEnv(t)
 	s, addr := serveIn(t, e, o.Server.URL+"/gone.bin")
 	var objs []fileInfo
-	deadline := time.Now().Add(30 * time.Second)
-	for len(objs) != 1 || objs[0].State != "failed" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the source never failed: %+v", objs)
-		}
-		time.Sleep(10 * time.Millisecond)
+	fsmtest.Eventually(t, "the source listed as failed", func() bool {
 		_, b := api(t, http.MethodGet, s.url+".fsm/api/v1/files", "", nil)
 		objs = nil
 		json.Unmarshal(b, &objs)
-	}
+		return len(objs) == 1 && objs[0].State == "failed"
+	})
 	r := e.fsm(t, addr, nil, "ls")
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
 	if r.code != 0 || len(lines) != 3 || !strings.Contains(lines[1], "failed") || lines[2] != "  └ "+objs[0].Error {

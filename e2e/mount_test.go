@@ -520,69 +520,11 @@ func TestBrowserUploadFromRclone(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			sink := newLogSink(t)
 			r := newDavRig(t, newLogger(sink))
-			r.path = filepath.Join(mountRclone(t, r.url), fileName)
+			r.path = filepath.Join(fsmtest.RcloneMount(t, r.url), fileName)
 			browserUpload(t, sink, r, mode)
 			r.checkClient(t, "rclone")
 		})
 	}
-}
-
-// mountRclone mounts url with rclone into a new temp dir and unmounts it
-// at cleanup.
-func mountRclone(t testing.TB, url string) string {
-	t.Helper()
-	for _, n := range []string{"rclone", "fusermount3"} {
-		if _, err := exec.LookPath(n); err != nil {
-			fsmtest.EnvLimit(t, "%s is not installed (Debian packages rclone, fuse3): %v", n, err)
-		}
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		fsmtest.EnvLimit(t, "rclone mount needs /dev/fuse: %v", err)
-	}
-	dir := t.TempDir()
-	scratch := t.TempDir()
-	conf := filepath.Join(scratch, "rclone.conf")
-	if err := os.WriteFile(conf, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile := filepath.Join(scratch, "rclone.log")
-	cmd := exec.Command("rclone", "mount", ":webdav:", dir, "--webdav-url="+url,
-		"--read-only", "--vfs-cache-mode=off", "--log-file="+logFile, "-v")
-	cmd.Env = append(os.Environ(), "RCLONE_CONFIG="+conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	// Registered after the TempDirs, so it runs before their removal.
-	t.Cleanup(func() {
-		if fsmtest.Mounted(dir) {
-			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
-				t.Logf("fusermount3 -u: %v %s", err, out)
-				exec.Command("fusermount3", "-uz", dir).Run()
-			}
-		}
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("rclone log:\n%s", b)
-		}
-	})
-	fsmtest.Eventually(t, "rclone mount", func() bool {
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("rclone mount exited: %v\n%s", err, b)
-		default:
-		}
-		return fsmtest.Mounted(dir)
-	})
-	return dir
 }
 
 func newLogger(sink *logSink) *slog.Logger {
@@ -636,7 +578,7 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 			return mountGvfs(b, fsmtest.NewGvfsSession(b), log, r.url)
 		}},
 		{"rclone", func(b *testing.B, r *davRig) string {
-			return filepath.Join(mountRclone(b, r.url), fileName)
+			return filepath.Join(fsmtest.RcloneMount(b, r.url), fileName)
 		}},
 	}
 	for _, p := range paths {

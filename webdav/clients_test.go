@@ -107,47 +107,8 @@ func TestRcloneListAndCat(t *testing.T) {
 }
 
 func TestRcloneMount(t *testing.T) {
-	needBinary(t, "rclone", "fusermount3")
-	_, err := os.Stat("/dev/fuse")
-	fsmtest.Require(t, "/dev/fuse", err)
 	e := newEnv(t, envOptions{names: []string{"movie.mp4", "series/e01.mkv"}})
-	dir := t.TempDir()
-	logFile := filepath.Join(t.TempDir(), "rclone.log")
-	cmd := exec.Command("rclone", "mount", ":webdav:", dir, "--webdav-url="+e.url("/"),
-		"--read-only", "--vfs-cache-mode=off", "--log-file="+logFile, "-v")
-	cmd.Env = append(os.Environ(), rcloneEnv(t)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if fsmtest.Mounted(dir) {
-			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
-				t.Logf("fusermount3 -u: %v %s", err, out)
-				exec.Command("fusermount3", "-uz", dir).Run()
-			}
-		}
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("rclone log:\n%s", b)
-		}
-	})
-	fsmtest.Eventually(t, "rclone mount", func() bool {
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("rclone mount exited: %v\n%s", err, b)
-		default:
-		}
-		return fsmtest.Mounted(dir)
-	})
+	dir := fsmtest.RcloneMount(t, e.url("/"))
 
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 2 {

@@ -1,0 +1,68 @@
+package fsmtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// RcloneMount mounts the WebDAV tree at url read-only with rclone (no VFS
+// cache, an empty config) into a new temp dir, waits for the mount, and
+// unmounts it at cleanup; rclone's log is printed if the test failed.
+func RcloneMount(t testing.TB, url string) string {
+	t.Helper()
+	for _, n := range []string{"rclone", "fusermount3"} {
+		if _, err := exec.LookPath(n); err != nil {
+			EnvLimit(t, "%s is not installed (Debian packages rclone, fuse3): %v", n, err)
+		}
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		EnvLimit(t, "rclone mount needs /dev/fuse: %v", err)
+	}
+	dir := t.TempDir()
+	scratch := t.TempDir()
+	conf := filepath.Join(scratch, "rclone.conf")
+	if err := os.WriteFile(conf, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(scratch, "rclone.log")
+	cmd := exec.Command("rclone", "mount", ":webdav:", dir, "--webdav-url="+url,
+		"--read-only", "--vfs-cache-mode=off", "--log-file="+logFile, "-v")
+	cmd.Env = append(os.Environ(), "RCLONE_CONFIG="+conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Registered after the TempDirs, so it runs before their removal.
+	t.Cleanup(func() {
+		if Mounted(dir) {
+			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
+				t.Logf("fusermount3 -u: %v %s", err, out)
+				exec.Command("fusermount3", "-uz", dir).Run()
+			}
+		}
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("rclone log:\n%s", b)
+		}
+	})
+	Eventually(t, "rclone mount", func() bool {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("rclone mount exited: %v\n%s", err, b)
+		default:
+		}
+		return Mounted(dir)
+	})
+	return dir
+}

@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"fsm/internal/proc"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,28 +228,7 @@ func (s *GvfsSession) startBackground(name string, args ...string) *exec.Cmd {
 
 // pids lists the live processes whose environment holds this session's
 // XDG_RUNTIME_DIR: everything the session started, however it was started.
-func (s *GvfsSession) pids() []int {
-	want := []byte("XDG_RUNTIME_DIR=" + s.Runtime + "\x00")
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		if err != nil || !bytes.Contains(b, want) {
-			continue
-		}
-		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
-				continue // exited, not yet reaped
-			}
-		}
-		out = append(out, pid)
-	}
-	return out
-}
+func (s *GvfsSession) pids() []int { return proc.WithEnv("XDG_RUNTIME_DIR=" + s.Runtime) }
 
 func procName(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))

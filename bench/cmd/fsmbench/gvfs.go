@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"fsm/internal/proc"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -132,29 +131,8 @@ func (s *gvfsSession) stop() {
 }
 
 // pids lists the live processes whose environment holds this session's
-// XDG_RUNTIME_DIR: only what this session started.
-func (s *gvfsSession) pids() []int {
-	want := []byte("XDG_RUNTIME_DIR=" + s.runtime + "\x00")
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		if err != nil || !bytes.Contains(b, want) {
-			continue
-		}
-		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
-				continue // exited, not yet reaped
-			}
-		}
-		out = append(out, pid)
-	}
-	return out
-}
+// XDG_RUNTIME_DIR: everything the session started, however it was started.
+func (s *gvfsSession) pids() []int { return proc.WithEnv("XDG_RUNTIME_DIR=" + s.runtime) }
 
 // waitFor polls cond until it holds, c dies or startTimeout passes.
 func waitFor(ctx context.Context, c *child, what string, cond func() bool) error {

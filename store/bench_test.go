@@ -37,6 +37,15 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, oo testorigin.Options, so Options) *benchEnv {
 	b.Helper()
 	o := testorigin.New(b, oo)
+	m, direct := benchManager(b, so)
+	return &benchEnv{o: o, m: m, direct: direct, c: oo.Content}
+}
+
+// benchManager is a manager for benchmarks in a temp dir, with a client
+// that keeps enough idle connections for parallel fetches, and a separate
+// client for the direct download it is compared with.
+func benchManager(b *testing.B, so Options) (*Manager, *http.Client) {
+	b.Helper()
 	str := http.DefaultTransport.(*http.Transport).Clone()
 	str.MaxIdleConnsPerHost = 32
 	dtr := http.DefaultTransport.(*http.Transport).Clone()
@@ -48,7 +57,7 @@ func newBenchEnv(b *testing.B, oo testorigin.Options, so Options) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close(context.Background()) })
-	return &benchEnv{o: o, m: m, direct: &http.Client{Transport: dtr}, c: oo.Content}
+	return m, &http.Client{Transport: dtr}
 }
 
 func (e *benchEnv) store(b *testing.B) *Store {

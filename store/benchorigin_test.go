@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,18 +110,8 @@ type procEnv struct {
 func newProcEnv(b *testing.B, oo testorigin.Options, so Options) *procEnv {
 	b.Helper()
 	co := startChildOrigin(b, oo)
-	str := http.DefaultTransport.(*http.Transport).Clone()
-	str.MaxIdleConnsPerHost = 32
-	dtr := http.DefaultTransport.(*http.Transport).Clone()
-	b.Cleanup(str.CloseIdleConnections)
-	b.Cleanup(dtr.CloseIdleConnections)
-	so.Dir, so.Client, so.Logger = b.TempDir(), &http.Client{Transport: str}, quietLogger()
-	m, err := NewManager(so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close(context.Background()) })
-	return &procEnv{co: co, m: m, direct: &http.Client{Transport: dtr}, c: oo.Content}
+	m, direct := benchManager(b, so)
+	return &procEnv{co: co, m: m, direct: direct, c: oo.Content}
 }
 
 func (e *procEnv) store(b *testing.B) *Store {

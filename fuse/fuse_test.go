@@ -127,6 +127,31 @@ func assertUnmounted(t *testing.T, m *Mounted) {
 
 func (e *env) want(off, n int64) []byte { return e.content.Bytes(off, n) }
 
+// spreadReads starts n reads of buf bytes each through the mount, at
+// offsets spread evenly over the file's size; each sends its error (nil
+// for the origin's bytes) on the returned channel.
+func (e *env) spreadReads(n int, size int64, buf int) <-chan error {
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			f, err := os.Open(e.path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			off := int64(i) * (size / int64(n))
+			p := make([]byte, buf)
+			got, err := f.ReadAt(p, off)
+			if err == nil && !bytes.Equal(p[:got], e.want(off, int64(got))) {
+				err = fmt.Errorf("reader %d: wrong bytes", i)
+			}
+			errs <- err
+		}()
+	}
+	return errs
+}
+
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -602,24 +627,7 @@ func TestManyBlockedReadsDoNotStallMount(t *testing.T) {
 	e := setup(t, testorigin.Options{Content: testorigin.Content{Seed: 8, Size: size}}, Options{})
 	release := e.origin.Block()
 	defer release()
-	errs := make(chan error, readers)
-	for i := 0; i < readers; i++ {
-		go func() {
-			f, err := os.Open(e.path)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer f.Close()
-			off := int64(i) * (size / readers)
-			buf := make([]byte, 4096)
-			n, err := f.ReadAt(buf, off)
-			if err == nil && !bytes.Equal(buf[:n], e.want(off, 4096)) {
-				err = fmt.Errorf("reader %d: wrong bytes", i)
-			}
-			errs <- err
-		}()
-	}
+	errs := e.spreadReads(readers, size, 4096)
 	fsmtest.Eventually(t, "11 reads waiting on the origin", func() bool { return e.file.Progress().Readers >= 11 })
 	// With every default worker thread busy, this would hang.
 	statDone := make(chan error, 1)

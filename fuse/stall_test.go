@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,24 +47,7 @@ func TestStalledFileDoesNotStallOthers(t *testing.T) {
 
 	release := e.origin.Block()
 	defer release()
-	errs := make(chan error, readers)
-	for i := 0; i < readers; i++ {
-		go func() {
-			f, err := os.Open(e.path)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer f.Close()
-			off := int64(i) * (size / readers)
-			buf := make([]byte, 64<<10)
-			n, err := f.ReadAt(buf, off)
-			if err == nil && !bytes.Equal(buf[:n], e.want(off, int64(n))) {
-				err = fmt.Errorf("reader %d: wrong bytes", i)
-			}
-			errs <- err
-		}()
-	}
+	errs := e.spreadReads(readers, size, 64<<10)
 	// Through the page cache only 12 of them could be in flight at once.
 	fsmtest.Eventually(t, "12 reads waiting on the stalled origin", func() bool { return e.file.Progress().Readers >= background })
 

@@ -309,9 +309,7 @@ func stressOnce(t *testing.T, seed int64, oo testorigin.Options, closeAfter int6
 	if err := wait(t, closeErr, "Close"); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	wait(t, done, "readers after Close")
+	waitAll(t, &wg, "readers after Close")
 	close(errs)
 	for err := range errs {
 		t.Error(err)

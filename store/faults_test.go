@@ -60,9 +60,7 @@ func TestNoValidatorsNeverMix(t *testing.T) {
 				}
 			}()
 		}
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		wait(t, done, "readers")
+		waitAll(t, &wg, "readers")
 		close(errs)
 		for err := range errs {
 			t.Errorf("bytes of another version: %v:%s", err, logString(gets(e.o)))

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,14 @@ func wait[T any](t testing.TB, ch <-chan T, what string) T {
 		dumpAndFail(t, what)
 		panic("unreachable")
 	}
+}
+
+// waitAll waits for wg like wait does for a channel.
+func waitAll(t testing.TB, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	wait(t, done, what)
 }
 
 // eventually polls a condition of the system under test (a state that has

@@ -248,9 +248,7 @@ func TestEvictRacesReads(t *testing.T) {
 				}
 			}()
 		}
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		wait(t, done, "readers")
+		waitAll(t, &wg, "readers")
 	}
 	checkRead(t, s, c, 0, c.Size)
 	if u, p := e.m.Used(), s.Progress().Present; u != p {

@@ -135,9 +135,7 @@ func TestThrottledConcurrentReaders(t *testing.T) {
 			}
 		}()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	wait(t, done, "readers")
+	waitAll(t, &wg, "readers")
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -452,9 +450,7 @@ func TestChangedRandomReads(t *testing.T) {
 			}
 		}()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	wait(t, done, "readers")
+	waitAll(t, &wg, "readers")
 	if changed == 0 {
 		t.Fatalf("no read saw the change (%d ok)", ok)
 	}

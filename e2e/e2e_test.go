@@ -63,13 +63,13 @@ func TestMain(m *testing.M) {
 
 // need skips the test when a prerequisite is missing, except under CI where
 // a missing prerequisite is a failure.
-func need(t *testing.T, what string, err error) {
+func need(t testing.TB, what string, err error) {
 	t.Helper()
 	fsmtest.Require(t, what, err)
 }
 
 // chromiumPath finds the browser (override with FSM_E2E_CHROMIUM).
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("FSM_E2E_CHROMIUM"); p != "" {
 		return p
@@ -88,7 +88,7 @@ func chromiumPath(t *testing.T) string {
 // (the browser and the mount may still log while cleanups run).
 type logSink = fsmtest.LogSink
 
-func newLogSink(t *testing.T) *logSink { return fsmtest.NewLogSink(t) }
+func newLogSink(t testing.TB) *logSink { return fsmtest.NewLogSink(t) }
 
 // rig is one staged file behind a throttled origin, mounted through FUSE.
 type rig struct {
@@ -153,7 +153,7 @@ func (r *rig) sha256Of() string {
 // reason as its cause, when a document or fetch load fails in the browser,
 // so such a failure (e.g. net::ERR_UPLOAD_FILE_CHANGED) ends the test at
 // once instead of at the timeout.
-func newBrowser(t *testing.T, sink *logSink) context.Context {
+func newBrowser(t testing.TB, sink *logSink) context.Context {
 	t.Helper()
 	profile := t.TempDir()
 	var cmd *exec.Cmd // Chromium's main process, once started

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"fsm/desktop"
@@ -545,7 +544,7 @@ func newLogger(sink *logSink) *slog.Logger {
 //
 //	go test -tags fuse,fuse3 -run '^$' -bench BrowserUploadRatio -benchtime 3x ./e2e/
 func BenchmarkBrowserUploadRatio(b *testing.B) {
-	benchChromium(b)
+	chromiumPath(b)
 	local := filepath.Join(b.TempDir(), fileName)
 	content := mountContent
 	if err := os.WriteFile(local, content.Bytes(0, content.Size), 0o644); err != nil {
@@ -584,13 +583,14 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 	for _, p := range paths {
 		for _, limit := range []originLimit{sharedLimit, perConnLimit} {
 			b.Run(p.name+"/"+string(limit), func(b *testing.B) {
+				sink := newLogSink(b)
 				var sumRatio, sumWall, sumDown, sumUp float64
 				for i := 0; i < b.N; i++ {
 					down := coldRead(b, p.mount(b, newDavRigLimit(b, log, limit)))
-					_, _, up := upload(b, benchBrowser(b), local, content, nil, formUpload)
+					_, _, up := upload(b, newBrowser(b, sink), local, content, nil, formUpload)
 					r := newDavRigLimit(b, log, limit)
 					path := p.mount(b, r)
-					res, _, wall := upload(b, benchBrowser(b), path, content, r.file.Progress, formUpload)
+					res, _, wall := upload(b, newBrowser(b, sink), path, content, r.file.Progress, formUpload)
 					if res.n != content.Size || res.mismatchAt >= 0 {
 						b.Fatalf("upload of %d bytes, first wrong byte at %d", res.n, res.mismatchAt)
 					}
@@ -622,68 +622,4 @@ func coldRead(tb testing.TB, path string) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Since(start)
-}
-
-// benchBrowser is a headless Chromium for a benchmark (newBrowser, which
-// the tests use, takes a *testing.T): same flags, killed at cleanup, its
-// context cancelled when a document or fetch load fails.
-func benchBrowser(tb testing.TB) context.Context {
-	tb.Helper()
-	var cmd *exec.Cmd
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(benchChromium(tb)),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.UserDataDir(tb.TempDir()),
-		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
-			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-			cmd = c
-		}),
-	}
-	parent, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	tb.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancelTimeout()
-		if cmd != nil && cmd.Process != nil {
-			if err := killGroup(cmd.Process.Pid, 20*time.Second); err != nil {
-				tb.Errorf("stopping Chromium: %v", err)
-			}
-		}
-	})
-	if err := chromedp.Run(ctx, network.Enable().WithMaxPostDataSize(1)); err != nil {
-		tb.Fatalf("start chromium: %v", err)
-	}
-	runCtx, stop := context.WithCancelCause(ctx)
-	chromedp.ListenTarget(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventLoadingFailed); ok && !e.Canceled &&
-			(e.Type == network.ResourceTypeDocument || e.Type == network.ResourceTypeFetch) {
-			stop(fmt.Errorf("browser: %s load failed: %s", e.Type, e.ErrorText))
-		}
-	})
-	tb.Cleanup(func() { stop(nil) })
-	return runCtx
-}
-
-// benchChromium is chromiumPath for a benchmark.
-func benchChromium(tb testing.TB) string {
-	tb.Helper()
-	if p := os.Getenv("FSM_E2E_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	fsmtest.EnvLimit(tb, "Chromium is not installed (Debian: apt-get install chromium)")
-	return ""
 }

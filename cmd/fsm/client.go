@@ -398,3 +398,32 @@ func readEvents(r io.Reader, fn func(event) error) error {
 		}
 	}
 }
+
+// batch sums up a command that acts on several operands: each failure is
+// its own line on stderr, and the command fails with one line.
+type batch struct {
+	total  int
+	what   string // "sources not staged"
+	failed int
+	last   error
+}
+
+func (b *batch) fail(err error) {
+	b.failed++
+	b.last = err
+	if b.total > 1 {
+		fmt.Fprintln(os.Stderr, "fsm:", err)
+	}
+}
+
+// result is nil when nothing failed, the one error of a single operand,
+// else a count.
+func (b *batch) result() error {
+	switch {
+	case b.failed == 0:
+		return nil
+	case b.total == 1:
+		return b.last
+	}
+	return fmt.Errorf("%d of %d %s", b.failed, b.total, b.what)
+}

@@ -58,8 +58,7 @@ func (c *stageCmd) Run() error {
 			results[i] <- r
 		}()
 	}
-	failed := 0
-	var last error
+	b := batch{total: len(c.Sources), what: "sources not staged"}
 	for i, src := range c.Sources {
 		r := <-results[i]
 		shown := redact.URL(src)
@@ -71,26 +70,15 @@ func (c *stageCmd) Run() error {
 			return r.err // no server, or not fsm: the other sources fail alike
 		}
 		if r.err != nil {
-			failed++
 			if ae.status == http.StatusBadRequest && c.Name == "" && strings.Contains(ae.message, "give a name") {
 				ae.message = strings.Replace(ae.message, "give a name", "give a name with --name NAME", 1)
 			}
-			last = opError("stage", shown, r.err)
-			if len(c.Sources) > 1 {
-				fmt.Fprintln(os.Stderr, "fsm:", last)
-			}
+			b.fail(opError("stage", shown, r.err))
 			continue
 		}
 		fmt.Println(stagedLine(r.file))
 	}
-	switch {
-	case failed == 0:
-		return nil
-	case len(c.Sources) == 1:
-		return last
-	default:
-		return fmt.Errorf("%d of %d sources not staged", failed, len(c.Sources))
-	}
+	return b.result()
 }
 
 // stageConcurrency bounds the staging requests in flight: each waits for

@@ -28,8 +28,7 @@ func (c *unstageCmd) Run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	failed := 0
-	var last error
+	b := batch{total: len(c.Names), what: "names not unstaged"}
 	for _, name := range c.Names {
 		err := api.do(ctx, http.MethodDelete, filePath(name), nil, nil)
 		var ae *apiError
@@ -37,21 +36,10 @@ func (c *unstageCmd) Run() error {
 			return err
 		}
 		if err != nil {
-			failed++
-			last = opError("unstage", name, err)
-			if len(c.Names) > 1 {
-				fmt.Fprintln(os.Stderr, "fsm:", last)
-			}
+			b.fail(opError("unstage", name, err))
 			continue
 		}
 		fmt.Println("unstaged", name)
 	}
-	switch {
-	case failed == 0:
-		return nil
-	case len(c.Names) == 1:
-		return last
-	default:
-		return fmt.Errorf("%d of %d names not unstaged", failed, len(c.Names))
-	}
+	return b.result()
 }

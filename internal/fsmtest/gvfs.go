@@ -108,29 +108,10 @@ func NewGvfsSessionFuse(t testing.TB, fuse GvfsFuse) *GvfsSession {
 		t.Fatal(err)
 	}
 	s := &GvfsSession{t: t, Runtime: runtime, log: &lockedBuffer{}}
-	home := filepath.Join(runtime, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
+	var bus string
+	if s.Env, bus, err = proc.SessionEnv(runtime); err != nil {
 		t.Fatal(err)
 	}
-	bus := "unix:path=" + filepath.Join(runtime, "bus")
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "DISPLAY" || k == "WAYLAND_DISPLAY" || k == "HOME" || k == "GIO_USE_VFS" || k == "GVFS_DISABLE_FUSE",
-			strings.HasPrefix(k, "DBUS_"), strings.HasPrefix(k, "XDG_"):
-			continue
-		}
-		s.Env = append(s.Env, kv)
-	}
-	s.Env = append(s.Env,
-		"HOME="+home,
-		"XDG_RUNTIME_DIR="+runtime,
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"XDG_DATA_HOME="+filepath.Join(home, ".local/share"),
-		"DBUS_SESSION_BUS_ADDRESS="+bus,
-		"GIO_USE_VOLUME_MONITOR=unix",
-	)
 	if fuse == WithoutFuse {
 		s.Env = append(s.Env, "GVFS_DISABLE_FUSE=1")
 	}

@@ -1,13 +1,47 @@
-// Package proc finds processes by what /proc says of them, for test and
-// benchmark cleanups that must stop exactly what they started.
+// Package proc sets up and finds the processes of a private desktop session
+// (its own D-Bus bus, HOME and XDG folders), for tests and benchmarks that
+// run gvfs and must stop exactly what they started.
 package proc
 
 import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 )
+
+// SessionEnv is this process's environment for a private session whose
+// XDG_RUNTIME_DIR is runtime: the desktop's own session variables (display,
+// bus, XDG folders, HOME) are replaced by folders under runtime and a bus
+// socket there, whose address is returned too. HOME is created.
+func SessionEnv(runtime string) (env []string, bus string, err error) {
+	home := filepath.Join(runtime, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return nil, "", fmt.Errorf("session home: %w", err)
+	}
+	bus = "unix:path=" + filepath.Join(runtime, "bus")
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "DISPLAY" || k == "WAYLAND_DISPLAY" || k == "HOME" || k == "GIO_USE_VFS" || k == "GVFS_DISABLE_FUSE",
+			strings.HasPrefix(k, "DBUS_"), strings.HasPrefix(k, "XDG_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"HOME="+home,
+		"XDG_RUNTIME_DIR="+runtime,
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME="+filepath.Join(home, ".local/share"),
+		"DBUS_SESSION_BUS_ADDRESS="+bus,
+		"GIO_USE_VOLUME_MONITOR=unix",
+	)
+	return env, bus, nil
+}
 
 // WithEnv lists the live processes other than this one whose environment
 // holds the entry kv ("NAME=value"). A process that has exited but is not

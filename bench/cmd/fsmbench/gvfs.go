@@ -61,24 +61,10 @@ func (h *harness) startGvfs(ctx context.Context) (*gvfsSession, error) {
 	}
 	s := &gvfsSession{runtime: runtime}
 	h.atExit(s.stop)
-	home := filepath.Join(runtime, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		return nil, fmt.Errorf("gvfs session home: %w", err)
+	var bus string
+	if s.env, bus, err = proc.SessionEnv(runtime); err != nil {
+		return nil, err
 	}
-	bus := "unix:path=" + filepath.Join(runtime, "bus")
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "DISPLAY" || k == "WAYLAND_DISPLAY" || k == "HOME" || k == "GIO_USE_VFS" || k == "GVFS_DISABLE_FUSE",
-			strings.HasPrefix(k, "DBUS_"), strings.HasPrefix(k, "XDG_"):
-			continue
-		}
-		s.env = append(s.env, kv)
-	}
-	s.env = append(s.env, "HOME="+home, "XDG_RUNTIME_DIR="+runtime,
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"XDG_DATA_HOME="+filepath.Join(home, ".local/share"), "DBUS_SESSION_BUS_ADDRESS="+bus,
-		"GIO_USE_VOLUME_MONITOR=unix")
 	if s.bus, err = startChildEnv("dbus-daemon", filepath.Join(runtime, "dbus.log"), s.env,
 		[]string{"dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=" + bus}); err != nil {
 		return nil, err

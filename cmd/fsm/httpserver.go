@@ -3,14 +3,11 @@ package main
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 const (
@@ -117,57 +114,4 @@ func cleanPath(p string) string {
 		c += "/"
 	}
 	return c
-}
-
-// limitListener caps open connections at n (netutil.LimitListener: Accept
-// waits for a free slot) and logs once per burst when the cap is reached,
-// not once per connection: again only after the count fell to half.
-func limitListener(ln net.Listener, n int, log *slog.Logger) net.Listener {
-	return &countingListener{Listener: netutil.LimitListener(ln, n), max: n, log: log}
-}
-
-type countingListener struct {
-	net.Listener
-	max int
-	log *slog.Logger
-
-	mu     sync.Mutex // guards open and warned
-	open   int
-	warned bool
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	l.open++
-	if l.open >= l.max && !l.warned {
-		l.warned = true
-		l.log.Warn("connection limit reached: new clients wait until others close", "limit", l.max)
-	}
-	l.mu.Unlock()
-	return &countedConn{Conn: c, l: l}, nil
-}
-
-func (l *countingListener) closed() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.open--
-	if l.open <= l.max/2 {
-		l.warned = false
-	}
-}
-
-type countedConn struct {
-	net.Conn
-	l    *countingListener
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.l.closed)
-	return err
 }

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // This file decides how many connections readahead uses, from what they
 // deliver. One connection is measured first, over a window long enough that
@@ -175,8 +178,8 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	}
 }
 
-// narrowReadaheadLocked ends every readahead fetch but the one nearest the
-// latest read, when more connections did not help. Left to finish their
+// narrowReadaheadLocked ends every readahead fetch but the one the reader
+// needs next, when more connections did not help. Left to finish their
 // chunks, they would go on sharing a limit they do not raise (a user's own
 // downlink) with the one the reader waits on, for seconds at a slow origin.
 // Each stops at the next piece it receives; what it brought stays.
@@ -186,7 +189,7 @@ func (s *Store) narrowReadaheadLocked() {
 		if !f.readahead || f.pos >= f.end {
 			continue
 		}
-		if keep == nil || nearer(f.pos, keep.pos, s.cursor) {
+		if keep == nil || lagTo(f, s.cursor) < lagTo(keep, s.cursor) {
 			keep = f
 		}
 	}
@@ -197,18 +200,19 @@ func (s *Store) narrowReadaheadLocked() {
 	}
 }
 
-// nearer reports whether a is a better place than b to go on reading
-// ahead from cursor: at or after it, and closer.
-func nearer(a, b, cursor int64) bool {
+// lagTo is how far f is from bringing the byte at cursor, the end of the
+// latest read: none when f is on its way there (a reader caught up with
+// the download waits for bytes just past f's position, so the cursor lies
+// inside f's range), the distance when f starts after it, and more than
+// any distance when f is wholly behind it (then the lowest goes on).
+func lagTo(f *fetch, cursor int64) int64 {
 	switch {
-	case a >= cursor && b >= cursor:
-		return a < b
-	case a >= cursor:
-		return true
-	case b >= cursor:
-		return false
+	case f.pos <= cursor && cursor < f.end:
+		return 0
+	case f.pos > cursor:
+		return f.pos - cursor
 	}
-	return a < b
+	return math.MaxInt64/2 + f.pos/2
 }
 
 // allDeliveringLocked reports whether every readahead fetch has received

@@ -175,7 +175,7 @@ func TestFetchReachesSoon(t *testing.T) {
 }
 
 // When more connections did not help, every readahead fetch but the one
-// nearest the reader stops at its next piece; demand fetches and fetches
+// the reader needs next stops at its next piece; demand fetches and fetches
 // that are done already are left as they are.
 func TestNarrowReadahead(t *testing.T) {
 	mk := func(pos, end int64, readahead bool) *fetch { return &fetch{pos: pos, end: end, readahead: readahead} }
@@ -188,6 +188,9 @@ func TestNarrowReadahead(t *testing.T) {
 		{"nearest after the cursor stays", 100,
 			[]*fetch{mk(300, 400, true), mk(120, 200, true), mk(500, 600, true)},
 			[]bool{false, true, false}},
+		{"the reader waits inside a fetch's range: it stays, not the one ahead", 100,
+			[]*fetch{mk(300, 400, true), mk(90, 200, true)},
+			[]bool{false, true}},
 		{"demand fetches are not readahead", 100,
 			[]*fetch{mk(110, 120, false), mk(300, 400, true), mk(200, 300, true)},
 			[]bool{true, false, true}},

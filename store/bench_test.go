@@ -46,8 +46,7 @@ func newBenchEnv(b *testing.B, oo testorigin.Options, so Options) *benchEnv {
 // client for the direct download it is compared with.
 func benchManager(b *testing.B, so Options) (*Manager, *http.Client) {
 	b.Helper()
-	str := http.DefaultTransport.(*http.Transport).Clone()
-	str.MaxIdleConnsPerHost = 32
+	str := originTransport()
 	dtr := http.DefaultTransport.(*http.Transport).Clone()
 	b.Cleanup(str.CloseIdleConnections)
 	b.Cleanup(dtr.CloseIdleConnections)

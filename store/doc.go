@@ -21,6 +21,8 @@
 //   - phase.go: the store's lifecycle as named phases.
 //   - digest.go: block checksums of files without validators.
 //   - tempfile.go: the temp file, open only while in use.
+//   - splice.go, splice_linux.go: plain-http bodies spliced from the socket
+//     into the temp file, below net/http.
 //   - activity.go: Progress's rate and connections, and the download logs.
 //
 // # Locks

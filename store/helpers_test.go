@@ -110,8 +110,9 @@ func newEnv(t testing.TB, oo testorigin.Options, so Options) *env {
 	t.Helper()
 	o := testorigin.New(t, oo) // closed last (cleanups run in reverse)
 	e := &env{o: o, c: oo.Content}
-	e.tr = http.DefaultTransport.(*http.Transport).Clone()
-	e.tr.MaxIdleConnsPerHost = 32
+	// The production transport, so every test here runs through the
+	// splice path where the body allows it (splice_test.go covers both).
+	e.tr = originTransport()
 	t.Cleanup(e.tr.CloseIdleConnections)
 	if so.Dir == "" {
 		so.Dir = t.TempDir()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,6 +67,9 @@ type Store struct {
 	fetchWG  sync.WaitGroup
 	finish   sync.Once // Close's teardown
 	closeErr error     // written once inside finish
+	// spliced counts the bytes that reached the file by splice (see
+	// splice.go), so tests can tell that path was taken.
+	spliced atomic.Int64
 
 	// mu guards every field below, the pos and end of each fetch in
 	// fetches, and the waiters' err. See the package doc for the lock order.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -149,7 +151,9 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 
 	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
 	defer stop()
-	resp, err := s.m.send(ctx, http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
+	var conn net.Conn // the connection of the last hop, for splicing
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }}
+	resp, err := s.m.send(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
 		if !q.ranged {
 			return
 		}
@@ -166,7 +170,12 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	if err != nil {
 		return err
 	}
-	return s.copyBody(parent, ctx, wd, f, resp.Body, q.start, end)
+	var sp splicer
+	if !f.stream && resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 && !resp.Uncompressed {
+		// The body's bytes are the connection's bytes (see splice.go).
+		sp, _ = conn.(splicer)
+	}
+	return s.copyBody(parent, ctx, wd, f, resp.Body, sp, q.start, end)
 }
 
 // judgeResponse records where the request ended up and judges the response;
@@ -194,11 +203,21 @@ func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, erro
 }
 
 // copyBody copies body, the bytes from start up to the announced end, into
-// the temp file until f's claim (which may shrink meanwhile) is filled.
-func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, start, announced int64) error {
+// the temp file until f's claim (which may shrink meanwhile) is filled. With
+// sp, the body's connection splices what it can into the file itself.
+func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, sp splicer, start, announced int64) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	var pipe *splicePipe
+	if sp != nil {
+		var err error
+		if pipe, err = newSplicePipe(); err != nil {
+			sp = nil // out of descriptors, say: read and write instead
+		} else {
+			defer pipe.close()
+		}
+	}
 	pos := start
 	marked := start // bytes before it are marked present
 	dig := s.dig
@@ -215,12 +234,15 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return nil
 		}
 		want := min(int64(len(buf)), limit-pos)
-		// Wait for a decent slice (not every TCP segment) but never hold
-		// bytes back longer than the origin takes to send 64 KiB.
-		n, rerr := io.ReadAtLeast(body, buf[:want], int(min(want, 64<<10)))
+		n, spliced, rerr, werr := s.readBody(body, sp, pipe, buf[:want], f.out, pos)
+		if werr != nil {
+			return werr
+		}
 		if n > 0 {
 			wd.kick()
-			if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
+			if spliced {
+				s.spliced.Add(int64(n))
+			} else if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
 				return err
 			}
 			to, err := s.verifiedTo(dig, buf[:n], pos+int64(n))
@@ -250,6 +272,38 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return requestError(parent, ctx, rerr)
 		}
 	}
+}
+
+// readBody reads the next bytes of body into buf, whose byte 0 is at pos in
+// file. With sp they may go to the file directly; spliced then says so.
+// rerr is the origin's (the read), werr the file's (a splice it refused).
+func (s *Store) readBody(body io.Reader, sp splicer, pipe *splicePipe, buf []byte, file *os.File, pos int64) (n int, spliced bool, rerr, werr error) {
+	if sp == nil {
+		// Wait for a decent slice (not every TCP segment) but never hold
+		// bytes back longer than the origin takes to send 64 KiB.
+		n, rerr = io.ReadAtLeast(body, buf, min(len(buf), 64<<10))
+		return n, false, rerr, nil
+	}
+	// One Read: the connection sees buf itself only as the first byte of
+	// a read, and then waits for 64 KiB on its own.
+	t := &spliceTarget{buf: buf, file: file, off: pos, pipe: pipe}
+	sp.arm(t)
+	n, rerr = body.Read(buf)
+	sp.disarm()
+	switch {
+	case t.fileErr != nil:
+		if diskFull(t.fileErr) {
+			return 0, false, nil, s.noSpaceErr()
+		}
+		return 0, false, nil, fmt.Errorf("%w %s: %w", errWrite, s.path, t.fileErr)
+	case t.spliced == 0:
+		return n, false, rerr, nil
+	case t.spliced != n:
+		// Cannot happen with net/http as it is; if it ever did, neither
+		// the buffer nor the file could be trusted for these bytes.
+		return 0, false, nil, fmt.Errorf("%w %s: splice moved %d bytes of a %d-byte read", errWrite, s.path, t.spliced, n)
+	}
+	return n, true, rerr, nil
 }
 
 // verifiedTo feeds b, a stream's bytes up to to, to its digests (nil: none

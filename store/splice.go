@@ -1,0 +1,41 @@
+package store
+
+import "os"
+
+// A plain-http body can reach the temp file by splice(2) instead of a read
+// and a write through a user buffer: socket to pipe moves page references,
+// pipe to file copies once, into the page cache. Read plus write copy every
+// byte twice, and on a fast origin that second copy is a sizable part of
+// fsm's CPU per GiB.
+//
+// net/http keeps its connections to itself, so the splice happens below it
+// (splice_linux.go): the origin client's dialer wraps each TCP connection
+// in one that can splice. Before a body read, the copy loop arms the
+// connection with its buffer and the file offset of that buffer's byte 0.
+// net/http hands a read larger than its bufio.Reader's buffer straight to
+// the connection, with that very buffer; the connection then splices the
+// bytes into the file instead of filling the buffer, and counts them. Any
+// other read (response headers, bufio's own refills, TLS records, reads
+// with another buffer) is an ordinary read. So the only buffer ever left
+// unfilled is the copy loop's own, and only for the bytes the connection
+// reports as spliced; the copy loop writes the rest itself, as before.
+// Bodies net/http transforms (chunked, decompressed) and whole-body streams
+// (whose bytes are compared and checksummed) are never spliced.
+
+// splicer is a connection that can take an armed read into a file.
+type splicer interface {
+	arm(t *spliceTarget)
+	disarm()
+}
+
+// spliceTarget is one armed read: buf is the copy loop's buffer, whose
+// byte 0 belongs at off in file.
+type spliceTarget struct {
+	buf  []byte
+	file *os.File
+	off  int64
+	pipe *splicePipe
+
+	spliced int   // bytes the read put into the file
+	fileErr error // the file refused them (ENOSPC, EIO): not the origin's fault
+}

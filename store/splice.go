@@ -24,8 +24,8 @@ import "os"
 
 // splicer is a connection that can take an armed read into a file.
 type splicer interface {
-	arm(t *spliceTarget)
-	disarm()
+	arm(t *spliceTarget) bool // false: splice is off here, read as usual
+	disarm(t *spliceTarget)
 }
 
 // spliceTarget is one armed read: buf is the copy loop's buffer, whose
@@ -36,6 +36,6 @@ type spliceTarget struct {
 	off  int64
 	pipe *splicePipe
 
-	spliced int   // bytes the read put into the file
+	spliced int   // bytes the read put into the file: its first ones
 	fileErr error // the file refused them (ENOSPC, EIO): not the origin's fault
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -9,10 +10,39 @@ import (
 	"syscall"
 )
 
+// splicing is what the connections of one dialer share: whether splice
+// works here at all, and the call that moves bytes from pipe to file.
+type splicing struct {
+	// off is set once a splice failed as unsupported (a file system
+	// without splice_write, a seccomp filter): from then on every read is
+	// an ordinary one.
+	off atomic.Bool
+	// toFile splices n bytes from pipe into the file fd at *off; tests
+	// replace it to make the file fail.
+	toFile func(pipe, fd int, off *int64, n int) (int64, error)
+}
+
+func spliceToFile(pipe, fd int, off *int64, n int) (int64, error) {
+	for {
+		k, err := syscall.Splice(pipe, nil, fd, off, n, spliceMove)
+		if err != syscall.EINTR {
+			return k, err
+		}
+	}
+}
+
+// unsupported reports whether err says splice cannot be used here, as
+// opposed to the socket or the file failing.
+func unsupported(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EXDEV)
+}
+
 // spliceConn is a TCP connection that can splice an armed read into a file
 // (see splice.go).
 type spliceConn struct {
 	*net.TCPConn
+	sp *splicing
 	// armed is set by the copy loop around one body read; Read runs in
 	// the same goroutine then (net/http reads a body in its caller's).
 	armed atomic.Pointer[spliceTarget]
@@ -55,38 +85,52 @@ func (p *splicePipe) close() {
 
 // spliceDialer dials with d and wraps TCP connections so they can splice.
 func spliceDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return (&splicing{toFile: spliceToFile}).dialer(d)
+}
+
+func (sp *splicing) dialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
-			return &spliceConn{TCPConn: tc}, nil
+			return &spliceConn{TCPConn: tc, sp: sp}, nil
 		}
 		return c, nil
 	}
 }
 
-func (c *spliceConn) arm(t *spliceTarget) { c.armed.Store(t) }
-func (c *spliceConn) disarm()             { c.armed.Store(nil) }
+func (c *spliceConn) arm(t *spliceTarget) bool {
+	if c.sp.off.Load() {
+		return false
+	}
+	c.armed.Store(t)
+	return true
+}
+
+// disarm clears t only: the connection may already be back in the idle
+// pool (net/http returns it on the body's EOF) and armed by another fetch.
+func (c *spliceConn) disarm(t *spliceTarget) { c.armed.CompareAndSwap(t, nil) }
 
 func (c *spliceConn) Read(p []byte) (int, error) {
 	t := c.armed.Load()
 	if t == nil || len(p) == 0 || len(t.buf) == 0 || &p[0] != &t.buf[0] {
 		return c.TCPConn.Read(p)
 	}
-	n, err := c.spliceTo(t, len(p))
-	t.spliced += n
-	return n, err
+	return c.spliceTo(t, p)
 }
 
-// spliceTo moves up to n bytes from the socket into t's file, waiting until
-// at least min(n, spliceMin) came or the origin ended or failed.
-func (c *spliceConn) spliceTo(t *spliceTarget, n int) (done int, err error) {
+// spliceTo moves up to len(p) bytes from the socket into t's file, waiting
+// until at least min(len(p), spliceMin) came or the origin ended or failed.
+// The first t.spliced bytes of what it returns are in the file; any after
+// them are in p (after splice turned out unsupported mid-read).
+func (c *spliceConn) spliceTo(t *spliceTarget, p []byte) (done int, err error) {
 	rc, err := c.TCPConn.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
+	n := len(p)
 	want := min(n, spliceMin)
 	for done < want {
 		var got int
@@ -97,13 +141,19 @@ func (c *spliceConn) spliceTo(t *spliceTarget, n int) (done int, err error) {
 				m, e = syscall.Splice(int(fd), nil, t.pipe.w, nil, n-done, spliceMove|spliceNonblock)
 			}
 			if e == syscall.EAGAIN {
-				// Nothing to read yet: return what came, or wait.
-				return done > 0
+				return false // wait for more: the loop ends at want
 			}
 			got, serr = int(m), e
 			return true
 		})
 		if err == nil && serr != nil {
+			if unsupported(serr) {
+				c.sp.off.Store(true)
+				if done > 0 {
+					return done, nil
+				}
+				return c.TCPConn.Read(p) // nothing consumed: an ordinary read
+			}
 			err = os.NewSyscallError("splice", serr)
 		}
 		if err != nil {
@@ -111,7 +161,15 @@ func (c *spliceConn) spliceTo(t *spliceTarget, n int) (done int, err error) {
 			err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 		}
 		if got > 0 {
-			if werr := drain(t, int64(done), got); werr != nil {
+			if werr := c.drain(t, done, got); werr != nil {
+				if unsupported(werr) {
+					// Nothing went to the file: take the bytes out of the
+					// pipe into p, where the copy loop writes them.
+					c.sp.off.Store(true)
+					if _, rerr := io.ReadFull(pipeReader(t.pipe.r), p[done:done+got]); rerr == nil {
+						return done + got, nil
+					}
+				}
 				// The pipe may hold bytes that belong nowhere now, and
 				// the body is short of them: the connection is spent,
 				// and the fetch ends (and closes the pipe) on fileErr.
@@ -120,36 +178,35 @@ func (c *spliceConn) spliceTo(t *spliceTarget, n int) (done int, err error) {
 				return done, werr
 			}
 			done += got
+			t.spliced = done
 		}
 		switch {
 		case err != nil:
 			return done, err
-		case got == 0 && done > 0:
-			return done, nil // drained the socket after some bytes
 		case got == 0:
+			if done > 0 {
+				return done, nil // the body's end: EOF comes next
+			}
 			return done, io.EOF
 		}
 	}
 	return done, nil
 }
 
-// drain moves m bytes from the pipe into t's file at t.off+at.
-func drain(t *spliceTarget, at int64, m int) error {
+// drain moves m bytes from the pipe into t's file at t.off+at. It fails
+// without moving any when the file system cannot take splices.
+func (c *spliceConn) drain(t *spliceTarget, at, m int) error {
 	raw, err := t.file.SyscallConn()
 	if err != nil {
 		return err
 	}
-	off := t.off + at
+	off := t.off + int64(at)
 	for m > 0 {
 		var k int64
 		var e error
 		if err := raw.Write(func(fd uintptr) bool {
-			for {
-				k, e = syscall.Splice(t.pipe.r, nil, int(fd), &off, m, spliceMove)
-				if e != syscall.EINTR {
-					return true
-				}
-			}
+			k, e = c.sp.toFile(t.pipe.r, int(fd), &off, m)
+			return true
 		}); err != nil {
 			return err
 		}
@@ -162,4 +219,18 @@ func drain(t *spliceTarget, at int64, m int) error {
 		m -= int(k)
 	}
 	return nil
+}
+
+// pipeReader reads the pipe's read end (non-blocking; the bytes are there).
+type pipeReader int
+
+func (r pipeReader) Read(p []byte) (int, error) {
+	n, err := syscall.Read(int(r), p)
+	if err != nil {
+		return 0, os.NewSyscallError("read pipe", err)
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }

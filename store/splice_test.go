@@ -47,9 +47,11 @@ func TestSplicePath(t *testing.T) {
 			e := newEnv(t, tc.oo, so)
 			s := e.newStore(t, e.source("f"))
 			checkRead(t, s, c, 0, c.Size)
+			// Each response's first bytes come with its headers, read
+			// before the body reads can splice: a few KiB per request.
 			switch n := s.spliced.Load(); {
-			case tc.splice && n == 0:
-				t.Errorf("no byte spliced into the file")
+			case tc.splice && n < c.Size*9/10:
+				t.Errorf("%d of %d bytes spliced into the file, want nearly all", n, c.Size)
 			case !tc.splice && n != 0:
 				t.Errorf("%d bytes spliced, want none", n)
 			}
@@ -58,8 +60,7 @@ func TestSplicePath(t *testing.T) {
 }
 
 // A 206 sent chunked (no Content-Length) has framing between its bytes on
-// the wire; what reaches the reader is the body, whatever net/http's
-// chunked reader passes down to the connection.
+// the wire: it is read, not spliced, and the reader gets the body.
 func TestChunkedRangeBody(t *testing.T) {
 	c := testorigin.Content{Seed: 62, Size: 1<<20 + 3}
 	body := c.Bytes(0, c.Size)
@@ -79,6 +80,9 @@ func TestChunkedRangeBody(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close(t.Context()) })
 	checkRead(t, s, c, 0, c.Size)
+	if n := s.spliced.Load(); n != 0 {
+		t.Errorf("%d bytes of a chunked body spliced, want none", n)
+	}
 }
 
 // noLength drops Content-Length, so net/http's server sends the body

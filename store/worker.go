@@ -234,20 +234,24 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return nil
 		}
 		want := min(int64(len(buf)), limit-pos)
-		n, spliced, rerr, werr := s.readBody(body, sp, pipe, buf[:want], f.out, pos)
+		n, k, rerr, werr := s.readBody(body, sp, pipe, buf[:want], f.out, pos)
 		if werr != nil {
 			return werr
 		}
 		if n > 0 {
 			wd.kick()
-			if spliced {
-				s.spliced.Add(int64(n))
-			} else if err := s.put(f.out, buf[:n], pos, f.stream); err != nil {
+			// The first k bytes are in the file already (spliced); the
+			// rest are in buf.
+			s.spliced.Add(int64(k))
+			if err := s.put(f.out, buf[k:n], pos+int64(k), f.stream); err != nil {
 				return err
 			}
-			to, err := s.verifiedTo(dig, buf[:n], pos+int64(n))
-			if err != nil {
-				return err
+			to := pos + int64(n)
+			if k == 0 { // a stream's digests see every byte; streams never splice
+				var err error
+				if to, err = s.verifiedTo(dig, buf[:n], to); err != nil {
+					return err
+				}
 			}
 			if to > marked {
 				s.markPresent(f, marked, to)
@@ -275,35 +279,32 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 }
 
 // readBody reads the next bytes of body into buf, whose byte 0 is at pos in
-// file. With sp they may go to the file directly; spliced then says so.
-// rerr is the origin's (the read), werr the file's (a splice it refused).
-func (s *Store) readBody(body io.Reader, sp splicer, pipe *splicePipe, buf []byte, file *os.File, pos int64) (n int, spliced bool, rerr, werr error) {
-	if sp == nil {
+// file. With sp the first k of the n bytes may have gone to the file
+// directly. rerr is the origin's (the read), werr the file's.
+func (s *Store) readBody(body io.Reader, sp splicer, pipe *splicePipe, buf []byte, file *os.File, pos int64) (n, k int, rerr, werr error) {
+	t := &spliceTarget{buf: buf, file: file, off: pos, pipe: pipe}
+	if sp == nil || !sp.arm(t) {
 		// Wait for a decent slice (not every TCP segment) but never hold
 		// bytes back longer than the origin takes to send 64 KiB.
 		n, rerr = io.ReadAtLeast(body, buf, min(len(buf), 64<<10))
-		return n, false, rerr, nil
+		return n, 0, rerr, nil
 	}
 	// One Read: the connection sees buf itself only as the first byte of
 	// a read, and then waits for 64 KiB on its own.
-	t := &spliceTarget{buf: buf, file: file, off: pos, pipe: pipe}
-	sp.arm(t)
 	n, rerr = body.Read(buf)
-	sp.disarm()
+	sp.disarm(t)
 	switch {
 	case t.fileErr != nil:
 		if diskFull(t.fileErr) {
-			return 0, false, nil, s.noSpaceErr()
+			return 0, 0, nil, s.noSpaceErr()
 		}
-		return 0, false, nil, fmt.Errorf("%w %s: %w", errWrite, s.path, t.fileErr)
-	case t.spliced == 0:
-		return n, false, rerr, nil
-	case t.spliced != n:
+		return 0, 0, nil, fmt.Errorf("%w %s: %w", errWrite, s.path, t.fileErr)
+	case t.spliced > n:
 		// Cannot happen with net/http as it is; if it ever did, neither
 		// the buffer nor the file could be trusted for these bytes.
-		return 0, false, nil, fmt.Errorf("%w %s: splice moved %d bytes of a %d-byte read", errWrite, s.path, t.spliced, n)
+		return 0, 0, nil, fmt.Errorf("%w %s: splice moved %d bytes of a %d-byte read", errWrite, s.path, t.spliced, n)
 	}
-	return n, true, rerr, nil
+	return n, t.spliced, rerr, nil
 }
 
 // verifiedTo feeds b, a stream's bytes up to to, to its digests (nil: none

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -12,9 +13,10 @@ import (
 // again only after the count fell to half.
 //
 // It is our own rather than netutil.LimitListener because that one wraps
-// each connection in a type that hides *net.TCPConn's ReadFrom, and
-// net/http then copies file bodies through a user buffer instead of
-// sendfile: twice the CPU per byte served.
+// each connection in a type that hides *net.TCPConn's ReadFrom and
+// CloseWrite: net/http then copies file bodies through a user buffer
+// instead of using sendfile (twice the CPU per byte served), and cannot
+// half-close.
 func limitListener(ln net.Listener, n int, log *slog.Logger) net.Listener {
 	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), log: log}
 }
@@ -91,4 +93,13 @@ func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite lets net/http half-close before it closes a connection it
+// gave up on (an unread body), so the client still reads the answer.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

@@ -21,6 +21,11 @@ func (c *readFromConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(&c.got, r)
 }
 
+func (c *readFromConn) CloseWrite() error {
+	c.via = "CloseWrite"
+	return nil
+}
+
 func (c *readFromConn) Write(p []byte) (int, error) {
 	c.via = "Write"
 	return c.got.Write(p)
@@ -34,7 +39,8 @@ type oneConnListener struct {
 func (l *oneConnListener) Accept() (net.Conn, error) { return l.c, nil }
 
 // net/http sends file bodies with sendfile only when the connection has a
-// ReadFrom; the cap's wrapper must not hide it.
+// ReadFrom, and half-closes only when it has a CloseWrite; the cap's
+// wrapper must not hide them.
 func TestCappedConnKeepsReadFrom(t *testing.T) {
 	inner := &readFromConn{}
 	ln := limitListener(&oneConnListener{c: inner}, 4, slog.New(slog.DiscardHandler))
@@ -51,5 +57,12 @@ func TestCappedConnKeepsReadFrom(t *testing.T) {
 	}
 	if inner.via != "ReadFrom" || inner.got.String() != "body" {
 		t.Errorf("ReadFrom reached the connection via %s with %q, want its ReadFrom with %q", inner.via, inner.got.String(), "body")
+	}
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatalf("%T has no CloseWrite", c)
+	}
+	if err := cw.CloseWrite(); err != nil || inner.via != "CloseWrite" {
+		t.Errorf("CloseWrite: %v, reached the connection via %s, want its CloseWrite", err, inner.via)
 	}
 }

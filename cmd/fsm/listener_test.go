@@ -41,7 +41,7 @@ func (l *oneConnListener) Accept() (net.Conn, error) { return l.c, nil }
 // net/http sends file bodies with sendfile only when the connection has a
 // ReadFrom, and half-closes only when it has a CloseWrite; the cap's
 // wrapper must not hide them.
-func TestCappedConnKeepsReadFrom(t *testing.T) {
+func TestCappedConnKeepsTCPMethods(t *testing.T) {
 	inner := &readFromConn{}
 	ln := limitListener(&oneConnListener{c: inner}, 4, slog.New(slog.DiscardHandler))
 	c, err := ln.Accept()

@@ -225,6 +225,26 @@ func gets(o *testorigin.Origin) []testorigin.Request {
 	return out
 }
 
+// waitSent waits until the origin has counted at least n body bytes of
+// GETs, and returns the count. The origin counts a write once it returns,
+// which can be after the client already has its bytes.
+func waitSent(t testing.TB, o *testorigin.Origin, n int64) int64 {
+	t.Helper()
+	var sent int64
+	sum := func() int64 {
+		var k int64
+		for _, r := range gets(o) {
+			k += r.BytesSent
+		}
+		return k
+	}
+	eventually(t, fmt.Sprintf("the origin to count %d bytes sent", n), func() bool {
+		sent = sum()
+		return sent >= n
+	})
+	return sent
+}
+
 func logString(reqs []testorigin.Request) string {
 	var b strings.Builder
 	for i, r := range reqs {

@@ -99,14 +99,12 @@ func TestBackgroundFill(t *testing.T) {
 	if p.Present != c.Size || p.Fetched != c.Size || e.m.Used() != c.Size {
 		t.Fatalf("progress %+v used %d", p, e.m.Used())
 	}
-	var sent int64
 	for _, r := range gets(e.o) {
 		if r.Status != http.StatusPartialContent || r.IfRange == "" {
 			t.Fatalf("unexpected request: %s", logString(gets(e.o)))
 		}
-		sent += r.BytesSent
 	}
-	if sent != c.Size {
+	if sent := waitSent(t, e.o, c.Size); sent != c.Size {
 		t.Fatalf("origin sent %d bytes for a %d-byte file:%s", sent, c.Size, logString(gets(e.o)))
 	}
 	checkRead(t, s, c, 0, c.Size)
@@ -184,8 +182,8 @@ func TestResumeAfterCut(t *testing.T) {
 				}
 				next += r.BytesSent
 			}
-			if next != c.Size {
-				t.Fatalf("origin sent %d bytes in all:%s", next, logString(reqs))
+			if sent := waitSent(t, e.o, c.Size); sent != c.Size {
+				t.Fatalf("origin sent %d bytes in all:%s", sent, logString(gets(e.o)))
 			}
 		})
 	}

@@ -47,25 +47,25 @@ type recorder struct {
 
 // recordWriter records the request the moment its status is decided.
 type recordWriter struct {
-	*statusWriter
-	once   sync.Once
-	header func(code int)
+	*codeWriter // handler.go's: it unwraps, so flushes and ReadFrom reach the server
+	once        sync.Once
+	header      func(code int)
 }
 
 func (w *recordWriter) WriteHeader(code int) {
-	w.statusWriter.WriteHeader(code)
+	w.codeWriter.WriteHeader(code)
 	w.once.Do(func() { w.header(w.code) })
 }
 
 func (w *recordWriter) Write(p []byte) (int, error) {
 	w.once.Do(func() { w.header(http.StatusOK) })
-	return w.statusWriter.Write(p)
+	return w.codeWriter.Write(p)
 }
 
 func (d *recorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone()}
-		sw := &recordWriter{statusWriter: &statusWriter{ResponseWriter: w}}
+		sw := &recordWriter{codeWriter: &codeWriter{ResponseWriter: w}}
 		sw.header = func(code int) {
 			d.mu.Lock()
 			rec.code, rec.contentRange = code, sw.Header().Get("Content-Range")
@@ -128,28 +128,3 @@ func (d *recorder) String() string {
 	}
 	return b.String()
 }
-
-// statusWriter remembers the status code; it unwraps for
-// http.ResponseController, so flushing and ReadFrom still reach the server.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusWriter) Flush() { http.NewResponseController(s.ResponseWriter).Flush() }
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

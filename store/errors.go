@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"fsm/internal/httpnum"
 	"fsm/internal/redact"
 )
 
@@ -55,7 +56,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, ok := digits(v); ok {
+	if n, ok := httpnum.Digits(v); ok {
 		return time.Duration(min(n, 1<<31)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {

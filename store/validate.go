@@ -3,9 +3,10 @@ package store
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"fsm/internal/httpnum"
 )
 
 // This file judges origin responses. Everything here is a pure function of
@@ -156,7 +157,7 @@ func parseContentRange(v string) (contentRange, error) {
 	}
 	cr := contentRange{first: -1, last: -1, total: -1}
 	if tot != "*" {
-		n, ok := digits(tot)
+		n, ok := httpnum.Digits(tot)
 		if !ok {
 			return contentRange{}, bad
 		}
@@ -172,26 +173,11 @@ func parseContentRange(v string) (contentRange, error) {
 	if !ok {
 		return contentRange{}, bad
 	}
-	first, ok1 := digits(a)
-	last, ok2 := digits(b)
+	first, ok1 := httpnum.Digits(a)
+	last, ok2 := httpnum.Digits(b)
 	if !ok1 || !ok2 || last < first || (cr.total >= 0 && last >= cr.total) {
 		return contentRange{}, bad
 	}
 	cr.first, cr.last = first, last
 	return cr, nil
-}
-
-// digits parses a non-empty run of ASCII digits (strconv alone would also
-// accept a sign).
-func digits(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }

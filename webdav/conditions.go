@@ -2,9 +2,10 @@ package webdav
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"fsm/internal/httpnum"
 )
 
 // The RFC 9110 request rules for GET and HEAD on a file: preconditions
@@ -135,7 +136,7 @@ func parseRange(header string, size int64) (off, n int64, kind rangeKind) {
 		}
 		a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 		if a == "" {
-			suffix, ok := digits(b)
+			suffix, ok := httpnum.Digits(b)
 			if !ok {
 				return 0, size, rangeWhole
 			}
@@ -145,13 +146,13 @@ func parseRange(header string, size int64) (off, n int64, kind rangeKind) {
 			}
 			continue
 		}
-		start, ok := digits(a)
+		start, ok := httpnum.Digits(a)
 		if !ok {
 			return 0, size, rangeWhole
 		}
 		last := size - 1
 		if b != "" {
-			l, ok := digits(b)
+			l, ok := httpnum.Digits(b)
 			if !ok || l < start {
 				return 0, size, rangeWhole
 			}
@@ -168,13 +169,4 @@ func parseRange(header string, size int64) (off, n int64, kind rangeKind) {
 		return 0, 0, rangeUnsatisfiable
 	}
 	return first.off, first.n, rangePart
-}
-
-// digits parses a non-empty run of ASCII digits that fits an int64.
-func digits(s string) (int64, bool) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	return v, err == nil
 }

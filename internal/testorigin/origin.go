@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"fsm/internal/httpnum"
 )
 
 // DefaultLastModified is the Last-Modified time used when Options.LastModified
@@ -723,7 +725,7 @@ func parseRange(h string, size int64) (start, length int64, kind rangeKind) {
 	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
 	if first == "" {
 		// Suffix range "-n": the last n bytes.
-		n, ok := parseDigits(last)
+		n, ok := httpnum.Digits(last)
 		if !ok {
 			return 0, 0, rangeIgnore
 		}
@@ -733,13 +735,13 @@ func parseRange(h string, size int64) (start, length int64, kind rangeKind) {
 		n = min(n, size)
 		return size - n, n, rangeOK
 	}
-	a, ok := parseDigits(first)
+	a, ok := httpnum.Digits(first)
 	if !ok {
 		return 0, 0, rangeIgnore
 	}
 	b := size - 1
 	if last != "" {
-		if b, ok = parseDigits(last); !ok || b < a {
+		if b, ok = httpnum.Digits(last); !ok || b < a {
 			return 0, 0, rangeIgnore
 		}
 	}
@@ -748,19 +750,4 @@ func parseRange(h string, size int64) (start, length int64, kind rangeKind) {
 	}
 	b = min(b, size-1)
 	return a, b - a + 1, rangeOK
-}
-
-// parseDigits parses a non-empty run of ASCII digits (strconv alone would
-// also accept signs).
-func parseDigits(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }

@@ -235,22 +235,27 @@ func rowViewJS(name string) string {
 // returns the status and the body.
 func apiStage(t *testing.T, s *fsmServer, token, url, name string) (int, string) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"url": url, "name": name})
-	req, _ := http.NewRequest(http.MethodPost, s.url("/.fsm/api/v1/files"), strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	code, body := apiPost(t, s, token, map[string]string{"url": url, "name": name})
+	return code, string(body)
 }
 
 // apiError does what the page's form does, from Go, and returns the
 // server's error line.
 func apiError(t *testing.T, s *fsmServer, token string, body any) (int, string) {
+	t.Helper()
+	code, b := apiPost(t, s, token, body)
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("POST files answer %d is not {\"error\"}: %v", code, err)
+	}
+	return code, e.Error
+}
+
+// apiPost POSTs body as JSON to the files collection with the token and
+// returns the status and the answer's body.
+func apiPost(t *testing.T, s *fsmServer, token string, body any) (int, []byte) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, s.url("/.fsm/api/v1/files"), strings.NewReader(string(b)))
@@ -261,13 +266,11 @@ func apiError(t *testing.T, s *fsmServer, token string, body any) (int, string) 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e struct {
-		Error string `json:"error"`
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST files: reading the answer: %v", err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-		t.Fatalf("POST files answer %s is not {\"error\"}: %v", resp.Status, err)
-	}
-	return resp.StatusCode, e.Error
+	return resp.StatusCode, answer
 }
 
 // TestBrowserControlPage drives the control page of a real `fsm serve` in

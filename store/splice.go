@@ -1,6 +1,9 @@
 package store
 
-import "os"
+import (
+	"os"
+	"syscall"
+)
 
 // A plain-http body can reach the temp file by splice(2) instead of a read
 // and a write through a user buffer: socket to pipe moves page references,
@@ -28,14 +31,37 @@ type splicer interface {
 	disarm(t *spliceTarget)
 }
 
-// spliceTarget is one armed read: buf is the copy loop's buffer, whose
-// byte 0 belongs at off in file.
+// spliceTarget is where one fetch's armed reads go: file, through the
+// fetch's own pipe. Each read sets buf (the copy loop's buffer, whose byte 0
+// belongs at off in file) and gets back spliced and fileErr.
 type spliceTarget struct {
-	buf  []byte
 	file *os.File
-	off  int64
+	raw  syscall.RawConn // file's, for the splices into it
 	pipe *splicePipe
 
+	buf     []byte
+	off     int64
 	spliced int   // bytes the read put into the file: its first ones
 	fileErr error // the file refused them (ENOSPC, EIO): not the origin's fault
+}
+
+// newSpliceTarget makes the pipe for one fetch into file; close it when
+// the fetch ends.
+func newSpliceTarget(file *os.File) (*spliceTarget, error) {
+	raw, err := file.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	pipe, err := newSplicePipe()
+	if err != nil {
+		return nil, err
+	}
+	return &spliceTarget{file: file, raw: raw, pipe: pipe}, nil
+}
+
+func (t *spliceTarget) close() { t.pipe.close() }
+
+// aim readies t for one read into buf, whose byte 0 belongs at off.
+func (t *spliceTarget) aim(buf []byte, off int64) {
+	t.buf, t.off, t.spliced, t.fileErr = buf, off, 0, nil
 }

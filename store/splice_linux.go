@@ -42,7 +42,8 @@ func unsupported(err error) bool {
 // (see splice.go).
 type spliceConn struct {
 	*net.TCPConn
-	sp *splicing
+	raw syscall.RawConn // the socket's, taken once at dial
+	sp  *splicing
 	// armed is set by the copy loop around one body read; Read runs in
 	// the same goroutine then (net/http reads a body in its caller's).
 	armed atomic.Pointer[spliceTarget]
@@ -95,7 +96,9 @@ func (sp *splicing) dialer(d *net.Dialer) func(ctx context.Context, network, add
 			return nil, err
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
-			return &spliceConn{TCPConn: tc, sp: sp}, nil
+			if raw, err := tc.SyscallConn(); err == nil {
+				return &spliceConn{TCPConn: tc, raw: raw, sp: sp}, nil
+			}
 		}
 		return c, nil
 	}
@@ -126,16 +129,12 @@ func (c *spliceConn) Read(p []byte) (int, error) {
 // The first t.spliced bytes of what it returns are in the file; any after
 // them are in p (after splice turned out unsupported mid-read).
 func (c *spliceConn) spliceTo(t *spliceTarget, p []byte) (done int, err error) {
-	rc, err := c.TCPConn.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	n := len(p)
 	want := min(n, spliceMin)
 	for done < want {
 		var got int
 		var serr error
-		err := rc.Read(func(fd uintptr) bool {
+		err := c.raw.Read(func(fd uintptr) bool {
 			m, e := syscall.Splice(int(fd), nil, t.pipe.w, nil, n-done, spliceMove|spliceNonblock)
 			for e == syscall.EINTR {
 				m, e = syscall.Splice(int(fd), nil, t.pipe.w, nil, n-done, spliceMove|spliceNonblock)
@@ -196,15 +195,11 @@ func (c *spliceConn) spliceTo(t *spliceTarget, p []byte) (done int, err error) {
 // drain moves m bytes from the pipe into t's file at t.off+at. It fails
 // without moving any when the file system cannot take splices.
 func (c *spliceConn) drain(t *spliceTarget, at, m int) error {
-	raw, err := t.file.SyscallConn()
-	if err != nil {
-		return err
-	}
 	off := t.off + int64(at)
 	for m > 0 {
 		var k int64
 		var e error
-		if err := raw.Write(func(fd uintptr) bool {
+		if err := t.raw.Write(func(fd uintptr) bool {
 			k, e = c.sp.toFile(t.pipe.r, int(fd), &off, m)
 			return true
 		}); err != nil {

@@ -209,13 +209,13 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var pipe *splicePipe
+	var st *spliceTarget
 	if sp != nil {
 		var err error
-		if pipe, err = newSplicePipe(); err != nil {
+		if st, err = newSpliceTarget(f.out); err != nil {
 			sp = nil // out of descriptors, say: read and write instead
 		} else {
-			defer pipe.close()
+			defer st.close()
 		}
 	}
 	pos := start
@@ -234,7 +234,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return nil
 		}
 		want := min(int64(len(buf)), limit-pos)
-		n, k, rerr, werr := s.readBody(body, sp, pipe, buf[:want], f.out, pos)
+		n, k, rerr, werr := s.readBody(body, sp, st, buf[:want], pos)
 		if werr != nil {
 			return werr
 		}
@@ -281,8 +281,10 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 // readBody reads the next bytes of body into buf, whose byte 0 is at pos in
 // file. With sp the first k of the n bytes may have gone to the file
 // directly. rerr is the origin's (the read), werr the file's.
-func (s *Store) readBody(body io.Reader, sp splicer, pipe *splicePipe, buf []byte, file *os.File, pos int64) (n, k int, rerr, werr error) {
-	t := &spliceTarget{buf: buf, file: file, off: pos, pipe: pipe}
+func (s *Store) readBody(body io.Reader, sp splicer, t *spliceTarget, buf []byte, pos int64) (n, k int, rerr, werr error) {
+	if sp != nil {
+		t.aim(buf, pos)
+	}
 	if sp == nil || !sp.arm(t) {
 		// Wait for a decent slice (not every TCP segment) but never hold
 		// bytes back longer than the origin takes to send 64 KiB.

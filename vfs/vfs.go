@@ -423,13 +423,19 @@ func etag(url, originETag string, size int64, mtime time.Time) string {
 }
 
 // contentType is decided by extension so no client has to sniff content
-// (which would start a download); the origin's type is the fallback.
+// (which would start a download); the origin's type is the fallback, and only
+// when it is exactly one well-formed media type: browsers take the last type
+// of a list such as "text/plain, text/html", so anything that does not parse
+// whole as type/subtype is served as bytes. The origin's own text/html is
+// never passed on.
 func contentType(name, origin string) string {
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t
 	}
-	if origin != "" && !strings.HasPrefix(origin, "text/html") {
-		return origin
+	if mt, params, err := mime.ParseMediaType(origin); err == nil && strings.Contains(mt, "/") && mt != "text/html" {
+		if t := mime.FormatMediaType(mt, params); t != "" {
+			return t
+		}
 	}
 	return "application/octet-stream"
 }

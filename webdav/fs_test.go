@@ -122,22 +122,25 @@ func TestFileSystemRead(t *testing.T) {
 	}
 }
 
-func TestHelpers(t *testing.T) {
-	for ct, want := range map[string]bool{"text/html; charset=utf-8": true, "image/svg+xml": true, "video/mp4": false, "application/pdf": false} {
-		if scriptable(ct) != want {
-			t.Errorf("scriptable(%q) != %v", ct, want)
-		}
-	}
-}
-
 func TestStagedHTMLIsSandboxed(t *testing.T) {
 	e := newEnv(t, envOptions{names: []string{"page.html", "movie.mp4"}})
 	resp, _ := e.do("HEAD", "/page.html", nil, "")
 	if got := resp.Header.Get("Content-Security-Policy"); got != "sandbox" {
 		t.Errorf("page.html CSP = %q", got)
 	}
-	resp, _ = e.do("HEAD", "/movie.mp4", nil, "")
-	if got := resp.Header.Get("Content-Security-Policy"); got != "" {
-		t.Errorf("movie.mp4 CSP = %q", got)
+	// Not only the types a browser is known to script: every staged file.
+	for _, p := range []string{"/movie.mp4", "/page.html"} {
+		for _, method := range []string{"HEAD", "GET"} {
+			resp, _ = e.do(method, p, nil, "")
+			for k, want := range map[string]string{
+				"Content-Security-Policy":      "sandbox",
+				"X-Content-Type-Options":       "nosniff",
+				"Cross-Origin-Resource-Policy": "same-origin",
+			} {
+				if got := resp.Header.Get(k); got != want {
+					t.Errorf("%s %s: %s = %q, want %q", method, p, k, got, want)
+				}
+			}
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"fsm/store"
@@ -21,6 +20,7 @@ import (
 // a body never open a handle.
 func (s *server) serveFile(w http.ResponseWriter, r *http.Request, info vfs.Info) {
 	h := w.Header()
+	confine(h)
 	mod := info.ModTime.UTC().Truncate(time.Second)
 	if info.ETag != "" {
 		h.Set("ETag", info.ETag)
@@ -54,12 +54,6 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, info vfs.Info
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if scriptable(ct) {
-		// A staged HTML or SVG file opened in a browser must not run
-		// scripts as this origin, which also serves the control page.
-		h.Set("Content-Security-Policy", "sandbox")
-	}
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
 	if r.Method == http.MethodHead || n == 0 {
 		w.WriteHeader(code)
@@ -113,7 +107,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 // dropFileHeaders removes the headers that describe the file from an
 // answer that turned out not to carry it.
 func dropFileHeaders(h http.Header) {
-	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified", "Content-Security-Policy"} {
+	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified"} {
 		h.Del(k)
 	}
 }
@@ -150,14 +144,18 @@ func stallAnswer(f *vfs.File, limit time.Duration) answer {
 	return answer{http.StatusGatewayTimeout, msg}
 }
 
-// scriptable reports content types a browser would run scripts in.
-func scriptable(ct string) bool {
-	mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
-	switch strings.TrimSpace(mt) {
-	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/xsl":
-		return true
-	}
-	return false
+// confine sets what every answer about a staged file carries, whatever its
+// type. The origin chose the bytes and, where no extension decides, the type;
+// this origin also serves the control page and its token. So no staged file
+// may run script here (sandbox: a unique origin, no scripts, whatever type a
+// browser settles on), be sniffed into another type, or be embedded by
+// another site (which would also let it probe which names exist). Listing
+// which types are scriptable was the bug: browsers disagree on the list and
+// take the last of several types in one header.
+func confine(h http.Header) {
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
 
 // errStalled is the cause a watchdog cancels a GET's reads with.

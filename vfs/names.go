@@ -76,20 +76,49 @@ func (e *kindError) Error() string        { return e.msg }
 func (e *kindError) Is(target error) bool { return target == e.kind }
 
 // CheckName reports why name cannot be staged, or nil. A name is a relative
-// slash path; each element is valid UTF-8 with no control characters, no
+// slash path of at most 4096 bytes and 64 elements; each element is at most
+// 255 bytes of valid UTF-8 with no control characters, no
 // bidirectional-override characters (which let an origin show
-// "x\u202etxt.exe" as "xexe.txt"), no leading or trailing space, and no junk
-// or reserved name.
+// "x\u202etxt.exe" as "xexe.txt"), no invisible format characters, no leading
+// or trailing space, and no junk or reserved name.
 func CheckName(name string) error {
 	if err := checkName(name); err != nil {
-		return fmt.Errorf("%w %q: %w", ErrBadName, name, err)
+		return fmt.Errorf("%w %q: %w", ErrBadName, shorten(name), err)
 	}
 	return nil
 }
 
+// shorten keeps an error about a huge name one readable line.
+func shorten(name string) string {
+	const keep = 100
+	if len(name) <= keep {
+		return name
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "…"
+}
+
+// Bounds on a name: an element as most file systems allow, the whole as
+// PATH_MAX, and a depth no real folder tree needs. They keep every walk of
+// the tree short, whatever a client or an origin sends.
+const (
+	maxElementBytes = 255
+	maxNameBytes    = 4096
+	maxNameDepth    = 64
+)
+
 func checkName(name string) error {
 	if name == "" {
 		return errors.New("empty")
+	}
+	if len(name) > maxNameBytes {
+		return fmt.Errorf("longer than %d bytes", maxNameBytes)
+	}
+	if n := strings.Count(name, "/") + 1; n > maxNameDepth {
+		return fmt.Errorf("%d levels deep, more than %d", n, maxNameDepth)
 	}
 	if !utf8.ValidString(name) {
 		return errors.New("not valid UTF-8")
@@ -101,8 +130,8 @@ func checkName(name string) error {
 		switch {
 		case el == "" || el == "." || el == "..":
 			return errors.New(`empty, "." or ".." path element`)
-		case len(el) > 255:
-			return errors.New("element longer than 255 bytes")
+		case len(el) > maxElementBytes:
+			return fmt.Errorf("element longer than %d bytes", maxElementBytes)
 		case strings.TrimSpace(el) != el:
 			return fmt.Errorf("element %q starts or ends with a space", el)
 		case hiddenElement(el, i == 0):
@@ -112,8 +141,13 @@ func checkName(name string) error {
 			return fmt.Errorf("element %q is a name desktop clients probe for, which fsm hides", el)
 		}
 		for _, r := range el {
-			if unicode.IsControl(r) || isBidiControl(r) {
-				return fmt.Errorf("control or bidirectional-override character %U", r)
+			switch {
+			case isBidiControl(r):
+				return fmt.Errorf("bidirectional-override character %U", r)
+			case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.In(r, unicode.Zl, unicode.Zp):
+				// Cf: zero-width characters and the BOM, which make two
+				// names look the same; Zl, Zp: U+2028, U+2029 break lines.
+				return fmt.Errorf("control, invisible or line-separator character %U", r)
 			}
 		}
 	}

@@ -100,7 +100,12 @@ func retriable(err error) bool {
 	if errors.As(err, &se) {
 		return se.transient()
 	}
-	return !errors.Is(err, ErrChanged) && !errors.Is(err, errWrite) && !errors.Is(err, ErrNoSpace) && !errors.Is(err, ErrBadURL)
+	for _, permanent := range []error{ErrChanged, errWrite, ErrNoSpace, ErrBadURL, ErrDowngrade, errBadLocation} {
+		if errors.Is(err, permanent) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkURL accepts absolute http and https URLs. The message names the URL

@@ -12,7 +12,8 @@ import (
 
 // send issues one request for u. hdr (a Source's own headers) goes only to
 // home's host: with the request when u is on it, and along redirects that
-// stay on it; a redirect to another host gets none of it.
+// stay on it; a redirect to another host gets none of it (redirect.go has
+// the other rules for redirects).
 func (m *Manager) send(ctx context.Context, method, u, home string, hdr http.Header, set func(http.Header)) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -31,27 +32,7 @@ func (m *Manager) send(ctx context.Context, method, u, home string, hdr http.Hea
 	if set != nil {
 		set(req.Header)
 	}
-	c := m.opts.Client
-	if len(hdr) > 0 {
-		cc := *c
-		next := cc.CheckRedirect
-		cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-			if r.URL.Host != homeHost {
-				for k := range hdr {
-					r.Header.Del(k)
-				}
-			}
-			if next != nil {
-				return next(r, via)
-			}
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			return nil
-		}
-		c = &cc
-	}
-	return c.Do(req)
+	return originClient(m.opts.Client, homeHost, hdr).Do(req)
 }
 
 func hostOf(raw string) string {

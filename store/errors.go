@@ -27,6 +27,9 @@ var (
 	// ErrNoAnswer: the origin did not answer (connection refused or reset,
 	// timeout, or it went silent for longer than the stall timeout).
 	ErrNoAnswer = errors.New("origin did not answer")
+	// ErrEncoded: the origin answered with an encoded body (gzip, br, ...)
+	// although fsm asked for identity; those are not the file's bytes.
+	ErrEncoded = errors.New("the origin sent an encoded answer although fsm asked for the plain bytes")
 	// ErrNoSpace: the cache disk cannot hold the file even after evicting
 	// what is idle.
 	ErrNoSpace = errors.New("cache disk is full")
@@ -100,7 +103,7 @@ func retriable(err error) bool {
 	if errors.As(err, &se) {
 		return se.transient()
 	}
-	for _, permanent := range []error{ErrChanged, errWrite, ErrNoSpace, ErrBadURL, ErrDowngrade, errBadLocation} {
+	for _, permanent := range []error{ErrChanged, errWrite, ErrNoSpace, ErrBadURL, ErrDowngrade, errBadLocation, ErrEncoded} {
 		if errors.Is(err, permanent) {
 			return false
 		}

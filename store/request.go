@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,7 +33,18 @@ func (m *Manager) send(ctx context.Context, method, u, home string, hdr http.Hea
 	if set != nil {
 		set(req.Header)
 	}
-	return originClient(m.opts.Client, homeHost, hdr).Do(req)
+	// The bytes stored are the file's bytes: never a compressed form of
+	// them, which net/http would otherwise ask for and (only then) undo.
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := originClient(m.opts.Client, homeHost, hdr).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if ce := resp.Header.Get("Content-Encoding"); resp.StatusCode/100 == 2 && ce != "" && !strings.EqualFold(ce, "identity") {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w (Content-Encoding: %.40q)", ErrEncoded, ce)
+	}
+	return resp, nil
 }
 
 func hostOf(raw string) string {

@@ -12,6 +12,7 @@ import (
 
 	"fsm/internal/httpnum"
 	"fsm/internal/redact"
+	"fsm/internal/safetext"
 )
 
 // The errors a caller tells apart with errors.Is / errors.As. Each names a
@@ -50,7 +51,9 @@ func statusErr(resp *http.Response) *StatusError {
 	if st == "" {
 		st = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	return &StatusError{Code: resp.StatusCode, Status: st, retryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	// The reason phrase is the origin's own text: it reaches logs, the API
+	// and terminals, so it is one bounded line without escape sequences.
+	return &StatusError{Code: resp.StatusCode, Status: safetext.Limit(st, 100), retryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
 // retryAfter parses Retry-After (seconds, or an HTTP date); 0 if absent or

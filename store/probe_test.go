@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -213,4 +216,39 @@ func TestSourceHeader(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestOriginStatusLineIsOneSafeLine: an origin's reason phrase reaches
+// logs, the API and terminals; escape sequences in it are escaped.
+func TestOriginStatusLineIsOneSafeLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				bufio.NewReader(c).ReadString('\n')
+				io.WriteString(c, "HTTP/1.1 403 \x1b]0;pwned\x07\x1b[2J"+strings.Repeat("x", 300)+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			}()
+		}
+	}()
+	e := newEnv(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}}, fastOpts())
+	_, err = e.m.Probe(context.Background(), "http://"+ln.Addr().String()+"/f.bin", nil)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Fatalf("probe: %v, want the origin's 403", err)
+	}
+	if strings.ContainsAny(err.Error(), "\x1b\x07") || len(se.Status) > 110 {
+		t.Errorf("the origin's status line reaches the error raw or unbounded: %q", err)
+	}
+	if !strings.Contains(se.Status, `\x1b]0;pwned`) {
+		t.Errorf("status %q: want the escape shown as text", se.Status)
+	}
 }

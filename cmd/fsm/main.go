@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	"fsm/internal/safetext"
 )
 
 type cli struct {
@@ -52,7 +54,9 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "fsm:", err)
+	// Failures may quote what an origin or the server sent: never let
+	// that act on the terminal.
+	fmt.Fprintln(os.Stderr, "fsm:", safetext.Line(err.Error()))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,6 +48,36 @@ func TestFor(t *testing.T) {
 			strings.Count(got.Message, "a.bin") != c.names || strings.Contains(got.Message, "\n") {
 			t.Errorf("For(%q) = %d %s %q; want %d %s, one line saying %q and naming the file %d times",
 				c.err, got.Status, got.Code, got.Message, c.status, c.code, c.says, c.names)
+		}
+	}
+}
+
+// sentinelCodes are the status and code each sentinel's answer has, as
+// the docs' table lists them.
+var sentinelCodes = []struct {
+	err    error
+	status string
+	code   api.Code
+}{
+	{&store.StatusError{Code: 404}, "502", api.CodeOriginRefused},
+	{store.ErrNoAnswer, "504", api.CodeOriginSilent},
+	{errors.New("tls: bad certificate"), "502", api.CodeOriginFailed},
+	{store.ErrChanged, "502", api.CodeChanged},
+	{store.ErrNoSpace, "507", api.CodeNoSpace},
+	{store.ErrClosed, "503", api.CodeClosed},
+	{fs.ErrNotExist, "404", api.CodeNotFound},
+	{store.ErrBadURL, "400", api.CodeBadURL},
+	{vfs.ErrBadName, "400", api.CodeBadName},
+	{vfs.ErrNoName, "400", api.CodeNoName},
+	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
+	{vfs.ErrBusy, "409", api.CodeBusy},
+}
+
+func TestSentinelCodes(t *testing.T) {
+	for _, c := range sentinelCodes {
+		got := answer.For(c.err)
+		if strconv.Itoa(got.Status) != c.status || got.Code != c.code {
+			t.Errorf("For(%v) = %d %s, the docs say %s %s", c.err, got.Status, got.Code, c.status, c.code)
 		}
 	}
 }

@@ -16,10 +16,6 @@ import (
 	"fsm/vfs"
 )
 
-// TokenHeader carries the bearer token when Authorization is taken by
-// basic auth.
-const TokenHeader = api.TokenHeader
-
 // maxBody bounds a request body: a staging request is a URL, a name and a
 // few headers.
 const maxBody = 64 << 10
@@ -88,7 +84,7 @@ func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 	// the token then comes in its own header. Neither header can be sent by
 	// another site's page without a CORS preflight, which fsm never grants.
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if v := r.Header.Get(TokenHeader); v != "" {
+	if v := r.Header.Get(api.TokenHeader); v != "" {
 		got, ok = v, true
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {

@@ -350,10 +350,10 @@ func TestTokenHeader(t *testing.T) {
 	if st := post(nil); st != 401 {
 		t.Errorf("basic auth without a token: %d, want 401", st)
 	}
-	if st := post(map[string]string{control.TokenHeader: "wrong"}); st != 401 {
+	if st := post(map[string]string{api.TokenHeader: "wrong"}); st != 401 {
 		t.Errorf("wrong token header: %d, want 401", st)
 	}
-	if st := post(map[string]string{control.TokenHeader: token}); st != 201 {
+	if st := post(map[string]string{api.TokenHeader: token}); st != 201 {
 		t.Errorf("token header: %d, want 201", st)
 	}
 }

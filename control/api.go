@@ -11,12 +11,10 @@ import (
 	"net/url"
 	"strings"
 
+	"fsm/control/api"
+	"fsm/internal/answer"
 	"fsm/vfs"
 )
-
-// TokenHeader carries the bearer token when Authorization is taken by
-// basic auth.
-const TokenHeader = "X-Fsm-Token"
 
 // maxBody bounds a request body: a staging request is a URL, a name and a
 // few headers.
@@ -26,12 +24,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// The escaped form keeps a name's "%2F" apart from its folder slashes.
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), apiPrefix)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such API endpoint; the API is under "+apiPrefix)
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such API endpoint; the API is under "+apiPrefix)
 		return
 	}
 	endpoint, escName, hasName := strings.Cut(rest, "/")
 	switch {
-	case endpoint == "files" && !hasName:
+	case endpoint == api.PathFiles && !hasName:
 		switch r.Method {
 		case http.MethodGet:
 			s.listFiles(w)
@@ -42,10 +40,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, "GET, POST")
 		}
-	case endpoint == "files" && escName != "":
+	case endpoint == api.PathFiles && escName != "":
 		name, err := url.PathUnescape(escName)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad file name in the path: "+err.Error())
+			writeError(w, http.StatusBadRequest, api.CodeBadName, "bad file name in the path: "+err.Error())
 			return
 		}
 		switch r.Method {
@@ -58,20 +56,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, "GET, DELETE")
 		}
-	case endpoint == "info" && !hasName:
+	case endpoint == api.PathInfo && !hasName:
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, "GET")
 			return
 		}
 		s.info(w)
-	case endpoint == "events" && !hasName:
+	case endpoint == api.PathEvents && !hasName:
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, "GET")
 			return
 		}
 		s.events(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+apiPrefix+rest)
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such API endpoint: "+apiPrefix+rest)
 	}
 }
 
@@ -79,19 +77,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 // from another site's page; it answers the refusal itself.
 func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 	if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r) {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("requests from %s may not change fsm's files", origin))
+		writeError(w, http.StatusForbidden, api.CodeForbidden, fmt.Sprintf("requests from %s may not change fsm's files", origin))
 		return false
 	}
 	// With basic auth in front, Authorization carries the user's password;
 	// the token then comes in its own header. Neither header can be sent by
 	// another site's page without a CORS preflight, which fsm never grants.
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if v := r.Header.Get(TokenHeader); v != "" {
+	if v := r.Header.Get(api.TokenHeader); v != "" {
 		got, ok = v, true
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send the token fsm serve wrote to its token file (docs/API.md)")
+		writeError(w, http.StatusUnauthorized, api.CodeUnauth, "missing or wrong bearer token: send the token fsm serve wrote to its token file (docs/API.md)")
 		return false
 	}
 	return true
@@ -114,7 +112,7 @@ func sameOrigin(origin string, r *http.Request) bool {
 func (s *Server) listFiles(w http.ResponseWriter) {
 	mounts := s.opts.Mounts()
 	entries := s.opts.FS.Entries()
-	out := make([]fileObject, 0, len(entries))
+	out := make([]api.File, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, objectOf(e, mounts))
 	}
@@ -124,46 +122,39 @@ func (s *Server) listFiles(w http.ResponseWriter) {
 func (s *Server) getFile(w http.ResponseWriter, name string) {
 	e, ok := s.opts.FS.Entry(name)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("%q is not staged", vfs.Clean(name)))
+		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("%q is not staged", vfs.Clean(name)))
 		return
 	}
 	writeJSON(w, http.StatusOK, objectOf(e, s.opts.Mounts()))
 }
 
-// stageRequest is the body of POST files.
-type stageRequest struct {
-	URL     string            `json:"url"`
-	Name    string            `json:"name"`
-	Headers map[string]string `json:"headers"`
-}
-
 func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
-	var req stageRequest
-	if status, err := decodeBody(w, r, &req); err != nil {
-		writeError(w, status, err.Error())
+	var req api.StageRequest
+	if status, code, err := decodeBody(w, r, &req); err != nil {
+		writeError(w, status, code, err.Error())
 		return
 	}
 	if req.URL == "" {
-		writeError(w, http.StatusBadRequest, `"url" is required`)
+		writeError(w, http.StatusBadRequest, api.CodeBadURL, `"url" is required`)
 		return
 	}
 	header, err := requestHeader(req.Headers)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := s.stageContext(r)
 	defer cancel()
 	file, err := s.opts.FS.StageWith(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
 	if err != nil {
-		status := stageStatus(err)
-		s.log.Debug("stage refused", "status", status, "err", err)
-		writeError(w, status, err.Error())
+		a := answer.For(err)
+		s.log.Debug("stage refused", "status", a.Status, "code", a.Code, "err", err)
+		writeAnswer(w, a)
 		return
 	}
 	e, ok := s.opts.FS.Entry(file.Path)
 	if !ok { // unstaged already by a concurrent request
-		writeError(w, http.StatusConflict, fmt.Sprintf("%q was unstaged while it was being staged", file.Path))
+		writeError(w, http.StatusConflict, api.CodeUnstaged, fmt.Sprintf("%q was unstaged while it was being staged", file.Path))
 		return
 	}
 	writeJSON(w, http.StatusCreated, objectOf(e, s.opts.Mounts()))
@@ -171,48 +162,41 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string) {
 	if err := s.opts.FS.Unstage(r.Context(), name); err != nil {
-		writeError(w, stageStatus(err), err.Error())
+		writeAnswer(w, answer.For(err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// info is the body of GET info.
-type info struct {
-	Version   string `json:"version"`
-	WebDAVURL string `json:"webdav_url"`
-	FUSEDir   string `json:"fuse_dir"`
-	MountDir  string `json:"mount_dir"`
-}
-
 func (s *Server) info(w http.ResponseWriter) {
 	m := s.opts.Mounts()
-	writeJSON(w, http.StatusOK, info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
+	writeJSON(w, http.StatusOK, api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
 }
 
 // decodeBody reads one JSON object with no unknown fields and nothing after
-// it, from a body of at most maxBody bytes.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+// it, from a body of at most maxBody bytes. A refusal comes with its status
+// and code.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, api.Code, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: send application/json", ct)
+		return http.StatusUnsupportedMediaType, api.CodeBadMedia, fmt.Errorf("Content-Type %q: send application/json", ct)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", maxBody)
+			return http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Errorf("request body over %d bytes", maxBody)
 		}
-		return http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+		return http.StatusBadRequest, api.CodeBadRequest, fmt.Errorf("read request body: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
+		return http.StatusBadRequest, api.CodeBadRequest, fmt.Errorf("bad JSON body: %w", err)
 	}
 	if dec.More() {
-		return http.StatusBadRequest, errors.New("bad JSON body: data after the object")
+		return http.StatusBadRequest, api.CodeBadRequest, errors.New("bad JSON body: data after the object")
 	}
-	return 0, nil
+	return 0, "", nil
 }
 
 // reservedHeaders are set by fsm itself on origin requests.
@@ -262,7 +246,7 @@ func validHeaderName(k string) bool {
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
-	writeError(w, http.StatusMethodNotAllowed, "method not allowed here; allowed: "+allow)
+	writeError(w, http.StatusMethodNotAllowed, api.CodeBadMethod, "method not allowed here; allowed: "+allow)
 }
 
 // writeJSON writes v with status. Responses are never cached: they show
@@ -270,7 +254,7 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+		status, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer","code":"`+api.CodeInternal+`"}`)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -280,13 +264,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// writeError answers {"error": msg} on one line.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, struct {
-		Error string `json:"error"`
-	}{oneLine(msg)})
+// writeError answers {"error": msg, "code": code}, msg on one line.
+func writeError(w http.ResponseWriter, status int, code api.Code, msg string) {
+	writeJSON(w, status, api.Error{Error: answer.OneLine(msg), Code: code})
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+// writeAnswer answers an error of the store or the tree as answer.For
+// mapped it, the same status WebDAV gives.
+func writeAnswer(w http.ResponseWriter, a answer.Answer) {
+	writeError(w, a.Status, a.Code, a.Message)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"fsm/control"
+	"fsm/control/api"
+	"fsm/control/page"
 	"fsm/guard"
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
@@ -116,32 +118,33 @@ func TestStatuses(t *testing.T) {
 		c       call
 		status  int
 		mention string
+		code    string // of an error answer; "" for a success or the Host check's plain refusal
 	}{
-		{"list", call{method: "GET", path: "/.fsm/api/v1/files", noToken: true}, 200, `"a.bin"`},
-		{"one", call{method: "GET", path: "/.fsm/api/v1/files/a.bin", noToken: true}, 200, `"size":1000`},
-		{"missing file", call{method: "GET", path: "/.fsm/api/v1/files/nope.bin"}, 404, "not staged"},
-		{"bad JSON", stage(`{"url":`), 400, "bad JSON"},
-		{"unknown field", stage(`{"url":"` + good.URL() + `","nmae":"x"}`), 400, "unknown field"},
-		{"trailing data", stage(`{"url":"` + good.URL() + `"} {}`), 400, "after the object"},
-		{"no url", stage(`{"name":"x"}`), 400, "url"},
-		{"bad scheme", stage(`{"url":"ftp://h/x","name":"x"}`), 400, "http"},
-		{"bad name", stage(`{"url":"` + good.URL() + `","name":"Thumbs.db/x"}`), 400, "probe"},
-		{"bidi name", stage(`{"url":"` + good.URL() + `","name":"x\u202etxt.exe"}`), 400, "bidirectional"},
-		{"bad header", stage(`{"url":"` + good.URL() + `","name":"h","headers":{"X-A":"a\r\nb"}}`), 400, "CR"},
-		{"reserved header", stage(`{"url":"` + good.URL() + `","name":"h","headers":{"range":"bytes=0-"}}`), 400, "Range"},
-		{"clash", stage(`{"url":"` + good.URL() + `"}`), 409, "another name"},
-		{"too large", stage(`{"url":"` + strings.Repeat("x", 70<<10) + `"}`), 413, "over"},
-		{"origin refused", stage(`{"url":"` + missing.URL + `/f.bin"}`), 502, "404"},
-		{"origin silent", stage(`{"url":"` + silent.URL + `/f.bin"}`), 504, ""},
-		{"no token", call{method: "POST", path: "/.fsm/api/v1/files", body: `{"url":"` + good.URL() + `","name":"n"}`, noToken: true}, 401, "token"},
-		{"wrong token", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Authorization": "Bearer nope"}}, 401, "token"},
-		{"foreign origin", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Origin": "http://evil.example"}}, 403, "evil.example"},
-		{"null origin", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Origin": "null"}}, 403, ""},
-		{"foreign host", call{method: "GET", path: "/.fsm/api/v1/files", header: map[string]string{"Host": "evil.example"}}, 403, ""},
-		{"method", call{method: "PUT", path: "/.fsm/api/v1/files"}, 405, "allowed"},
-		{"unknown endpoint", call{method: "GET", path: "/.fsm/api/v1/nothing"}, 404, "endpoint"},
-		{"unstage missing", call{method: "DELETE", path: "/.fsm/api/v1/files/nope.bin"}, 404, "not staged"},
-		{"info", call{method: "GET", path: "/.fsm/api/v1/info"}, 200, "webdav_url"},
+		{"list", call{method: "GET", path: "/.fsm/api/v1/files", noToken: true}, 200, `"a.bin"`, ""},
+		{"one", call{method: "GET", path: "/.fsm/api/v1/files/a.bin", noToken: true}, 200, `"size":1000`, ""},
+		{"missing file", call{method: "GET", path: "/.fsm/api/v1/files/nope.bin"}, 404, "not staged", "not_found"},
+		{"bad JSON", stage(`{"url":`), 400, "bad JSON", "bad_request"},
+		{"unknown field", stage(`{"url":"` + good.URL() + `","nmae":"x"}`), 400, "unknown field", "bad_request"},
+		{"trailing data", stage(`{"url":"` + good.URL() + `"} {}`), 400, "after the object", "bad_request"},
+		{"no url", stage(`{"name":"x"}`), 400, "url", "bad_url"},
+		{"bad scheme", stage(`{"url":"ftp://h/x","name":"x"}`), 400, "http", "bad_url"},
+		{"bad name", stage(`{"url":"` + good.URL() + `","name":"Thumbs.db/x"}`), 400, "probe", "bad_name"},
+		{"bidi name", stage(`{"url":"` + good.URL() + `","name":"x\u202etxt.exe"}`), 400, "bidirectional", "bad_name"},
+		{"bad header", stage(`{"url":"` + good.URL() + `","name":"h","headers":{"X-A":"a\r\nb"}}`), 400, "CR", "bad_request"},
+		{"reserved header", stage(`{"url":"` + good.URL() + `","name":"h","headers":{"range":"bytes=0-"}}`), 400, "Range", "bad_request"},
+		{"clash", stage(`{"url":"` + good.URL() + `"}`), 409, "another name", "name_taken"},
+		{"too large", stage(`{"url":"` + strings.Repeat("x", 70<<10) + `"}`), 413, "over", "too_large"},
+		{"origin refused", stage(`{"url":"` + missing.URL + `/f.bin"}`), 502, "404", "origin_refused"},
+		{"origin silent", stage(`{"url":"` + silent.URL + `/f.bin"}`), 504, "", "origin_silent"},
+		{"no token", call{method: "POST", path: "/.fsm/api/v1/files", body: `{"url":"` + good.URL() + `","name":"n"}`, noToken: true}, 401, "token", "unauthorized"},
+		{"wrong token", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Authorization": "Bearer nope"}}, 401, "token", "unauthorized"},
+		{"foreign origin", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Origin": "http://evil.example"}}, 403, "evil.example", "forbidden"},
+		{"null origin", call{method: "DELETE", path: "/.fsm/api/v1/files/a.bin", header: map[string]string{"Origin": "null"}}, 403, "", "forbidden"},
+		{"foreign host", call{method: "GET", path: "/.fsm/api/v1/files", header: map[string]string{"Host": "evil.example"}}, 403, "", ""},
+		{"method", call{method: "PUT", path: "/.fsm/api/v1/files"}, 405, "allowed", "bad_method"},
+		{"unknown endpoint", call{method: "GET", path: "/.fsm/api/v1/nothing"}, 404, "endpoint", "not_found"},
+		{"unstage missing", call{method: "DELETE", path: "/.fsm/api/v1/files/nope.bin"}, 404, "not staged", "not_found"},
+		{"info", call{method: "GET", path: "/.fsm/api/v1/info"}, 200, "webdav_url", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,9 +156,9 @@ func TestStatuses(t *testing.T) {
 				t.Errorf("CORS header sent: %v", h)
 			}
 			if st >= 400 && tc.name != "foreign host" {
-				var v struct{ Error string }
-				if err := json.Unmarshal(b, &v); err != nil || v.Error == "" || strings.Contains(v.Error, "\n") {
-					t.Errorf("error body %q is not {\"error\": one line}", b)
+				var v struct{ Error, Code string }
+				if err := json.Unmarshal(b, &v); err != nil || v.Error == "" || strings.Contains(v.Error, "\n") || v.Code != tc.code {
+					t.Errorf("error body %q is not {\"error\": one line, \"code\": %q}", b, tc.code)
 				}
 			}
 		})
@@ -347,10 +350,24 @@ func TestTokenHeader(t *testing.T) {
 	if st := post(nil); st != 401 {
 		t.Errorf("basic auth without a token: %d, want 401", st)
 	}
-	if st := post(map[string]string{control.TokenHeader: "wrong"}); st != 401 {
+	if st := post(map[string]string{api.TokenHeader: "wrong"}); st != 401 {
 		t.Errorf("wrong token header: %d, want 401", st)
 	}
-	if st := post(map[string]string{control.TokenHeader: token}); st != 201 {
+	if st := post(map[string]string{api.TokenHeader: token}); st != 201 {
 		t.Errorf("token header: %d, want 201", st)
+	}
+}
+
+// TestAPIBaseUnderPrefix: the API's base path, spelled once in control/api,
+// lies under the control surface's prefix, and the page tells its script
+// that same path.
+func TestAPIBaseUnderPrefix(t *testing.T) {
+	if !strings.HasPrefix(api.Base, control.Prefix) || !strings.HasSuffix(api.Base, "/") {
+		t.Fatalf("api.Base %q is not a folder under control.Prefix %q", api.Base, control.Prefix)
+	}
+	rec := httptest.NewRecorder()
+	page.Handler(token).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if want := `<meta name="fsm-api" content="` + api.Base + `">`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("the page does not carry %s:\n%s", want, rec.Body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"fsm/control/api"
 	"fsm/vfs"
 )
 
@@ -23,7 +24,9 @@ import (
 // use it.
 const Prefix = "/" + vfs.ControlPrefix + "/"
 
-const apiPrefix = Prefix + "api/v1/"
+// apiPrefix is the API's base path; it must lie under Prefix (a test
+// checks that api.Base does).
+const apiPrefix = api.Base
 
 // Options configure a Server.
 type Options struct {
@@ -101,7 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, apiPrefix):
 		s.serveAPI(w, r)
 	case p == apiPrefix[:len(apiPrefix)-1] || strings.HasPrefix(p, Prefix+"api/"):
-		writeError(w, http.StatusNotFound, "no such API endpoint; the API is under "+apiPrefix)
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such API endpoint; the API is under "+apiPrefix)
 	case s.opts.Page != nil:
 		http.StripPrefix(strings.TrimSuffix(Prefix, "/"), s.opts.Page).ServeHTTP(w, r)
 	default:

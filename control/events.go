@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"fsm/control/api"
 )
 
 // writeTimeout bounds one write to an events stream, so a client that stops
@@ -27,10 +29,10 @@ type sample struct {
 	mounts      Mounts
 }
 
-func sampleOf(o fileObject, m Mounts) sample {
+func sampleOf(o api.File, m Mounts) sample {
 	s := sample{
 		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
-		handles: o.OpenHandles, state: string(o.State), err: o.Error,
+		handles: o.OpenHandles, state: o.State, err: o.Error,
 		verified: o.Verified, mounts: m, size: -1,
 	}
 	if o.Size != nil {
@@ -82,9 +84,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		for name := range sent {
 			if !seen[name] {
 				delete(sent, name)
-				if err := writeEvent(bw, "removed", struct {
-					Name string `json:"name"`
-				}{name}); err != nil {
+				if err := writeEvent(bw, "removed", api.Removed{Name: name}); err != nil {
 					return err
 				}
 			}

@@ -2,33 +2,17 @@ package control
 
 import (
 	"path/filepath"
-	"time"
 
+	"fsm/control/api"
+	"fsm/internal/answer"
 	"fsm/vfs"
 )
 
-// fileObject is a staged name as the API shows it (docs/API.md).
-type fileObject struct {
-	Name        string     `json:"name"`
-	URL         string     `json:"url"`
-	Size        *int64     `json:"size"`
-	MTime       *time.Time `json:"mtime"`
-	Downloaded  int64      `json:"downloaded"`
-	Rate        int64      `json:"rate"`
-	Connections int        `json:"connections"`
-	OpenHandles int        `json:"open_handles"`
-	State       vfs.State  `json:"state"`
-	Error       string     `json:"error"`
-	Verified    bool       `json:"verified"`
-	Headers     []string   `json:"headers"`
-	Paths       []string   `json:"paths"`
-}
-
-func objectOf(e vfs.Entry, m Mounts) fileObject {
-	o := fileObject{
+func objectOf(e vfs.Entry, m Mounts) api.File {
+	o := api.File{
 		Name:     e.Name,
 		URL:      e.URL,
-		State:    e.State,
+		State:    string(e.State),
 		Verified: true,
 		Headers:  e.HeaderNames,
 		Paths:    []string{},
@@ -37,7 +21,7 @@ func objectOf(e vfs.Entry, m Mounts) fileObject {
 		o.Headers = []string{}
 	}
 	if e.Err != nil {
-		o.Error = oneLine(e.Err.Error())
+		o.Error = answer.OneLine(e.Err.Error())
 	}
 	if f := e.File; f != nil {
 		size, mtime := f.Size, f.ModTime.UTC()

@@ -64,6 +64,10 @@ var ErrBadName error = &kindError{"bad name", fs.ErrInvalid}
 // needed as a folder; it is an fs.ErrExist.
 var ErrNameTaken error = &kindError{"name taken", fs.ErrExist}
 
+// ErrNoName: the request gives no name and the origin none either; it is
+// an ErrBadName, told apart so a client can say how to give one.
+var ErrNoName = fmt.Errorf("%w: the origin gives no file name (no last URL path segment, no Content-Disposition)", ErrBadName)
+
 // kindError is a sentinel that errors.Is also matches against a standard
 // kind, without that kind's text in every message ("file already exists"
 // after "is already staged" says the same twice).

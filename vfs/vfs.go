@@ -132,7 +132,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	if name == "" {
 		if r.Name == "" {
-			return nil, fmt.Errorf("%w: the origin gives no file name (no last URL path segment, no Content-Disposition); give a name", ErrBadName)
+			return nil, fmt.Errorf("%w; give a name", ErrNoName)
 		}
 		name = Clean(r.Name)
 		if err := f.reserve(name); err != nil {
@@ -440,4 +440,6 @@ func contentType(name, origin string) string {
 	return "application/octet-stream"
 }
 
-var errClosed = errors.New("fsm is shutting down")
+// errClosed is a store.ErrClosed, so every frontend answers a shutdown the
+// same way whichever layer noticed it first.
+var errClosed error = &kindError{"fsm is shutting down", store.ErrClosed}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"fsm/store"
+	"fsm/internal/answer"
 	"fsm/vfs"
 )
 
@@ -91,17 +91,17 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		}
 		return
 	}
-	reason := failure(err)
+	reason := answer.For(err)
 	if wd.stalled() {
 		reason = stallAnswer(hd.File(), s.stall)
 	}
 	if b.sent {
-		s.log.Error("GET aborted mid-stream", "name", info.Path, "offset", at, "sent", b.n, "reason", reason.msg)
+		s.log.Error("GET aborted mid-stream", "name", info.Path, "offset", at, "sent", b.n, "reason", reason.Message)
 		panic(http.ErrAbortHandler)
 	}
-	s.log.Error("GET failed", "name", info.Path, "offset", at, "status", reason.code, "reason", reason.msg)
+	s.log.Error("GET failed", "name", info.Path, "offset", at, "status", reason.Status, "code", reason.Code, "reason", reason.Message)
 	dropFileHeaders(w.Header())
-	plain(w, reason.code, "fsm: "+reason.msg+"\n")
+	plain(w, reason.Status, "fsm: "+reason.Message+"\n")
 }
 
 // dropFileHeaders removes the headers that describe the file from an
@@ -112,36 +112,16 @@ func dropFileHeaders(h http.Header) {
 	}
 }
 
-// answer is an error status and its one-line reason.
-type answer struct {
-	code int
-	msg  string
-}
-
-// failure turns a failed read into what the client is told. The store's
-// errors name the file, the offset and the URL (without its secrets); this
-// adds only what the failure means for HTTP.
-func failure(err error) answer {
-	switch {
-	case errors.Is(err, store.ErrChanged):
-		// 502, not 409 or 412: nothing in the request was wrong, the
-		// origin no longer has the version that was staged.
-		return answer{http.StatusBadGateway, err.Error()}
-	case errors.Is(err, store.ErrNoSpace):
-		return answer{http.StatusInsufficientStorage, err.Error()}
-	case errors.Is(err, store.ErrClosed):
-		return answer{http.StatusServiceUnavailable, "fsm is shutting down"}
-	}
-	return answer{http.StatusBadGateway, "cannot read from the origin: " + err.Error()}
-}
-
-// stallAnswer is the 504 for a read that got no byte for limit.
-func stallAnswer(f *vfs.File, limit time.Duration) answer {
+// stallAnswer is the answer (a silent origin's 504) for a read that got no
+// byte for limit. A failed read's answer is answer.For's, the same the
+// control API gives: the store's errors name the file, the offset and the
+// URL (without its secrets).
+func stallAnswer(f *vfs.File, limit time.Duration) answer.Answer {
 	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path, limit)
 	if last := f.Progress().Err; last != nil {
 		msg += "; last origin error: " + last.Error()
 	}
-	return answer{http.StatusGatewayTimeout, msg}
+	return answer.Stalled(msg)
 }
 
 // confine sets what every answer about a staged file carries, whatever its

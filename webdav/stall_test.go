@@ -3,7 +3,6 @@ package webdav
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -136,26 +135,6 @@ func TestChangedOrigin(t *testing.T) {
 	}
 	if !bytes.Contains(body, []byte("stage it again")) {
 		t.Errorf("502 body does not say what to do: %q", body)
-	}
-}
-
-func TestFailureStatus(t *testing.T) {
-	for _, c := range []struct {
-		err   error
-		code  int
-		says  string
-		names int // how often the answer names the file
-	}{
-		{fmt.Errorf("read a.bin at 0: %w", store.ErrChanged), http.StatusBadGateway, "stage it again", 1},
-		{fmt.Errorf("read a.bin at 0: %w", store.ErrNoSpace), http.StatusInsufficientStorage, "cache disk is full", 1},
-		{fmt.Errorf("read a.bin at 0: %w", store.ErrClosed), http.StatusServiceUnavailable, "shutting down", 0},
-		{fmt.Errorf("read a.bin at 0: %w", &store.StatusError{Code: 404, Status: "404 Not Found"}), http.StatusBadGateway, "404 Not Found", 1},
-		{fmt.Errorf("read a.bin at 0: %w", store.ErrNoAnswer), http.StatusBadGateway, "did not answer", 1},
-	} {
-		got := failure(c.err)
-		if got.code != c.code || !strings.Contains(got.msg, c.says) || strings.Count(got.msg, "a.bin") != c.names {
-			t.Errorf("failure(%v) = %d %q, want %d saying %q and naming the file %d times", c.err, got.code, got.msg, c.code, c.says, c.names)
-		}
 	}
 }
 

@@ -100,8 +100,8 @@ func serveIn(t *testing.T, e *cliEnv, args ...string) (*server, string) {
 	return s, strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/")
 }
 
-// api calls the server's API directly, to compare the CLI with.
-func api(t *testing.T, method, url, token string, body any) (int, []byte) {
+// apiCall calls the server's API directly, to compare the CLI with.
+func apiCall(t *testing.T, method, url, token string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -177,7 +177,7 @@ func TestCLIStageLsUnstage(t *testing.T) {
 	}
 
 	r = e.fsm(t, addr, nil, "ls", "--json")
-	_, want := api(t, http.MethodGet, s.url+".fsm/api/v1/files", "", nil)
+	_, want := apiCall(t, http.MethodGet, s.url+".fsm/api/v1/files", "", nil)
 	if r.code != 0 || r.stdout != string(want) {
 		t.Fatalf("ls --json is not the API's array %s:\n%s", want, r)
 	}
@@ -220,7 +220,7 @@ func TestCLIStageLsUnstage(t *testing.T) {
 		t.Fatalf("ls after unstage:\n%s", r)
 	}
 	r = e.fsm(t, addr, nil, "unstage", "films/holiday one.mp4")
-	status, body404 := api(t, http.MethodDelete, s.url+".fsm/api/v1/files/films/holiday%20one.mp4", readToken(t, e, addr), nil)
+	status, body404 := apiCall(t, http.MethodDelete, s.url+".fsm/api/v1/files/films/holiday%20one.mp4", readToken(t, e, addr), nil)
 	if status != http.StatusNotFound {
 		t.Fatalf("DELETE of a name not staged: %d %s", status, body404)
 	}
@@ -242,18 +242,19 @@ func TestCLIRefusals(t *testing.T) {
 		name   string
 		source string
 		status int
+		hint   string // what the CLI adds, from the answer's code
 	}{
-		{"name clash", o.URL(), http.StatusConflict},
-		{"not a URL", "no-such-thing", http.StatusBadRequest},
-		{"origin 404", o.Server.URL + "/gone.bin", http.StatusBadGateway},
+		{"name clash", o.URL(), http.StatusConflict, " (unstage it with fsm unstage, or pass --name NAME)"},
+		{"not a URL", "no-such-thing", http.StatusBadRequest, ""},
+		{"origin 404", o.Server.URL + "/gone.bin", http.StatusBadGateway, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := api(t, http.MethodPost, s.url+".fsm/api/v1/files", tok, map[string]string{"url": tc.source})
+			status, body := apiCall(t, http.MethodPost, s.url+".fsm/api/v1/files", tok, map[string]string{"url": tc.source})
 			if status != tc.status {
 				t.Fatalf("the API answers %d %s, want %d", status, body, tc.status)
 			}
-			want := apiMessage(t, body)
+			want := apiMessage(t, body) + tc.hint
 			r := e.fsm(t, addr, nil, "stage", tc.source)
 			line := stderrLine(t, r)
 			if r.code != 1 || (line != "fsm: "+want && line != "fsm: stage "+tc.source+": "+want) || !strings.HasPrefix(line, "fsm: stage "+tc.source+": ") {
@@ -264,7 +265,7 @@ func TestCLIRefusals(t *testing.T) {
 	t.Run("no last segment: --name", func(t *testing.T) {
 		dir := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 15, Size: 2048}, Name: "/dir/"})
 		r := e.fsm(t, addr, nil, "stage", dir.URL())
-		if line := stderrLine(t, r); r.code != 1 || !strings.Contains(line, "--name") {
+		if line := stderrLine(t, r); r.code != 1 || !strings.Contains(line, "--name") || !strings.HasSuffix(line, "(pass --name NAME)") {
 			t.Fatalf("the message should say to give --name:\n%s", r)
 		}
 		r = e.fsm(t, addr, nil, "stage", dir.URL(), "--name", "named.bin")
@@ -346,7 +347,7 @@ func TestCLIToken(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 13, Size: 1000}})
 	e := newCLIEnv(t)
 	s, addr := serveIn(t, e)
-	status, body := api(t, http.MethodPost, s.url+".fsm/api/v1/files", "wrong", map[string]string{"url": o.URL()})
+	status, body := apiCall(t, http.MethodPost, s.url+".fsm/api/v1/files", "wrong", map[string]string{"url": o.URL()})
 	if status != http.StatusUnauthorized {
 		t.Fatalf("wrong token: the API answers %d %s", status, body)
 	}
@@ -618,7 +619,7 @@ func TestCLIFailedSource(t *testing.T) {
 	s, addr := serveIn(t, e, o.Server.URL+"/gone.bin")
 	var objs []fileInfo
 	fsmtest.Eventually(t, "the source listed as failed", func() bool {
-		_, b := api(t, http.MethodGet, s.url+".fsm/api/v1/files", "", nil)
+		_, b := apiCall(t, http.MethodGet, s.url+".fsm/api/v1/files", "", nil)
 		objs = nil
 		json.Unmarshal(b, &objs)
 		return len(objs) == 1 && objs[0].State == "failed"

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"fsm/control"
 	"io"
 	"net"
 	"net/http"
@@ -18,10 +17,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// apiPrefix is where fsm serve answers its control API.
-const apiPrefix = "/.fsm/api/v1/"
+	"fsm/control/api"
+)
 
 // answerTimeout bounds the wait for a server's answer: longer than the
 // server's own bound on a staging probe, so its message arrives first, but a
@@ -192,7 +190,8 @@ var errInterrupted = errors.New("interrupted")
 // apiError is an answer of the control API other than success.
 type apiError struct {
 	status  int
-	message string // the server's one-line reason
+	code    api.Code // what the CLI branches on; "" when not fsm's answer
+	message string   // the server's one-line reason
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -240,7 +239,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+apiPrefix+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+api.Base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("request %s %s: %w", method, path, err)
 	}
@@ -252,7 +251,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 	case c.token.value == "" || method == http.MethodGet:
 	case c.user != "":
 		// Authorization carries the basic auth credentials.
-		req.Header.Set(control.TokenHeader, c.token.value)
+		req.Header.Set(api.TokenHeader, c.token.value)
 	default:
 		req.Header.Set("Authorization", "Bearer "+c.token.value)
 	}
@@ -294,18 +293,16 @@ func (c *apiClient) transportError(ctx context.Context, err error) error {
 // do about a missing token or password added.
 func (c *apiClient) statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Error string `json:"error"`
-	}
+	var e api.Error
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		if resp.StatusCode == http.StatusUnauthorized && strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
-			return &apiError{resp.StatusCode, fmt.Sprintf("the fsm server at %s wants a user and password: give --user and --password-file (or FSM_USER and FSM_PASSWORD_FILE)", c.addr)}
+			return &apiError{resp.StatusCode, "", fmt.Sprintf("the fsm server at %s wants a user and password: give --user and --password-file (or FSM_USER and FSM_PASSWORD_FILE)", c.addr)}
 		}
 		// Not fsm's control API: another program, or an fsm too old to have one.
-		return &apiError{resp.StatusCode, fmt.Sprintf("the server at %s answered %s, not as an fsm control API (another program on that port, or an older fsm?)", c.addr, resp.Status)}
+		return &apiError{resp.StatusCode, "", fmt.Sprintf("the server at %s answered %s, not as an fsm control API (another program on that port, or an older fsm?)", c.addr, resp.Status)}
 	}
 	msg := firstLine(e.Error)
-	if resp.StatusCode == http.StatusUnauthorized {
+	if e.Code == api.CodeUnauth {
 		switch {
 		case c.token.value == "" && c.token.file != "":
 			msg += fmt.Sprintf(" (no token file %s: give --token or FSM_TOKEN)", c.token.file)
@@ -315,7 +312,7 @@ func (c *apiClient) statusError(resp *http.Response) error {
 			msg += " (check --token or FSM_TOKEN)"
 		}
 	}
-	return &apiError{resp.StatusCode, msg}
+	return &apiError{resp.StatusCode, e.Code, msg}
 }
 
 // opError puts what the CLI was doing in front of the server's message,
@@ -332,28 +329,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// filePath is the API path of the file called name: each element
-// percent-encoded, so names with spaces, '?' or '#' reach the server intact.
-func filePath(name string) string {
-	elems := strings.Split(strings.Trim(name, "/"), "/")
-	for i, e := range elems {
-		elems[i] = url.PathEscape(e)
-	}
-	return "files/" + strings.Join(elems, "/")
-}
-
-// fileInfo is the API's file object, the fields the CLI shows.
-type fileInfo struct {
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Size        *int64   `json:"size"`
-	Downloaded  int64    `json:"downloaded"`
-	Rate        int64    `json:"rate"`
-	OpenHandles int      `json:"open_handles"`
-	State       string   `json:"state"`
-	Error       string   `json:"error"`
-	Paths       []string `json:"paths"`
-}
+// fileInfo is the API's file object.
+type fileInfo = api.File
 
 // event is one server-sent event of GET events.
 type event struct {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"fsm/control"
 )
 
 const (
@@ -85,7 +87,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // to dav, after cleaning the path itself: http.ServeMux would answer an
 // untidy path (//a%20b.bin, /./x, /x/../y) with a redirect whose Location
 // it escapes a second time (/a%2520b.bin), which then 404s.
-func routes(control, dav http.Handler) http.Handler {
+func routes(ctl, dav http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "*" { // OPTIONS *: the server as a whole
 			dav.ServeHTTP(w, r)
@@ -98,8 +100,8 @@ func routes(control, dav http.Handler) http.Handler {
 			r2.URL = &u
 			r = &r2
 		}
-		if r.URL.Path == "/.fsm" || strings.HasPrefix(r.URL.Path, "/.fsm/") {
-			control.ServeHTTP(w, r)
+		if r.URL.Path == strings.TrimSuffix(control.Prefix, "/") || strings.HasPrefix(r.URL.Path, control.Prefix) {
+			ctl.ServeHTTP(w, r)
 			return
 		}
 		dav.ServeHTTP(w, r)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"fsm/control/api"
 	"fsm/internal/termui"
 )
 
@@ -47,20 +48,20 @@ var lsColumns = []termui.Column{
 }
 
 func (c *lsCmd) Run() error {
-	api, err := c.connect()
+	cl, err := c.connect()
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if c.Watch {
-		err := c.watch(ctx, api)
+		err := c.watch(ctx, cl)
 		if ctx.Err() != nil {
 			return nil // Ctrl-C is how a watch ends
 		}
 		return err
 	}
-	body, err := api.raw(ctx, "files")
+	body, err := cl.raw(ctx, api.PathFiles)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (c *lsCmd) Run() error {
 	}
 	var files []fileInfo
 	if err := json.Unmarshal(body, &files); err != nil {
-		return fmt.Errorf("the fsm server at %s sent a file list that is not the expected JSON: %w", api.addr, err)
+		return fmt.Errorf("the fsm server at %s sent a file list that is not the expected JSON: %w", cl.addr, err)
 	}
 	style := termui.ASCII
 	if termui.IsTerminal(os.Stdout) {
@@ -155,8 +156,8 @@ func percent(done, total int64) int64 {
 }
 
 // watch follows GET events until ctx ends or the stream does.
-func (c *lsCmd) watch(ctx context.Context, api *apiClient) error {
-	resp, err := api.send(ctx, http.MethodGet, "events", nil)
+func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
+	resp, err := cl.send(ctx, http.MethodGet, api.PathEvents, nil)
 	if err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func (c *lsCmd) watch(ctx context.Context, api *apiClient) error {
 		})
 	}()
 
-	v := newWatchView(api.addr, c.JSON)
+	v := newWatchView(cl.addr, c.JSON)
 	screen, live := termui.NewScreen(os.Stdout)
 	if live && !c.JSON {
 		return v.liveLoop(ctx, screen, events, streamErr)

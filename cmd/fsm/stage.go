@@ -13,6 +13,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"fsm/control/api"
 	"fsm/internal/redact"
 )
 
@@ -23,13 +24,6 @@ type stageCmd struct {
 	clientFlags
 }
 
-// stageRequest is the body of POST files.
-type stageRequest struct {
-	URL     string            `json:"url"`
-	Name    string            `json:"name,omitempty"`
-	Headers map[string]string `json:"headers,omitempty"`
-}
-
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
 		return &exitError{2, fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources))}
@@ -38,7 +32,7 @@ func (c *stageCmd) Run() error {
 	if err != nil {
 		return &exitError{2, err}
 	}
-	api, err := c.connect()
+	cl, err := c.connect()
 	if err != nil {
 		return err
 	}
@@ -54,7 +48,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
+			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
 			results[i] <- r
 		}()
 	}
@@ -70,15 +64,27 @@ func (c *stageCmd) Run() error {
 			return r.err // no server, or not fsm: the other sources fail alike
 		}
 		if r.err != nil {
-			if ae.status == http.StatusBadRequest && c.Name == "" && strings.Contains(ae.message, "give a name") {
-				ae.message = strings.Replace(ae.message, "give a name", "give a name with --name NAME", 1)
-			}
+			ae.message += stageHint(ae.code, c.Name != "")
 			b.fail(opError("stage", shown, r.err))
 			continue
 		}
 		fmt.Println(stagedLine(r.file))
 	}
 	return b.result()
+}
+
+// stageHint is what the CLI adds to a refusal whose code it knows: the
+// server speaks of names, the CLI knows its own flags.
+func stageHint(code api.Code, named bool) string {
+	switch {
+	case code == api.CodeNoName && !named:
+		return " (pass --name NAME)"
+	case code == api.CodeNameTaken && named:
+		return " (unstage it with fsm unstage, or pass another --name NAME)"
+	case code == api.CodeNameTaken:
+		return " (unstage it with fsm unstage, or pass --name NAME)"
+	}
+	return ""
 }
 
 // stageConcurrency bounds the staging requests in flight: each waits for

@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"fsm/control/api"
 )
 
 type unstageCmd struct {
@@ -22,7 +24,7 @@ func (c *unstageCmd) Run() error {
 			return &exitError{2, fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name)}
 		}
 	}
-	api, err := c.connect()
+	cl, err := c.connect()
 	if err != nil {
 		return err
 	}
@@ -30,7 +32,7 @@ func (c *unstageCmd) Run() error {
 	defer stop()
 	b := batch{total: len(c.Names), what: "names not unstaged"}
 	for _, name := range c.Names {
-		err := api.do(ctx, http.MethodDelete, filePath(name), nil, nil)
+		err := cl.do(ctx, http.MethodDelete, api.FilePath(name), nil, nil)
 		var ae *apiError
 		if err != nil && !errors.As(err, &ae) {
 			return err

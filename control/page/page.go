@@ -19,6 +19,8 @@ import (
 	"html/template"
 	"net/http"
 	"time"
+
+	"fsm/control/api"
 )
 
 //go:embed assets/index.html assets/app.js assets/style.css assets/icon.svg
@@ -65,8 +67,9 @@ func Handler(token string) http.Handler {
 	return h
 }
 
-// renderIndex fills the token into the page; html/template escapes it for
-// the attribute it lands in.
+// renderIndex fills the token and the API's base path into the page (the
+// script reads both from there, so the path is spelled once, in api.Base);
+// html/template escapes them for the attributes they land in.
 func renderIndex(token string) ([]byte, error) {
 	src, err := assets.ReadFile("assets/index.html")
 	if err != nil {
@@ -77,7 +80,7 @@ func renderIndex(token string) ([]byte, error) {
 		return nil, fmt.Errorf("parse page template: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, struct{ Token string }{token}); err != nil {
+	if err := tmpl.Execute(&buf, struct{ Token, API string }{token, api.Base}); err != nil {
 		return nil, fmt.Errorf("render page: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -6,34 +6,27 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"fsm/control/api"
 )
 
-// apiFile is the part of the control API's file object (docs/API.md) the
-// harness reads.
-type apiFile struct {
-	Name        string   `json:"name"`
-	Size        *int64   `json:"size"`
-	Downloaded  int64    `json:"downloaded"`
-	OpenHandles int      `json:"open_handles"`
-	State       string   `json:"state"`
-	Error       string   `json:"error"`
-	Paths       []string `json:"paths"`
-}
+// apiFile is the control API's file object (docs/API.md).
+type apiFile = api.File
 
 // stageTimeout bounds how long a source given to `fsm serve` may stay in
 // its probe; many thousands of them share one origin.
 const stageTimeout = 2 * time.Minute
 
-func apiFileURL(base, name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return base + ".fsm/api/v1/files/" + strings.Join(parts, "/")
+// apiURL is the URL of an API endpoint of the server at base (which ends
+// in "/").
+func apiURL(base, endpoint string) string {
+	return strings.TrimSuffix(base, "/") + api.Base + endpoint
 }
+
+// apiFileURL is the URL of the file object of name.
+func apiFileURL(base, name string) string { return apiURL(base, api.FilePath(name)) }
 
 // getJSON GETs u and decodes a 200 answer into v.
 func getJSON(ctx context.Context, u string, v any) error {
@@ -93,6 +86,6 @@ func waitStaged(ctx context.Context, c *child, base, name string) (apiFile, erro
 // listFiles returns every file the control API lists.
 func listFiles(ctx context.Context, base string) ([]apiFile, error) {
 	var fs []apiFile
-	err := getJSON(ctx, base+".fsm/api/v1/files", &fs)
+	err := getJSON(ctx, apiURL(base, api.PathFiles), &fs)
 	return fs, err
 }

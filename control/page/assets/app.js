@@ -1,12 +1,14 @@
 // fsm's control page. It talks to the control API of the server it came
 // from (docs/API.md): the list from GET files, live changes from the events
-// stream, stage and unstage with the token from the page's own <meta>.
+// stream, stage and unstage with the token from the page's own <meta>, the
+// API's base path from another.
 // Every text that comes from the server (names come from origins) goes into
 // the page through textContent, never as markup.
 'use strict';
 
 (() => {
-  const API = '/.fsm/api/v1/';
+  // The API's base path and the token come from the page's own <meta>s.
+  const API = document.querySelector('meta[name="fsm-api"]')?.content ?? '';
   const token = document.querySelector('meta[name="fsm-token"]')?.content ?? '';
   const $ = (id) => document.getElementById(id);
 

@@ -1,0 +1,81 @@
+// Package api is the wire contract of fsm's control API (docs/API.md): the
+// paths under /.fsm/api/v1/, the JSON objects of requests and answers, and
+// the error codes. It holds types and constants only, so the server, the
+// CLI, the bench harness and the page's HTML share one spelling of each and
+// none of them imports another's internals.
+package api
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Base is the path every endpoint is under; the control page lives one
+// level up, at /.fsm/.
+const Base = "/.fsm/api/v1/"
+
+// Endpoints, relative to Base. A file's endpoint is FilePath(name).
+const (
+	PathFiles  = "files"
+	PathInfo   = "info"
+	PathEvents = "events"
+)
+
+// TokenHeader carries the bearer token when Authorization is taken by
+// basic auth.
+const TokenHeader = "X-Fsm-Token"
+
+// FilePath is the endpoint of the file called name, relative to Base: each
+// element percent-encoded, so names with spaces, '?', '#' or an escaped '/'
+// reach the server intact.
+func FilePath(name string) string {
+	elems := strings.Split(strings.Trim(name, "/"), "/")
+	for i, e := range elems {
+		elems[i] = url.PathEscape(e)
+	}
+	return PathFiles + "/" + strings.Join(elems, "/")
+}
+
+// File is a staged name as the API shows it.
+type File struct {
+	Name        string     `json:"name"`
+	URL         string     `json:"url"`
+	Size        *int64     `json:"size"`  // nil while probing or failed
+	MTime       *time.Time `json:"mtime"` // nil while probing or failed
+	Downloaded  int64      `json:"downloaded"`
+	Rate        int64      `json:"rate"`
+	Connections int        `json:"connections"`
+	OpenHandles int        `json:"open_handles"`
+	State       string     `json:"state"` // probing, idle, downloading, complete, error, failed
+	Error       string     `json:"error"`
+	Verified    bool       `json:"verified"`
+	Headers     []string   `json:"headers"`
+	Paths       []string   `json:"paths"`
+}
+
+// Removed is the data of a "removed" event.
+type Removed struct {
+	Name string `json:"name"`
+}
+
+// Info is the answer of GET info.
+type Info struct {
+	Version   string `json:"version"`
+	WebDAVURL string `json:"webdav_url"`
+	FUSEDir   string `json:"fuse_dir"`
+	MountDir  string `json:"mount_dir"`
+}
+
+// StageRequest is the body of POST files.
+type StageRequest struct {
+	URL     string            `json:"url"`
+	Name    string            `json:"name,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// Error is every answer that is not a success.
+type Error struct {
+	Error string `json:"error"` // one line, for people
+	Code  Code   `json:"code"`  // for programs: branch on this, never on Error
+}

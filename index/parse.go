@@ -11,8 +11,10 @@ import (
 
 // links returns the targets of a page's <a href> links, resolved against
 // the page's base URL: the first <base href> wherever it stands (as in
-// HTML), else pageURL. Hrefs that do not parse as URLs are dropped. The
-// order is the page's, duplicates included.
+// HTML), else pageURL. Hrefs that do not parse as URLs are dropped, and so
+// are empty and fragment-only ones: they point into the page itself, which
+// a <base> would otherwise turn into a link to the base folder. The order
+// is the page's, duplicates included.
 func links(pageURL *url.URL, body []byte) []*url.URL {
 	var hrefs []string
 	base := pageURL
@@ -63,7 +65,11 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 func resolveAll(base *url.URL, hrefs []string) []*url.URL {
 	out := make([]*url.URL, 0, len(hrefs))
 	for _, h := range hrefs {
-		u, err := base.Parse(cleanHref(h))
+		h = cleanHref(h)
+		if h == "" || h[0] == '#' {
+			continue
+		}
+		u, err := base.Parse(h)
 		if err != nil {
 			continue
 		}

@@ -131,10 +131,11 @@ func (w *walker) fetch(u *url.URL) (page, error) {
 // (files, sub-folders, and links to either already listed). The error is
 // ErrTooMany, raised at the first file beyond MaxEntries.
 func (w *walker) collect(p page, depth int) (queue []pending, found int, err error) {
+	self := pageKey(p.url)
 	for _, u := range links(p.url, p.body) {
 		l, ok := w.root.classify(u)
-		if !ok {
-			continue
+		if !ok || (!l.isFolder && pageKey(l.url) == self) {
+			continue // not under the root, or the page itself (…/index.html)
 		}
 		found++
 		if l.isFolder {

@@ -115,3 +115,19 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestListPageInFolder lists a folder from a page that is not the folder's
+// own URL: the folder is the page's URL up to its last "/".
+func TestListPageInFolder(t *testing.T) {
+	s := newSite(t, map[string]resp{
+		"/pub/index.html": {contentType: "text/html", body: `<a href="../">up</a> <a href="index.html">this</a> <a href="a.bin">a</a> <a href="/pub/b.bin">b</a>`},
+	})
+	es, err := List(context.Background(), s.srv.Client(), s.srv.URL+"/pub/index.html", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page's link to itself is the page, not a file of the folder.
+	if got, want := strings.Join(entryPaths(es), " "), "a.bin b.bin"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

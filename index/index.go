@@ -12,6 +12,7 @@ const (
 	DefaultMaxEntries   = 10_000
 	DefaultMaxPages     = 2_000
 	DefaultMaxPageBytes = 8 << 20
+	DefaultParallel     = 4
 )
 
 // Options bounds a listing. The zero value means the defaults above.
@@ -30,6 +31,10 @@ type Options struct {
 	// MaxPageBytes bounds one index page's body; a longer page is
 	// ErrTooLarge. Zero means DefaultMaxPageBytes.
 	MaxPageBytes int64
+	// Parallel is how many sub-folder pages are fetched at once; the Doer
+	// must then be safe for concurrent use (an *http.Client is). The
+	// listing is the same whatever it is. Zero means DefaultParallel.
+	Parallel int
 	// Logger receives what a listing leaves out (sub-folders beyond Depth,
 	// pages redirected elsewhere). Nil discards it.
 	Logger *slog.Logger
@@ -50,6 +55,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPageBytes <= 0 {
 		o.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

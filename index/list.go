@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"fsm/internal/redact"
 )
@@ -47,7 +48,8 @@ func List(ctx context.Context, client Doer, rawURL string, o Options) ([]Entry, 
 	return w.entries, nil
 }
 
-// walker is one listing; it is not shared between goroutines.
+// walker is one listing. Only walk's goroutine touches its fields; the
+// fetches of a batch run beside it but write only their own result.
 type walker struct {
 	ctx    context.Context
 	client Doer
@@ -55,7 +57,7 @@ type walker struct {
 
 	root    folder
 	pages   int             // pages fetched so far, against o.MaxPages
-	seen    map[string]bool // page URLs fetched or queued, requested and final: loop protection
+	seen    map[string]bool // pageKeys fetched or queued, requested and final: loop protection
 	files   map[string]bool // entry paths listed, joined by "\x00": duplicates
 	entries []Entry
 }
@@ -68,10 +70,18 @@ type pending struct {
 
 // walk reads the root page and then its sub-folders breadth first, so a
 // listing that hits a limit has read the shallow levels completely.
+// Sub-folder pages are fetched in batches of up to o.Parallel at once and
+// read in queue order, so the listing, and which error ends it, does not
+// depend on which answer comes first; memory stays at o.Parallel pages.
 func (w *walker) walk(root *url.URL) error {
-	p, err := w.fetch(root)
+	if err := w.ctx.Err(); err != nil {
+		return pageError(root.String(), err)
+	}
+	w.pages++
+	w.seen[pageKey(root)] = true
+	p, err := fetch(w.ctx, w.client, root, w.o.MaxPageBytes)
 	if err != nil {
-		return err
+		return pageError(root.String(), err)
 	}
 	w.root = newFolder(p.url)
 	w.seen[pageKey(p.url)] = true
@@ -83,47 +93,74 @@ func (w *walker) walk(root *url.URL) error {
 		return pageError(p.url.String(), ErrNoLinks)
 	}
 	for len(queue) > 0 {
-		next := queue[0]
-		queue = queue[1:]
-		p, err := w.fetch(next.url)
-		if err != nil {
-			return err
+		n := min(len(queue), w.o.Parallel, w.o.MaxPages-w.pages)
+		if n == 0 {
+			return pageError(w.root.url.String(), fmt.Errorf("%w: more than %d pages", ErrTooMany, w.o.MaxPages))
 		}
-		if !w.underRoot(p.url) {
-			w.o.Logger.Warn("index: sub-folder page redirected outside the folder, left out",
-				"page", redact.URL(next.url.String()), "to", redact.URL(p.url.String()))
-			continue
-		}
-		if key := pageKey(p.url); key != pageKey(next.url) {
-			if w.seen[key] {
-				continue // redirected to a page already read
+		batch := queue[:n]
+		queue = queue[n:]
+		results := w.fetchAll(batch)
+		for i, next := range batch {
+			if results[i].err != nil {
+				return results[i].err
 			}
-			w.seen[key] = true
+			more, err := w.read(next, results[i].page)
+			if err != nil {
+				return err
+			}
+			queue = append(queue, more...)
 		}
-		more, _, err := w.collect(p, next.depth)
-		if err != nil {
-			return err
-		}
-		queue = append(queue, more...)
 	}
 	return nil
 }
 
-// fetch reads one page, counting it against MaxPages.
-func (w *walker) fetch(u *url.URL) (page, error) {
-	if err := w.ctx.Err(); err != nil {
-		return page{}, pageError(u.String(), err)
+// fetched is one page of a batch, or why it could not be read.
+type fetched struct {
+	page page
+	err  error // a *PageError
+}
+
+// fetchAll fetches the batch's pages at once, counting them against
+// MaxPages, and returns once all have answered.
+func (w *walker) fetchAll(batch []pending) []fetched {
+	w.pages += len(batch)
+	results := make([]fetched, len(batch))
+	var wg sync.WaitGroup
+	for i, next := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.ctx.Err(); err != nil {
+				results[i].err = pageError(next.url.String(), err)
+				return
+			}
+			p, err := fetch(w.ctx, w.client, next.url, w.o.MaxPageBytes)
+			if err != nil {
+				err = pageError(next.url.String(), err)
+			}
+			results[i] = fetched{page: p, err: err}
+		}()
 	}
-	if w.pages >= w.o.MaxPages {
-		return page{}, pageError(w.root.url.String(), fmt.Errorf("%w: more than %d pages", ErrTooMany, w.o.MaxPages))
+	wg.Wait()
+	return results
+}
+
+// read collects a fetched sub-folder page, unless a redirect took it off
+// the folder or to a page already read.
+func (w *walker) read(next pending, p page) ([]pending, error) {
+	if !w.underRoot(p.url) {
+		w.o.Logger.Warn("index: sub-folder page redirected outside the folder, left out",
+			"page", redact.URL(next.url.String()), "to", redact.URL(p.url.String()))
+		return nil, nil
 	}
-	w.pages++
-	w.seen[pageKey(u)] = true
-	p, err := fetch(w.ctx, w.client, u, w.o.MaxPageBytes)
-	if err != nil {
-		return page{}, pageError(u.String(), err)
+	if key := pageKey(p.url); key != pageKey(next.url) {
+		if w.seen[key] {
+			return nil, nil // redirected to a page already read or queued
+		}
+		w.seen[key] = true
 	}
-	return p, nil
+	more, _, err := w.collect(p, next.depth)
+	return more, err
 }
 
 // collect adds the files page p links to under the root and returns the

@@ -3,7 +3,9 @@ package index
 import (
 	"bufio"
 	"context"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,9 +137,19 @@ func TestListPythonHTTPServer(t *testing.T) {
 	if got := entryPaths(es); !slices.Equal(got, want) {
 		t.Errorf("listing:\n got %q\nwant %q", got, want)
 	}
+	// Each URL is the file: the server wrote each file's path into it.
 	for _, e := range es {
 		if !strings.HasPrefix(e.URL, base+"/tree/") {
 			t.Errorf("%q: URL %q not under the folder", e.Path, e.URL)
+		}
+		resp, err := http.Get(e.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := strings.Join(e.Path, "/"); err != nil || resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("GET %s: %s %q %v, want %q", e.URL, resp.Status, body, err, want)
 		}
 	}
 

@@ -25,6 +25,8 @@ func TestListErrors(t *testing.T) {
 		"/pages/a/":   {contentType: html, body: `<a href="f">`},
 		"/pages/b/":   {contentType: html, body: `<a href="f">`},
 		"/pages/c/":   {contentType: html, body: `<a href="f">`},
+		"/iso/":       {contentType: "application/octet-stream", body: strings.Repeat("\x00", 2000)},
+		"/raw/":       {body: strings.Repeat("\x00", 2000)},
 		"/gzip/":      {contentType: html, body: "\x1f\x8b", header: http.Header{"Content-Encoding": {"gzip"}}},
 	})
 	base := s.srv.URL
@@ -56,6 +58,10 @@ func TestListErrors(t *testing.T) {
 			"index BASE/five/: listing too large: more than 4 files"},
 		{"too many pages", "/pages/", Options{MaxPages: 3}, ErrTooMany, 0,
 			"index BASE/pages/: listing too large: more than 3 pages"},
+		{"a big file, typed", "/iso/", Options{MaxPageBytes: 1000}, ErrNotHTML, 0,
+			"index BASE/iso/: not an HTML page: Content-Type application/octet-stream"},
+		{"a big file, sniffed", "/raw/", Options{MaxPageBytes: 1000}, ErrNotHTML, 0,
+			"index BASE/raw/: not an HTML page: Content-Type application/octet-stream"},
 		{"encoded anyway", "/gzip/", Options{}, nil, 0,
 			`index BASE/gzip/: unasked-for Content-Encoding "gzip"`},
 	}

@@ -44,15 +44,27 @@ func fetch(ctx context.Context, client Doer, u *url.URL, maxBytes int64) (page, 
 	if ce := resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
 		return page{}, fmt.Errorf("unasked-for Content-Encoding %q", ce)
 	}
+	// The type is checked before the body is read when the header gives
+	// it, so a URL that names a big file fails as what it is, not as a
+	// page too large. Small servers omit it: their pages are sniffed the
+	// way browsers do.
+	contentType := resp.Header.Get("Content-Type")
+	if contentType != "" {
+		if err := checkHTML(contentType); err != nil {
+			return page{}, err
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
 	if err != nil {
 		return page{}, fmt.Errorf("reading the page: %w", err)
 	}
+	if contentType == "" {
+		if err := checkHTML(http.DetectContentType(body)); err != nil {
+			return page{}, err
+		}
+	}
 	if int64(len(body)) > maxBytes {
 		return page{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, maxBytes)
-	}
-	if err := checkHTML(resp.Header.Get("Content-Type"), body); err != nil {
-		return page{}, err
 	}
 	final := u
 	if resp.Request != nil && resp.Request.URL != nil {
@@ -61,12 +73,9 @@ func fetch(ctx context.Context, client Doer, u *url.URL, maxBytes int64) (page, 
 	return page{url: final, body: body}, nil
 }
 
-// checkHTML accepts text/html and application/xhtml+xml. A page without a
-// Content-Type is sniffed the way browsers do, since small servers omit it.
-func checkHTML(contentType string, body []byte) error {
-	if contentType == "" {
-		contentType = http.DetectContentType(body)
-	}
+// checkHTML accepts the media types of HTML: text/html and
+// application/xhtml+xml.
+func checkHTML(contentType string) error {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return fmt.Errorf("%w: Content-Type %q", ErrNotHTML, contentType)

@@ -192,3 +192,26 @@ func TestListBadURL(t *testing.T) {
 		}
 	}
 }
+
+// TestListDefaultEntryLimit is the default bound at its edge: a page of
+// 10,000 files lists, one of 10,001 fails.
+func TestListDefaultEntryLimit(t *testing.T) {
+	page := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "<a href=\"f%05d.bin\">f%05d.bin</a>\n", i, i)
+		}
+		return b.String()
+	}
+	s := newSite(t, map[string]resp{
+		"/full/": {contentType: "text/html", body: page(DefaultMaxEntries)},
+		"/over/": {contentType: "text/html", body: page(DefaultMaxEntries + 1)},
+	})
+	es, err := List(context.Background(), s.srv.Client(), s.srv.URL+"/full/", Options{})
+	if err != nil || len(es) != DefaultMaxEntries {
+		t.Errorf("full: %d entries, %v", len(es), err)
+	}
+	if _, err := List(context.Background(), s.srv.Client(), s.srv.URL+"/over/", Options{}); !errors.Is(err, ErrTooMany) {
+		t.Errorf("over: %v, want ErrTooMany", err)
+	}
+}

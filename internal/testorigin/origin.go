@@ -264,14 +264,6 @@ func (o *Origin) SetFailCount(n int) {
 	o.mu.Unlock()
 }
 
-// SetCut makes the next count GET responses longer than after bytes be cut
-// after that many bytes (see Options.CutAfter); count <= 0 disables cuts.
-func (o *Origin) SetCut(after int64, count int) {
-	o.mu.Lock()
-	o.cutAfter, o.cutLeft = after, count
-	o.mu.Unlock()
-}
-
 // Change replaces the file now (see Options.ChangeAfter); it may be called
 // repeatedly, each call producing a new generation.
 func (o *Origin) Change() {

@@ -203,11 +203,10 @@ func TestMountWithoutGio(t *testing.T) {
 }
 
 func TestMountWithoutSessionBus(t *testing.T) {
-	if _, err := exec.LookPath("gio"); err != nil {
-		fsmtest.EnvLimit(t, "gio is not installed (Debian package libglib2.0-bin): %v", err)
-	}
+	_, err := exec.LookPath("gio")
+	fsmtest.Require(t, "gio (Debian package libglib2.0-bin)", err)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=", "XDG_RUNTIME_DIR=" + t.TempDir()}
-	_, err := Mount(mountCtx(t), "http://127.0.0.1:9/", Options{Logger: testLogger(t), Env: env})
+	_, err = Mount(mountCtx(t), "http://127.0.0.1:9/", Options{Logger: testLogger(t), Env: env})
 	if err == nil || !strings.Contains(err.Error(), "no D-Bus session bus") {
 		t.Fatalf("Mount without a session bus: %v, want no D-Bus session bus", err)
 	}

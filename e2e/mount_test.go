@@ -471,9 +471,7 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 	}{
 		{"fuse", func(b *testing.B, r *davRig) string {
 			dir := b.TempDir()
-			if err := fuse.Check(dir); err != nil {
-				fsmtest.EnvLimit(b, "FUSE: %v", err)
-			}
+			fsmtest.Require(b, "FUSE", fuse.Check(dir))
 			m, err := fuse.Mount(r.fsys, dir, fuse.Options{Logger: log})
 			if err != nil {
 				b.Fatalf("fuse.Mount: %v", err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"https://h/p/f.iso", "https://h/p/f.iso"},
 		{"https://h/f?X-Amz-Signature=secret&X-Amz-Credential=k", "https://h/f?…"},

@@ -4,7 +4,8 @@
 // behaviour under test is exactly what is documented here, not whatever
 // http.ServeContent happens to do), throttling, delays, errors (with
 // Retry-After), abrupt connection cuts, bodies that go silent, range answers
-// capped in length, mid-download file replacement and a request log.
+// capped in length, mid-download file replacement and a request log. Link
+// paces any handler's bodies to a rate all connections share.
 //
 // Range semantics, in brief:
 //
@@ -32,8 +33,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"fsm/internal/httpnum"
 )
 
 // DefaultLastModified is the Last-Modified time used when Options.LastModified
@@ -143,7 +142,7 @@ type Origin struct {
 	link      *Link         // SharedBytesPerSecond's link; nil when unset
 	closeOnce sync.Once
 
-	mu          sync.Mutex
+	mu          sync.Mutex // guards the fields below
 	gen         int64 // number of file changes so far
 	autoChanged bool  // ChangeAfter has fired
 	served      int64
@@ -299,10 +298,6 @@ func (o *Origin) Block() (release func()) {
 // wait for a request to arrive without sleeping.
 func (o *Origin) Waiting() int { return int(o.waiting.Load()) }
 
-// Active returns how many requests are being handled right now; tests use
-// it to check that no handler outlives a client disconnect.
-func (o *Origin) Active() int { return int(o.active.Load()) }
-
 // version is one generation of the file, captured once per request so a
 // response is internally consistent even if the file changes meanwhile.
 type version struct {
@@ -421,24 +416,6 @@ func (o *Origin) takeCut(length int64) int64 {
 	return -1
 }
 
-// ifRangeOK reports whether a Range request may be honoured given its
-// If-Range header (true when there is none).
-func (o *Origin) ifRangeOK(r *http.Request, v version) bool {
-	ir := strings.TrimSpace(r.Header.Get("If-Range"))
-	if ir == "" {
-		return true
-	}
-	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
-		// Strong comparison: weak tags never match.
-		return v.etag != "" && !strings.HasPrefix(ir, "W/") && !strings.HasPrefix(v.etag, "W/") && ir == v.etag
-	}
-	if o.opts.NoLastModified {
-		return false
-	}
-	t, err := http.ParseTime(ir)
-	return err == nil && t.Equal(v.lastMod.Truncate(time.Second))
-}
-
 // account records k body bytes sent and fires ChangeAfter when due.
 func (o *Origin) account(idx int, k int64) {
 	o.mu.Lock()
@@ -449,56 +426,4 @@ func (o *Origin) account(idx int, k int64) {
 		o.autoChanged = true
 		o.gen++
 	}
-}
-
-type rangeKind int
-
-const (
-	rangeIgnore        rangeKind = iota // serve 200 with the whole body
-	rangeUnsatisfiable                  // 416
-	rangeOK                             // 206
-)
-
-// parseRange interprets a Range header for a file of the given size,
-// returning the start and length of the single satisfiable range.
-func parseRange(h string, size int64) (start, length int64, kind rangeKind) {
-	unit, spec, ok := strings.Cut(h, "=")
-	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
-		return 0, 0, rangeIgnore
-	}
-	if strings.Contains(spec, ",") {
-		return 0, 0, rangeIgnore // multi-range: documented as 200 full body
-	}
-	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
-	if !ok {
-		return 0, 0, rangeIgnore
-	}
-	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
-	if first == "" {
-		// Suffix range "-n": the last n bytes.
-		n, ok := httpnum.Digits(last)
-		if !ok {
-			return 0, 0, rangeIgnore
-		}
-		if n == 0 || size == 0 {
-			return 0, 0, rangeUnsatisfiable
-		}
-		n = min(n, size)
-		return size - n, n, rangeOK
-	}
-	a, ok := httpnum.Digits(first)
-	if !ok {
-		return 0, 0, rangeIgnore
-	}
-	b := size - 1
-	if last != "" {
-		if b, ok = httpnum.Digits(last); !ok || b < a {
-			return 0, 0, rangeIgnore
-		}
-	}
-	if a >= size {
-		return 0, 0, rangeUnsatisfiable
-	}
-	b = min(b, size-1)
-	return a, b - a + 1, rangeOK
 }

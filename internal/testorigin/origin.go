@@ -143,8 +143,8 @@ type Origin struct {
 	closeOnce sync.Once
 
 	mu          sync.Mutex // guards the fields below
-	gen         int64 // number of file changes so far
-	autoChanged bool  // ChangeAfter has fired
+	gen         int64      // number of file changes so far
+	autoChanged bool       // ChangeAfter has fired
 	served      int64
 	failLeft    int
 	stallLeft   int // -1: unlimited

@@ -12,6 +12,7 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func TestHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		listen  string
@@ -63,6 +64,7 @@ func TestHost(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		user, pass string
@@ -106,6 +108,7 @@ func TestBasicAuth(t *testing.T) {
 }
 
 func TestBasicAuthDefaultRealm(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	BasicAuth(okHandler, "u", "p", "").ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if got := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, `Basic realm="fsm"`) {
@@ -114,6 +117,7 @@ func TestBasicAuthDefaultRealm(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Example.COM:80": "example.com",
 		"example.com.":   "example.com",

@@ -17,6 +17,7 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time { return c.t }
 
 func TestBasicAuthRateLimit(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	h := basicAuth(okHandler, "alice", "s3cret", "fsm", newLimiter(clock.now))
 	do := func(addr, user, pass string) *httptest.ResponseRecorder {
@@ -67,6 +68,7 @@ func TestBasicAuthRateLimit(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ a, b string }{
 		{"192.0.2.1:1", "192.0.2.1:2"},
 		{"[2001:db8:1:2::1]:1", "[2001:db8:1:2:ffff::9]:1"}, // one /64
@@ -89,6 +91,7 @@ func TestClientKey(t *testing.T) {
 // TestLimiterBounded: a flood of failures from ever new addresses keeps the
 // table at maxClients, and ended windows go first.
 func TestLimiterBounded(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := newLimiter(clock.now)
 	for i := range 3 * maxClients {
@@ -121,6 +124,7 @@ func TestLimiterBounded(t *testing.T) {
 // server hands it to the handler (DisableGeneralOptionsHandler); net/http's
 // own answer, which bypasses every handler, is what that setting turns off.
 func TestOptionsStar(t *testing.T) {
+	t.Parallel()
 	var h http.Handler = okHandler
 	h = BasicAuth(h, "alice", "s3cret", "fsm")
 	srv := httptest.NewUnstartedServer(nil)

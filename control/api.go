@@ -186,8 +186,16 @@ type info struct {
 }
 
 func (s *Server) info(w http.ResponseWriter) {
-	m := s.opts.Mounts()
-	writeJSON(w, http.StatusOK, info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
+	in := info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL}
+	for _, m := range s.opts.Mounts() {
+		switch m.Kind {
+		case MountFUSE:
+			in.FUSEDir = m.Dir
+		case MountDesktop:
+			in.MountDir = m.Dir
+		}
+	}
+	writeJSON(w, http.StatusOK, in)
 }
 
 // decodeBody reads one JSON object with no unknown fields and nothing after

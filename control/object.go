@@ -24,7 +24,7 @@ type fileObject struct {
 	Paths       []string   `json:"paths"`
 }
 
-func objectOf(e vfs.Entry, m Mounts) fileObject {
+func objectOf(e vfs.Entry, mounts []Mount) fileObject {
 	o := fileObject{
 		Name:     e.Name,
 		URL:      e.URL,
@@ -48,10 +48,8 @@ func objectOf(e vfs.Entry, m Mounts) fileObject {
 		o.Rate = int64(p.Rate)
 		o.Connections = p.Conns
 		o.OpenHandles = p.Handles
-		for _, dir := range []string{m.FUSE, m.Desktop} {
-			if dir != "" {
-				o.Paths = append(o.Paths, filepath.Join(dir, filepath.FromSlash(f.Path)))
-			}
+		for _, m := range mounts {
+			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
 		}
 	}
 	return o

@@ -18,7 +18,7 @@ import (
 
 type stageCmd struct {
 	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
-	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the URL's last path segment."`
+	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
 	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
 	clientFlags
 }
@@ -32,11 +32,11 @@ type stageRequest struct {
 
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
-		return &exitError{2, fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources))}
+		return usageError(fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources)))
 	}
 	headers, err := parseHeaders(c.Header)
 	if err != nil {
-		return &exitError{2, err}
+		return usageError(err)
 	}
 	api, err := c.connect()
 	if err != nil {

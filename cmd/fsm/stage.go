@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -54,7 +53,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
+			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: src, Name: c.Name, Headers: headers}, &r.file)
 			results[i] <- r
 		}()
 	}
@@ -124,21 +123,6 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		out[key] = value
 	}
 	return out, nil
-}
-
-// localSource makes a SOURCE that names an existing local file absolute:
-// the server resolves paths from its own working directory, not ours.
-func localSource(src string) string {
-	if strings.Contains(src, "://") {
-		return src
-	}
-	if _, err := os.Stat(src); err != nil {
-		return src
-	}
-	if abs, err := filepath.Abs(src); err == nil {
-		return abs
-	}
-	return src
 }
 
 // validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).

@@ -95,6 +95,7 @@ type instance struct {
 	// without a lock.
 	frontends []frontend
 	started   int             // how many of frontends serve has started; serve's and shutdown's goroutine only
+	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
 }
 
@@ -220,9 +221,8 @@ func (s *instance) shutdown() {
 	// down"; FUSE: EIO) instead of a cut connection. Closing the store
 	// fails them; it waits for them to return, and they return only once
 	// stop has let their answers leave, so its bound covers both.
-	var closed <-chan error
 	if cut {
-		closed = s.closeStore(unmountTimeout + closeTimeout)
+		s.closeStore(unmountTimeout + closeTimeout)
 	}
 	for i := len(s.frontends) - 1; i >= 0; i-- {
 		f := s.frontends[i]
@@ -238,10 +238,10 @@ func (s *instance) shutdown() {
 	if s.staging != nil {
 		<-s.staging // cancelled with serve's context
 	}
-	if closed == nil {
-		closed = s.closeStore(closeTimeout)
+	if s.closing == nil {
+		s.closeStore(closeTimeout)
 	}
-	if err := <-closed; err != nil {
+	if err := <-s.closing; err != nil {
 		s.log.Warn("shutdown: temp files left for the next start to remove", "err", err)
 	}
 	if s.tokenPath != "" {
@@ -251,16 +251,16 @@ func (s *instance) shutdown() {
 
 // closeStore refuses new stagings and closes the store in the background,
 // bounded by timeout: reads still waiting fail with store.ErrClosed, and
-// the temp files go once they have returned.
-func (s *instance) closeStore(timeout time.Duration) <-chan error {
+// the temp files go once they have returned. s.closing has the result.
+func (s *instance) closeStore(timeout time.Duration) {
 	s.fsys.Close()
 	done := make(chan error, 1)
+	s.closing = done
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		done <- s.mgr.Close(ctx)
 	}()
-	return done
 }
 
 // abort is a second signal's exit: take every frontend down without

@@ -8,11 +8,12 @@ import (
 
 // frontend is one way fsm offers the tree: the WebDAV server, the FUSE
 // mount, the desktop's mount of the WebDAV server. An instance keeps its
-// frontends in one list in start order (frontends.go); serve starts them in
-// that order and shutdown drains and stops them in the reverse one, so a
-// frontend that is a client of another (the desktop mount of the WebDAV
-// server) is started after it and taken down before it. Adding a frontend
-// is a type in its own file and one line in instance.frontendsFor.
+// frontends in one list in start order (instance.frontendsFor); serve
+// starts them in that order and shutdown drains and stops them in the
+// reverse one, so a frontend that is a client of another (the desktop mount
+// of the WebDAV server) is started after it and taken down before it.
+// Adding a frontend is a type in its own file and one line in
+// instance.frontendsFor.
 type frontend interface {
 	// name says which frontend a log line is about ("webdav", "fuse", ...).
 	name() string

@@ -41,7 +41,8 @@ const (
 	// drainTimeout is how long readers (WebDAV responses, files open
 	// through the mount) get to finish at shutdown before they are cut.
 	drainTimeout = 10 * time.Second
-	// unmountTimeout bounds waiting for the FUSE server after the unmount.
+	// unmountTimeout bounds each frontend's stop: the FUSE server after
+	// the unmount, the WebDAV answers of reads failed at shutdown.
 	unmountTimeout = 5 * time.Second
 	// closeTimeout bounds closing the store (removing its temp files).
 	closeTimeout = 5 * time.Second
@@ -227,8 +228,8 @@ func (s *instance) shutdown() {
 	for i := len(s.frontends) - 1; i >= 0; i-- {
 		f := s.frontends[i]
 		sctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
-		// A mount still in use is detached by now: worth a warning, not a
-		// failed exit.
+		// A FUSE mount still in use is detached by now: worth a warning,
+		// not a failed exit.
 		if err := f.stop(sctx); err != nil {
 			s.log.Warn("shutdown: did not stop cleanly", "frontend", f.name(), "err", err)
 		}

@@ -169,8 +169,16 @@ func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string
 }
 
 func (s *Server) info(w http.ResponseWriter) {
-	m := s.opts.Mounts()
-	writeJSON(w, http.StatusOK, api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
+	in := api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL}
+	for _, m := range s.opts.Mounts() {
+		switch m.Kind {
+		case MountFUSE:
+			in.FUSEDir = m.Dir
+		case MountDesktop:
+			in.MountDir = m.Dir
+		}
+	}
+	writeJSON(w, http.StatusOK, in)
 }
 
 // decodeBody reads one JSON object with no unknown fields and nothing after

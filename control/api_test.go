@@ -176,7 +176,7 @@ func TestStatuses(t *testing.T) {
 // only, folder names through the path, local paths under the mounts.
 func TestObject(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 5000}, Name: "/x.bin", NoETag: true, NoLastModified: true})
-	e := newEnv(t, control.Options{Mounts: func() control.Mounts { return control.Mounts{FUSE: "/mnt/f"} }})
+	e := newEnv(t, control.Options{Mounts: func() []control.Mount { return []control.Mount{{Kind: control.MountFUSE, Dir: "/mnt/f"}} }})
 	st, _, b := e.do(t, call{method: "POST", path: "/.fsm/api/v1/files", body: `{"url":"` + o.URL() + `?sig=SECRET","name":"dir/one two.bin","headers":{"authorization":"Bearer HIDDEN"}}`})
 	if st != 201 || strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "HIDDEN") {
 		t.Fatalf("stage: %d %s", st, b)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"fsm/control/api"
@@ -26,14 +27,24 @@ type sample struct {
 	state       string
 	err         string
 	verified    bool
-	mounts      Mounts
+	mounts      string // the mounts' folders: a file's paths change with them
 }
 
-func sampleOf(o api.File, m Mounts) sample {
+// mountsKey is what of the mounts a sample compares, taken once per tick.
+func mountsKey(mounts []Mount) string {
+	var b strings.Builder
+	for _, m := range mounts {
+		b.WriteString(m.Dir)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func sampleOf(o api.File, mounts string) sample {
 	s := sample{
 		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
 		handles: o.OpenHandles, state: o.State, err: o.Error,
-		verified: o.Verified, mounts: m, size: -1,
+		verified: o.Verified, mounts: mounts, size: -1,
 	}
 	if o.Size != nil {
 		s.size = *o.Size
@@ -68,11 +79,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sent := make(map[string]sample)
 	publish := func() error {
 		mounts := s.opts.Mounts()
+		key := mountsKey(mounts)
 		seen := make(map[string]bool, len(sent))
 		for _, e := range s.opts.FS.Entries() {
 			o := objectOf(e, mounts)
 			seen[o.Name] = true
-			smp := sampleOf(o, mounts)
+			smp := sampleOf(o, key)
 			if last, ok := sent[o.Name]; ok && last == smp {
 				continue
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,13 +26,8 @@ type settings struct {
 
 func (c *serveCmd) validate() (*settings, error) {
 	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
-	var err error
-	if s.cacheDir, err = expandHome(c.CacheDir); err != nil {
-		return nil, fmt.Errorf("--cache-dir %s: %w", c.CacheDir, err)
-	}
-	if s.fuseDir, err = expandHome(c.Fuse); err != nil {
-		return nil, fmt.Errorf("--fuse %s: %w", c.Fuse, err)
-	}
+	// ~ in both is expanded already (type:"path": homePathMapper).
+	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -51,9 +45,6 @@ func (c *serveCmd) validate() (*settings, error) {
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8080", c.Addr)
-	}
-	if (c.User == "") != (c.PasswordFile == "") {
-		return nil, errors.New("--user and --password-file go together: give both or neither")
 	}
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
@@ -76,20 +67,6 @@ func (c *serveCmd) validate() (*settings, error) {
 		s.token = hex.EncodeToString(b)
 	}
 	return s, nil
-}
-
-// expandHome expands a leading ~ (alone or before a separator) to the home
-// directory, as a shell would: values from the environment (FSM_CACHE_DIR,
-// FSM_FUSE) and quoted flags arrive unexpanded.
-func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") && !strings.HasPrefix(p, "~"+string(filepath.Separator)) {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot expand ~: %w", err)
-	}
-	return filepath.Join(home, p[1:]), nil
 }
 
 func isLoopback(host string) bool {

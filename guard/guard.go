@@ -69,6 +69,9 @@ func Host(next http.Handler, allowed []string, listenAddr string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ok(r.Host) {
+			// A page that reached fsm through a foreign name would
+			// otherwise keep the connection (and its slot) for more.
+			w.Header().Set("Connection", "close")
 			deny(w, http.StatusForbidden, "fsm: requests for this host name are refused (DNS rebinding protection); "+
 				"if you mean to reach fsm by this name, start it with --host NAME\n")
 			return

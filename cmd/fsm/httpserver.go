@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"fsm/guard"
 )
 
 const (
@@ -18,16 +20,22 @@ const (
 	// bodyTimeout bounds reading a request body. fsm takes no uploads:
 	// bodies are PROPFIND XML and control API JSON, small and quick.
 	bodyTimeout = 10 * time.Second
+	// idleTimeout bounds a keep-alive connection waiting for its next
+	// request: idle connections hold slots of maxConns.
+	idleTimeout = 30 * time.Second
 )
 
 // newHTTPServer serves h with timeouts on everything a client sends.
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler: bodyDeadline(h, bodyTimeout),
+		// The guards keep per-connection state: the peer's owner,
+		// looked up once, and its failed logins.
+		ConnContext: guard.ConnContext,
 		// No WriteTimeout or ReadTimeout: they would cut long streams of
 		// large files. Bodies get their own deadline (bodyDeadline).
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// net/http would answer "OPTIONS *" itself, past the Host check
 		// and basic auth; the WebDAV handler answers it behind them.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -189,4 +190,13 @@ func waitServed(t *testing.T, url string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// An idle keep-alive connection holds a slot of maxConns: it is closed
+// within 30 s.
+func TestIdleTimeoutBounded(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if srv.IdleTimeout <= 0 || srv.IdleTimeout > 30*time.Second {
+		t.Errorf("IdleTimeout %s, want at most 30 s", srv.IdleTimeout)
+	}
 }

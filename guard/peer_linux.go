@@ -15,12 +15,25 @@ import (
 // to local, both on this machine: one exact sock_diag query (the kernel
 // looks the socket up by its four-tuple; no table is dumped or parsed).
 // A remote socket that is not on this machine is not found (ENOENT).
+// Where sock_diag fails, /proc/net/tcp{,6} is read instead.
 //
 // A zero local and remote only report whether lookups are supported.
 func peerUID(local, remote netip.AddrPort) (uint32, error) {
 	if !local.IsValid() && !remote.IsValid() {
 		return 0, nil
 	}
+	uid, err := diagPeerUID(local, remote)
+	if err == nil {
+		return uid, nil
+	}
+	if procUID, perr := procPeerUID(local, remote); perr == nil {
+		return procUID, nil
+	}
+	return 0, err
+}
+
+// diagPeerUID is peerUID through sock_diag.
+func diagPeerUID(local, remote netip.AddrPort) (uint32, error) {
 	// The client's socket may be of either family: a dual-stack server
 	// socket sees 127.0.0.1 where the client's own socket is AF_INET, and
 	// an AF_INET6 client socket may have dialled a v4-mapped address.

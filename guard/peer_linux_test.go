@@ -45,6 +45,13 @@ func TestPeerUID(t *testing.T) {
 			if want := uint32(os.Getuid()); uid != want {
 				t.Errorf("peerUID = %d, want %d", uid, want)
 			}
+			// Both ways give the same answer.
+			if uid, err := diagPeerUID(local, remote); err != nil || uid != uint32(os.Getuid()) {
+				t.Errorf("sock_diag: %d, %v", uid, err)
+			}
+			if uid, err := procPeerUID(local, remote); err != nil || uid != uint32(os.Getuid()) {
+				t.Errorf("/proc/net/tcp: %d, %v", uid, err)
+			}
 		})
 	}
 	// A four-tuple no socket has is not found rather than guessed.

@@ -1,11 +1,12 @@
 // Package guard has the HTTP middleware that stands in front of everything
-// fsm serves: a Host header check against DNS rebinding, and basic auth with
-// a growing delay for wrong credentials, and the refusal of other local
-// users' connections (Owner).
+// fsm serves: a Host header check against DNS rebinding, basic auth with a
+// growing delay for wrong credentials, and the refusal of other local
+// users' connections (Owner). ConnContext gives them their per-connection
+// state.
 //
 // They guard every request only if the http.Server hands them every
 // request: net/http answers "OPTIONS *" itself unless
-// Server.DisableGeneralOptionsHandler is set, bypassing both.
+// Server.DisableGeneralOptionsHandler is set, bypassing them all.
 package guard
 
 import (

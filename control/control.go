@@ -73,6 +73,7 @@ type Server struct {
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: ends every events stream
+	streams   streamSet     // open events streams, capped
 }
 
 // New returns a Server for opts.

@@ -3,6 +3,7 @@ package control
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +15,9 @@ import (
 // writeTimeout bounds one write to an events stream, so a client that stops
 // reading does not hold its handler forever.
 const writeTimeout = 30 * time.Second
+
+// errStreamDropped ends a stream that was dropped for a new one.
+var errStreamDropped = errors.New("events stream dropped to make room for a new one")
 
 // sample is what decides whether a file's object changed since it was last
 // sent; comparing it is cheaper than encoding every object on every tick.
@@ -66,10 +70,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Accel-Buffering", "no")
+	st := s.streams.add(rc)
+	defer s.streams.remove(st)
+	defer st.closeIfDropped()
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
 	flush := func() error {
+		st.writingSince.Store(time.Now().UnixNano())
+		defer st.writingSince.Store(0)
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		// Checked after the deadline is set: a drop from now on sets
+		// its own deadline after this one, so a blocked write fails.
+		select {
+		case <-st.dropped:
+			return errStreamDropped
+		default:
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -117,6 +133,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
+			return
+		case <-st.dropped:
+			s.log.Debug("events stream ended to make room for a new one", "limit", maxStreams)
 			return
 		case <-tick.C:
 			err = publish()

@@ -166,6 +166,8 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 	var h http.Handler = routes(ctlMux, webdav.NewHandler(s.fsys, webdav.Options{Logger: log}))
 	if c.User != "" {
 		h = guard.BasicAuth(h, c.User, cfg.password, "fsm")
+	} else {
+		h = guard.Owner(h, log) // with --user, the password is the boundary
 	}
 	h = guard.Host(h, c.Host, ln.Addr().String())
 	s.http = newHTTPServer(h, log)

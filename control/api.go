@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"fsm/vfs"
 )
 
@@ -229,11 +231,11 @@ func requestHeader(in map[string]string) (http.Header, error) {
 	}
 	h := make(http.Header, len(in))
 	for k, v := range in {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, fmt.Errorf("header name %q is not a valid HTTP header name", k)
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (CR, LF, NUL)", k)
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (control characters other than tab)", k)
 		}
 		ck := http.CanonicalHeaderKey(k)
 		if reservedHeaders[ck] {
@@ -242,22 +244,6 @@ func requestHeader(in map[string]string) (http.Header, error) {
 		h.Set(ck, v)
 	}
 	return h, nil
-}
-
-// validHeaderName reports whether k is an RFC 9110 token.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, c := range []byte(k) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {

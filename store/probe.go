@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fsm/internal/redact"
+	"fsm/internal/watchdog"
 )
 
 // Remote is what a probe learns about a source before anything is shown.
@@ -68,8 +69,8 @@ func (m *Manager) Probe(ctx context.Context, rawURL string, header http.Header) 
 // probeWith sends one HEAD, or one GET for the first byte. Its answer must
 // come within the stall timeout.
 func (m *Manager) probeWith(parent context.Context, method, rawURL string, header http.Header) (*probed, error) {
-	ctx, _, stop := watch(parent, m.opts.StallTimeout)
-	defer stop()
+	ctx, wd := watch(parent, m.opts.StallTimeout)
+	defer wd.Stop()
 	resp, err := m.send(ctx, method, rawURL, rawURL, header, func(h http.Header) {
 		if method == http.MethodGet {
 			h.Set("Range", "bytes=0-0")
@@ -177,8 +178,8 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int
 		u = src.URL
 	}
 	fail := func(err error) error { return fmt.Errorf("download %s: %w", redact.URL(src.URL), err) }
-	ctx, wd, stop := watch(parent, m.opts.StallTimeout)
-	defer stop()
+	ctx, wd := watch(parent, m.opts.StallTimeout)
+	defer wd.Stop()
 	resp, err := m.send(ctx, http.MethodGet, u, src.URL, src.Header, nil)
 	if err != nil {
 		return nil, 0, nil, fail(requestError(parent, ctx, err))
@@ -220,13 +221,13 @@ func (w digestWriter) Write(p []byte) (int, error) { return len(p), w.d.feed(p) 
 // kickReader tells a watchdog about every byte read through it.
 type kickReader struct {
 	r  io.Reader
-	wd *watchdog
+	wd *watchdog.Dog
 }
 
 func (k kickReader) Read(p []byte) (int, error) {
 	n, err := k.r.Read(p)
 	if n > 0 {
-		k.wd.kick()
+		k.wd.Kick()
 	}
 	return n, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"fsm/internal/redact"
+	"fsm/internal/watchdog"
 )
 
 // This file is the fetch worker: one goroutine per fetch that sends range
@@ -149,8 +150,8 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		s.mu.Unlock()
 	}()
 
-	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
-	defer stop()
+	ctx, wd := watch(parent, s.m.opts.StallTimeout)
+	defer wd.Stop()
 	var conn net.Conn // the connection of the last hop, for splicing
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }}
 	resp, err := s.m.send(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
@@ -205,7 +206,7 @@ func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, erro
 // copyBody copies body, the bytes from start up to the announced end, into
 // the temp file until f's claim (which may shrink meanwhile) is filled. With
 // sp, the body's connection splices what it can into the file itself.
-func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, sp splicer, start, announced int64) error {
+func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog.Dog, f *fetch, body io.Reader, sp splicer, start, announced int64) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -239,7 +240,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return werr
 		}
 		if n > 0 {
-			wd.kick()
+			wd.Kick()
 			// The first k bytes are in the file already (spliced); the
 			// rest are in buf.
 			s.spliced.Add(int64(k))

@@ -1,7 +1,6 @@
 package webdav
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"fsm/internal/watchdog"
 	"fsm/store"
 	"fsm/vfs"
 )
@@ -81,8 +81,8 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	defer hd.Close()
-	ctx, wd := watch(r.Context(), s.stall)
-	defer wd.stop()
+	ctx, wd := watchdog.New(r.Context(), s.stall, errStalled)
+	defer wd.Stop()
 	b := &body{w: w, code: code, wd: wd}
 	copied, err := hd.CopyTo(ctx, b, off, n)
 	if err == nil {
@@ -98,7 +98,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	reason := failure(err)
-	if wd.stalled() {
+	if wd.Fired() {
 		reason = stallAnswer(hd.File(), s.stall)
 	}
 	if b.sent {
@@ -160,30 +160,11 @@ func scriptable(ct string) bool {
 	return false
 }
 
-// errStalled is the cause a watchdog cancels a GET's reads with.
+// errStalled is the cause a watchdog cancels a GET's reads with, once no
+// byte has reached the client for the stall limit while the handler waits
+// for the store. Writing to the client pauses it: a slow client is not a
+// stalled origin.
 var errStalled = errors.New("no progress")
-
-// watchdog cancels a GET's reads once no byte has reached the client for
-// its limit while the handler waits for the store. Writing to the client
-// pauses it: a slow client is not a stalled origin.
-type watchdog struct {
-	ctx   context.Context
-	timer *time.Timer
-	limit time.Duration
-}
-
-func watch(parent context.Context, limit time.Duration) (context.Context, *watchdog) {
-	ctx, cancel := context.WithCancelCause(parent)
-	wd := &watchdog{ctx: ctx, limit: limit}
-	wd.timer = time.AfterFunc(limit, func() { cancel(errStalled) })
-	return ctx, wd
-}
-
-func (wd *watchdog) busy() { wd.timer.Stop() }
-func (wd *watchdog) idle() { wd.timer.Reset(wd.limit) }
-func (wd *watchdog) stop() { wd.timer.Stop() }
-
-func (wd *watchdog) stalled() bool { return context.Cause(wd.ctx) == errStalled }
 
 // body is the writer CopyTo fills: it sends the held status line with the
 // first bytes and hands each present run of the temp file (an *os.File
@@ -191,7 +172,7 @@ func (wd *watchdog) stalled() bool { return context.Cause(wd.ctx) == errStalled 
 type body struct {
 	w    http.ResponseWriter
 	code int
-	wd   *watchdog
+	wd   *watchdog.Dog
 	sent bool  // the status line is out
 	n    int64 // bytes written to the client
 	werr error // a write to the client failed: it went away
@@ -205,8 +186,8 @@ func (b *body) send() {
 }
 
 func (b *body) Write(p []byte) (int, error) {
-	b.wd.busy()
-	defer b.wd.idle()
+	b.wd.Pause()
+	defer b.wd.Resume()
 	b.send()
 	n, err := b.w.Write(p)
 	b.n += int64(n)
@@ -217,8 +198,8 @@ func (b *body) Write(p []byte) (int, error) {
 }
 
 func (b *body) ReadFrom(src io.Reader) (int64, error) {
-	b.wd.busy()
-	defer b.wd.idle()
+	b.wd.Pause()
+	defer b.wd.Resume()
 	b.send()
 	var n int64
 	var err error

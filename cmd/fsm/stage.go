@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/dustin/go-humanize"
+	"golang.org/x/net/http/httpguts"
 
 	"fsm/internal/redact"
 )
@@ -54,7 +54,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
+			r.err = api.do(ctx, http.MethodPost, "files", stageRequest{URL: src, Name: c.Name, Headers: headers}, &r.file)
 			results[i] <- r
 		}()
 	}
@@ -111,7 +111,7 @@ func parseHeaders(hs []string) (map[string]string, error) {
 	for i, h := range hs {
 		name, value, ok := strings.Cut(h, ":")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || !validHeaderName(name) {
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("--header #%d: want 'Name: value' with a header name before the ':'", i+1)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
@@ -124,32 +124,4 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		out[key] = value
 	}
 	return out, nil
-}
-
-// localSource makes a SOURCE that names an existing local file absolute:
-// the server resolves paths from its own working directory, not ours.
-func localSource(src string) string {
-	if strings.Contains(src, "://") {
-		return src
-	}
-	if _, err := os.Stat(src); err != nil {
-		return src
-	}
-	if abs, err := filepath.Abs(src); err == nil {
-		return abs
-	}
-	return src
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }

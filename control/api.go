@@ -156,7 +156,7 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.stageContext(r)
 	defer cancel()
-	file, err := s.opts.FS.StageWith(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
+	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
 	if err != nil {
 		status := stageStatus(err)
 		s.log.Debug("stage refused", "status", status, "err", err)

@@ -14,6 +14,7 @@ import (
 
 	"fsm/internal/fsmtest"
 	"fsm/store"
+	"fsm/vfs"
 )
 
 // TestExpiredRedirectTargetResolvedAgain: a stable download URL that redirects to a
@@ -58,7 +59,7 @@ func TestExpiredRedirectTargetResolvedAgain(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	fsys, _ := fsmtest.Tree(t, store.Options{RetryBase: time.Millisecond, RetryMax: time.Millisecond, Retries: 1, ChunkSize: 64 << 10, DemandChunk: 64 << 10})
-	f, err := fsys.Stage(context.Background(), srv.URL+"/release/big.bin", "")
+	f, err := fsys.Stage(context.Background(), vfs.Request{URL: srv.URL + "/release/big.bin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestStageErrorsHideSignatures(t *testing.T) {
 		"http:///f.bin?X-Amz-Signature=SECRET",
 		"http://[::1/f.bin?X-Amz-Signature=SECRET",
 	} {
-		_, err := fsys.Stage(context.Background(), u, "")
+		_, err := fsys.Stage(context.Background(), vfs.Request{URL: u})
 		if err == nil {
 			t.Fatalf("%s: staged", u)
 		}

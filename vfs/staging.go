@@ -65,11 +65,11 @@ type Entry struct {
 	Progress    store.Progress
 }
 
-// StageWith stages req.URL under req.Name (or the name the origin gives).
+// Stage stages req.URL under req.Name (or the name the origin gives).
 // Its size and mtime are learned now and fixed; a source whose size the
 // origin will not tell is downloaded whole first. While it runs the source
 // is listed as probing.
-func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
+func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	name := req.Name
 	if name != "" {
 		name = Clean(name)

@@ -110,12 +110,6 @@ func New(opts Options) *FS {
 	}
 }
 
-// Stage adds the remote file at source under name (or, when name is empty,
-// the name the origin gives). It is StageWith without request headers.
-func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
-	return f.StageWith(ctx, Request{URL: source, Name: name})
-}
-
 func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, err error) {
 	source := req.URL
 	reserved := name

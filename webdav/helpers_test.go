@@ -65,7 +65,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.fs, e.m = fsmtest.Tree(t, o.store)
 	for _, n := range o.names {
-		if _, err := e.fs.Stage(context.Background(), e.origin.URL(), n); err != nil {
+		if _, err := e.fs.Stage(context.Background(), vfs.Request{URL: e.origin.URL(), Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}

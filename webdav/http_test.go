@@ -21,6 +21,7 @@ import (
 	"fsm/guard"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 )
 
 func TestOptions(t *testing.T) {
@@ -310,7 +311,7 @@ func TestGetRange(t *testing.T) {
 func TestGetEmptyFile(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	empty := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 0}})
-	if _, err := e.fs.Stage(context.Background(), empty.URL(), "empty.bin"); err != nil {
+	if _, err := e.fs.Stage(context.Background(), vfs.Request{URL: empty.URL(), Name: "empty.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -146,7 +146,7 @@ func (e *env) source(name string) Source {
 
 func (e *env) newStore(t testing.TB, src Source) *Store {
 	t.Helper()
-	s, err := e.m.New(src)
+	s, err := e.m.create(src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,13 +196,9 @@ func (m *Manager) sweep() {
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 
-// Used is the disk space the stores take: bytes present, or the whole size
-// of a file whose download reserved its blocks.
-func (m *Manager) Used() int64 { return m.used.Load() }
-
-// New creates a store for src with an empty sparse temp file. Nothing is
+// create makes a store for src with an empty sparse temp file. Nothing is
 // downloaded until the first read.
-func (m *Manager) New(src Source) (*Store, error) {
+func (m *Manager) create(src Source) (*Store, error) {
 	if src.Size < 0 {
 		return nil, fmt.Errorf("store %s: unknown size", src.Name)
 	}
@@ -383,7 +379,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Close(ctx); err != nil {
+			if err := s.close(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

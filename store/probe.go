@@ -155,7 +155,7 @@ func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, err
 	src.LastModified = r.LastModified
 	src.NoRange = r.NoRange
 	if src.Size >= 0 {
-		return m.New(src)
+		return m.create(src)
 	}
 	m.log.Info("origin does not tell the size; downloading it whole before showing it", "file", src.Name)
 	f, n, dig, err := m.fetchWhole(ctx, &src)

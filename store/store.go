@@ -37,17 +37,15 @@ const (
 	StateComplete    State = "complete"    // every byte present
 	StateError       State = "error"       // gave up after retries; the next read tries again
 	StateFailed      State = "failed"      // permanent (origin changed); reads fail
-	StateClosed      State = "closed"
+	stateClosed      State = "closed"      // only tests see a closed store's Progress
 )
 
 // Progress is a snapshot for the API and page.
 type Progress struct {
 	Size       int64
 	Present    int64 // bytes in the temp file
-	Fetched    int64 // bytes received from the origin, repeats included
 	Handles    int
-	Readers    int // ReadAt calls in flight
-	Fetchers   int
+	Readers    int     // ReadAt calls in flight
 	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
 	Conns      int     // origin connections in use (a response being read)
 	State      State
@@ -344,7 +342,7 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 	last := idle && !s.staged
 	s.mu.Unlock()
 	if last {
-		return s.Close(ctx)
+		return s.close(ctx)
 	}
 	if idle {
 		s.m.kick()
@@ -359,16 +357,16 @@ func (s *Store) Unstage(ctx context.Context) error {
 	last := s.handles == 0
 	s.mu.Unlock()
 	if last {
-		return s.Close(ctx)
+		return s.close(ctx)
 	}
 	return nil
 }
 
-// Close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
+// close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
 // ctx) for in-flight reads to return, then stops downloads and removes the
-// temp file. If ctx ends first the file is left in place and Close may be
-// called again. Calling Close after it succeeded is harmless.
-func (s *Store) Close(ctx context.Context) error {
+// temp file. If ctx ends first the file is left in place and close may be
+// called again. Calling close after it succeeded is harmless.
+func (s *Store) close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
 	if s.phase != phaseClosed {
@@ -508,10 +506,8 @@ func (s *Store) Progress() Progress {
 	p := Progress{
 		Size:       s.src.Size,
 		Present:    s.present.total,
-		Fetched:    s.fetched,
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
-		Fetchers:   len(s.fetches),
 		Conns:      s.open,
 		LastAccess: s.lastAccess,
 	}
@@ -520,7 +516,7 @@ func (s *Store) Progress() Progress {
 	}
 	switch {
 	case s.phase == phaseClosed:
-		p.State = StateClosed
+		p.State = stateClosed
 	case s.phase == phaseFailed:
 		p.State, p.Err = StateFailed, s.permErr
 	case s.present.total == s.src.Size:

@@ -42,7 +42,7 @@ func TestReadEdgeCases(t *testing.T) {
 	if n, err := z.ReadAt(ctx, make([]byte, 10), 0); n != 0 || err != io.EOF {
 		t.Fatalf("empty file: %d %v", n, err)
 	}
-	if _, err := e.m.New(Source{Name: "neg", URL: e.o.URL(), Size: -1}); err == nil {
+	if _, err := e.m.create(Source{Name: "neg", URL: e.o.URL(), Size: -1}); err == nil {
 		t.Fatal("New with unknown size: no error")
 	}
 }
@@ -67,8 +67,8 @@ func TestAdopt(t *testing.T) {
 	if p := s.Progress(); p.State != StateComplete || p.Present != c.Size {
 		t.Fatalf("progress %+v", p)
 	}
-	if e.m.Used() != c.Size {
-		t.Fatalf("used %d", e.m.Used())
+	if e.m.usedBytes() != c.Size {
+		t.Fatalf("used %d", e.m.usedBytes())
 	}
 	if n := e.o.Count(""); n != 0 {
 		t.Fatalf("%d origin requests for an adopted file", n)
@@ -96,8 +96,8 @@ func TestBackgroundFill(t *testing.T) {
 	checkRead(t, s, c, 0, 1)
 	eventually(t, "complete", func() bool { return s.Progress().State == StateComplete })
 	p := s.Progress()
-	if p.Present != c.Size || p.Fetched != c.Size || e.m.Used() != c.Size {
-		t.Fatalf("progress %+v used %d", p, e.m.Used())
+	if p.Present != c.Size || s.fetchedBytes() != c.Size || e.m.usedBytes() != c.Size {
+		t.Fatalf("progress %+v fetched %d used %d", p, s.fetchedBytes(), e.m.usedBytes())
 	}
 	for _, r := range gets(e.o) {
 		if r.Status != http.StatusPartialContent || r.IfRange == "" {
@@ -316,7 +316,7 @@ func Test5xxAlways(t *testing.T) {
 	if !strings.Contains(err.Error(), "502") {
 		t.Errorf("error does not say what the origin answered: %v", err)
 	}
-	eventually(t, "fetchers to stop", func() bool { return s.Progress().Fetchers == 0 })
+	eventually(t, "fetchers to stop", func() bool { return s.fetchers() == 0 })
 	if p := s.Progress(); p.State != StateError || p.Err == nil {
 		t.Fatalf("progress after giving up: %+v", p)
 	}
@@ -326,8 +326,8 @@ func Test5xxAlways(t *testing.T) {
 	}
 	// Stalled: nothing more is requested until a read asks.
 	e.o.SetFailCount(0)
-	if p := s.Progress(); p.Fetchers != 0 || e.o.Count(http.MethodGet) != n {
-		t.Fatalf("stalled store still fetching: %+v", p)
+	if p, k := s.Progress(), s.fetchers(); k != 0 || e.o.Count(http.MethodGet) != n {
+		t.Fatalf("stalled store still fetching (%d fetches): %+v", k, p)
 	}
 	checkRead(t, s, c, 1000, 5000)
 	checkRead(t, s, c, 0, c.Size)

@@ -62,7 +62,7 @@ func TestDateIfRangeRefusedKeepsRanges(t *testing.T) {
 	m, err := NewManager(so)
 	must(t, err)
 	defer m.Close(context.Background())
-	s, err := m.New(Source{Name: "f", URL: srv.URL, Size: size, LastModified: lm})
+	s, err := m.create(Source{Name: "f", URL: srv.URL, Size: size, LastModified: lm})
 	must(t, err)
 	checkRead(t, s, c, size-4096, 4096)
 	s.mu.Lock()

@@ -257,8 +257,8 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	return nil
 }
 
-// Lookup returns the staged file at p.
-func (f *FS) Lookup(p string) (*File, error) {
+// lookup returns the staged file at p.
+func (f *FS) lookup(p string) (*File, error) {
 	p = Clean(p)
 	f.mu.RLock()
 	file := f.files[p]
@@ -356,7 +356,7 @@ func (f *FS) ReadDir(p string) ([]Info, error) {
 // Open returns a handle on the file at p; the handle keeps the file's bytes
 // readable after an unstage, until Close.
 func (f *FS) Open(p string) (*Handle, error) {
-	file, err := f.Lookup(p)
+	file, err := f.lookup(p)
 	if err != nil {
 		return nil, err
 	}

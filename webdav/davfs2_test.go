@@ -337,7 +337,7 @@ func TestDavfs2(t *testing.T) {
 		if len(lost) != 1 || !strings.HasPrefix(lost[0], "new.txt") {
 			t.Errorf("lost+found after the refused upload: %q", lost)
 		}
-		if _, err := e.fs.Lookup("new.txt"); err == nil {
+		if _, err := e.fs.Stat("new.txt"); err == nil {
 			t.Errorf("new.txt appeared in fsm's tree")
 		}
 
@@ -379,7 +379,7 @@ func TestDavfs2(t *testing.T) {
 				t.Errorf("unexpected request from a read-only mount: %v", r)
 			}
 		}
-		if _, err := e.fs.Lookup("new.txt"); err == nil {
+		if _, err := e.fs.Stat("new.txt"); err == nil {
 			t.Errorf("new.txt appeared in fsm's tree")
 		}
 	})

@@ -124,11 +124,11 @@ func (e *env) do(method, p string, hdr map[string]string, body string) (*http.Re
 // what the frontends did).
 func (e *env) file(name string) *vfs.File {
 	e.t.Helper()
-	f, err := e.fs.Lookup(name)
-	if err != nil {
-		e.t.Fatal(err)
+	ent, ok := e.fs.Entry(name)
+	if !ok || ent.File == nil {
+		e.t.Fatalf("%s is not staged", name)
 	}
-	return f
+	return ent.File
 }
 
 // originGETs is the number of content requests the origin saw.

@@ -61,7 +61,7 @@ func benchManager(b *testing.B, so Options) (*Manager, *http.Client) {
 
 func (e *benchEnv) store(b *testing.B) *Store {
 	_, etag, lm := e.o.Version()
-	s, err := e.m.create(Source{Name: "bench", URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm})
+	s, err := e.m.create(testSource{Name: "bench", URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm}.split())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestCloseWakesBlockedReaders(t *testing.T) {
 	if _, err := s.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("read after Close: %v", err)
 	}
-	if p := s.Progress(); p.State != stateClosed || p.Readers != 0 {
+	if p := s.Progress(); !s.isClosed() || p.Readers != 0 {
 		t.Fatalf("progress %+v", p)
 	}
 	if s.OpenHandle() {
@@ -133,7 +133,7 @@ func TestHandlesAndUnstage(t *testing.T) {
 		if err := s.ReleaseHandle(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if fileExists(s.path) || s.Progress().State != stateClosed {
+		if fileExists(s.path) || !s.isClosed() {
 			t.Fatal("not closed after the last handle")
 		}
 		if _, err := s.ReadAt(ctx, make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
@@ -147,7 +147,7 @@ func TestHandlesAndUnstage(t *testing.T) {
 		if err := s.ReleaseHandle(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if !fileExists(s.path) || s.Progress().State == stateClosed {
+		if !fileExists(s.path) || s.isClosed() {
 			t.Fatal("a staged store closed when its last handle was released")
 		}
 		checkRead(t, s, c, 0, c.Size)
@@ -215,7 +215,7 @@ func stressOnce(t *testing.T, seed int64, oo testorigin.Options, closeAfter int6
 		t.Fatal(err)
 	}
 	_, etag, lm := o.Version()
-	s, err := m.create(Source{Name: "stress", URL: o.URL(), Size: c.Size, ETag: etag, LastModified: lm})
+	s, err := m.create(testSource{Name: "stress", URL: o.URL(), Size: c.Size, ETag: etag, LastModified: lm}.split())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,14 +391,14 @@ func TestManagerCloseWakesReaders(t *testing.T) {
 		t.Fatalf("reader: %v", err)
 	}
 	for _, s := range []*Store{a, b} {
-		if p := s.Progress(); p.State != stateClosed || fileExists(s.path) {
+		if p := s.Progress(); !s.isClosed() || fileExists(s.path) {
 			t.Fatalf("store %s after Manager.Close: %+v", s.src.Name, p)
 		}
 	}
 	if fileExists(e.m.Dir()) || e.m.usedBytes() != 0 {
 		t.Fatalf("run dir left (%v) or used %d", fileExists(e.m.Dir()), e.m.usedBytes())
 	}
-	if _, err := e.m.create(e.source("late")); err == nil {
+	if _, err := e.m.create(e.source("late").split()); err == nil {
 		t.Fatal("New after Close succeeded")
 	}
 }

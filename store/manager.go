@@ -196,17 +196,17 @@ func (m *Manager) sweep() {
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 
-// create makes a store for src with an empty sparse temp file. Nothing is
-// downloaded until the first read.
-func (m *Manager) create(src Source) (*Store, error) {
-	if src.Size < 0 {
+// create makes a store for src, as rem describes it, with an empty sparse
+// temp file. Nothing is downloaded until the first read.
+func (m *Manager) create(src Source, rem Remote) (*Store, error) {
+	if rem.Size < 0 {
 		return nil, fmt.Errorf("store %s: unknown size", src.Name)
 	}
 	f, err := m.createTemp()
 	if err != nil {
 		return nil, err
 	}
-	err = f.Truncate(src.Size)
+	err = f.Truncate(rem.Size)
 	if cerr := f.Close(); err == nil {
 		err = cerr // opened again when its content is first used
 	}
@@ -214,7 +214,7 @@ func (m *Manager) create(src Source) (*Store, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	return m.add(newStore(m, src, f.Name(), false))
+	return m.add(newStore(m, src, rem, f.Name(), false))
 }
 
 // createTemp makes a temp file in this run's folder.
@@ -228,10 +228,10 @@ func (m *Manager) createTemp() (*os.File, error) {
 
 // adopt turns f, a temp file from createTemp already holding all src.Size
 // bytes, into a complete store. On error f is closed and removed.
-func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
+func (m *Manager) adopt(src Source, rem Remote, f *os.File) (*Store, error) {
 	st, err := f.Stat()
-	if err == nil && st.Size() != src.Size {
-		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
+	if err == nil && st.Size() != rem.Size {
+		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), rem.Size)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("temp file: %w", cerr)
@@ -240,7 +240,7 @@ func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
-	s := newStore(m, src, f.Name(), true)
+	s := newStore(m, src, rem, f.Name(), true)
 	s.rechargeLocked() // not shared yet
 	return m.add(s)
 }

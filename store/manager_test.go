@@ -73,7 +73,7 @@ func TestSweepLeftovers(t *testing.T) {
 	if err := live.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := live.create(Source{Name: "late", Size: 1}); err == nil {
+	if _, err := live.create(testSource{Name: "late", Size: 1}.split()); err == nil {
 		t.Fatal("New on a closed manager succeeded")
 	}
 }

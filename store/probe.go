@@ -30,6 +30,11 @@ type Remote struct {
 	NoRange      bool // the origin ignores Range
 }
 
+// Verified reports whether the origin sent a validator (ETag or
+// Last-Modified): without one, a change there is caught only where bytes
+// are read twice (see digest.go).
+func (r *Remote) Verified() bool { return r.ETag != "" || !r.LastModified.IsZero() }
+
 // probed is one probe answer plus what only the probe itself needs.
 type probed struct {
 	Remote
@@ -144,26 +149,21 @@ func nameOf(resp *http.Response) string {
 	return path.Base(p)
 }
 
-// Stage makes the store for src as probe r found it: src.Name, URL and
-// Header are the caller's; the rest comes from r. A source of unknown size
-// is downloaded whole first (each read of it under the stall watchdog), so
-// the store, and Store.Size, have its real size.
+// Stage makes the store for src as probe r found it; neither is changed. A
+// source of unknown size is downloaded whole first (each read of it under
+// the stall watchdog), so the store, and Store.Size, have its real size.
 func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, error) {
-	src.Resolved = r.URL
-	src.Size = r.Size
-	src.ETag = r.ETag
-	src.LastModified = r.LastModified
-	src.NoRange = r.NoRange
-	if src.Size >= 0 {
-		return m.create(src)
+	rem := *r
+	if rem.Size >= 0 {
+		return m.create(src, rem)
 	}
 	m.log.Info("origin does not tell the size; downloading it whole before showing it", "file", src.Name)
-	f, n, dig, err := m.fetchWhole(ctx, &src)
+	f, n, dig, err := m.fetchWhole(ctx, &src, rem.URL)
 	if err != nil {
 		return nil, err
 	}
-	src.Size = n
-	s, err := m.adopt(src, f)
+	rem.Size = n
+	s, err := m.adopt(src, rem, f)
 	if err == nil && s.dig != nil {
 		s.dig = dig // not shared yet
 	}
@@ -172,8 +172,8 @@ func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, err
 
 // fetchWhole downloads a source of unknown size into a new temp file, with
 // the block checksums a later download is verified against.
-func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int64, *digests, error) {
-	u := src.Resolved
+func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved string) (*os.File, int64, *digests, error) {
+	u := resolved
 	if u == "" {
 		u = src.URL
 	}

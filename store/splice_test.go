@@ -74,7 +74,7 @@ func TestChunkedRangeBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close(t.Context()) })
-	s, err := m.create(Source{Name: "f", URL: srv.URL + "/f", Size: c.Size, ETag: `"v1"`})
+	s, err := m.create(testSource{Name: "f", URL: srv.URL + "/f", Size: c.Size, ETag: `"v1"`}.split())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,19 +13,15 @@ import (
 	"time"
 )
 
-// Source describes the remote file as learned at staging time.
+// Source is what the caller asks for: which remote file, under what name,
+// with which headers. What the origin tells about it is a Remote.
 type Source struct {
 	Name string // for logs and errors
 	URL  string // as staged: resolved again when the redirect target stops working
 	// Header is sent with every request to URL and to redirect targets on
 	// URL's host (Authorization, Cookie, ...). It is never logged nor put
 	// in an error.
-	Header       http.Header
-	Resolved     string // URL after redirects at staging ("": URL); fetched directly
-	Size         int64
-	ETag         string    // as the origin sent it, quotes included; "" if none
-	LastModified time.Time // zero if the origin sent none
-	NoRange      bool      // the origin is known to ignore Range
+	Header http.Header
 }
 
 // State is a coarse summary of a store for listings.
@@ -37,7 +33,6 @@ const (
 	StateComplete    State = "complete"    // every byte present
 	StateError       State = "error"       // gave up after retries; the next read tries again
 	StateFailed      State = "failed"      // permanent (origin changed); reads fail
-	stateClosed      State = "closed"      // only tests see a closed store's Progress
 )
 
 // Progress is a snapshot for the API and page.
@@ -57,6 +52,7 @@ type Progress struct {
 type Store struct {
 	m    *Manager
 	src  Source // never changes
+	rem  Remote // what the probe learned, with the size a whole download found; never changes
 	path string
 	file tempFile // opened while in use
 	log  *slog.Logger
@@ -104,29 +100,30 @@ type waiter struct {
 	err      error
 }
 
-// newStore makes the store for src over the temp file at path, which holds
-// all src.Size bytes when complete.
-func newStore(m *Manager, src Source, path string, complete bool) *Store {
+// newStore makes the store for src, as rem describes it, over the temp file
+// at path, which holds all rem.Size bytes when complete.
+func newStore(m *Manager, src Source, rem Remote, path string, complete bool) *Store {
 	s := &Store{
 		m:          m,
 		src:        src,
+		rem:        rem,
 		path:       path,
 		file:       tempFile{path: path},
 		log:        m.log.With("file", src.Name),
 		staged:     true,
-		stream:     src.NoRange || !hasValidator(&src),
+		stream:     rem.NoRange || !rem.Verified(),
 		fetchURL:   src.URL,
 		lastAccess: time.Now(),
 	}
-	if src.Resolved != "" {
-		s.fetchURL = src.Resolved
+	if rem.URL != "" {
+		s.fetchURL = rem.URL
 	}
-	if !hasValidator(&src) {
+	if !rem.Verified() {
 		s.dig = newDigests()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
-		s.present.add(0, src.Size)
+		s.present.add(0, rem.Size)
 	}
 	return s
 }
@@ -141,13 +138,13 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read %s at %d: negative offset", s.src.Name, off)
 	}
-	if off >= s.src.Size {
+	if off >= s.rem.Size {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	end := min(off+int64(len(p)), s.src.Size)
+	end := min(off+int64(len(p)), s.rem.Size)
 	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
@@ -231,8 +228,8 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 	// The file is removed only once the gate is idle, so it can be opened
 	// and read here for as long as this call lasts.
 	defer s.gate.leave()
-	if off < 0 || n < 0 || off+n > s.src.Size {
-		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.src.Size)
+	if off < 0 || n < 0 || off+n > s.rem.Size {
+		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.rem.Size)
 	}
 	f, err := os.Open(s.path)
 	if err != nil {
@@ -425,7 +422,7 @@ func (s *Store) preallocate(file *os.File) {
 	if tried {
 		return
 	}
-	reserve := func() error { return allocate(file, s.src.Size) }
+	reserve := func() error { return allocate(file, s.rem.Size) }
 	err := reserve()
 	if errors.Is(err, errDiskFull) {
 		err = s.m.makeRoom(s, reserve)
@@ -447,14 +444,14 @@ func (s *Store) preallocate(file *os.File) {
 		s.noSpaceLocked(err)
 		s.mu.Unlock()
 	default:
-		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
+		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.rem.Size, "dir", s.m.runDir, "err", err)
 	}
 }
 
 // noSpaceErr says that the file does not fit, and where. The caller names
 // the file.
 func (s *Store) noSpaceErr() error {
-	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.rem.Size, freeSpace(s.m.runDir), s.m.runDir)
 }
 
 // noSpaceLocked stops the download: reads of missing bytes fail with err,
@@ -470,7 +467,7 @@ func (s *Store) noSpaceLocked(err error) {
 	s.dl = nil
 	s.cancel() // every fetch: each would fill the disk further
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.failWaitersLocked(0, s.src.Size, err)
+	s.failWaitersLocked(0, s.rem.Size, err)
 }
 
 // rechargeLocked reports a change of this store's disk use to the manager,
@@ -478,7 +475,7 @@ func (s *Store) noSpaceLocked(err error) {
 func (s *Store) rechargeLocked() {
 	use := s.present.total
 	if s.res == resHeld {
-		use = s.src.Size
+		use = s.rem.Size
 	}
 	if d := use - s.charged; d != 0 {
 		s.charged = use
@@ -497,14 +494,14 @@ func (s *Store) failLocked(err error) {
 
 // Size is the file's size in bytes. For a source staged without a known
 // size it is the size the whole download found.
-func (s *Store) Size() int64 { return s.src.Size }
+func (s *Store) Size() int64 { return s.rem.Size }
 
 // Progress returns a snapshot of the store's state.
 func (s *Store) Progress() Progress {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := Progress{
-		Size:       s.src.Size,
+		Size:       s.rem.Size,
 		Present:    s.present.total,
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
@@ -516,10 +513,12 @@ func (s *Store) Progress() Progress {
 	}
 	switch {
 	case s.phase == phaseClosed:
-		p.State = stateClosed
+		// Nothing is left of it: idle, as listings (which show only the
+		// states above) would show a file not downloaded yet.
+		p.State = StateIdle
 	case s.phase == phaseFailed:
 		p.State, p.Err = StateFailed, s.permErr
-	case s.present.total == s.src.Size:
+	case s.present.total == s.rem.Size:
 		p.State = StateComplete
 	case s.phase == phaseStalled && s.lastErr != nil:
 		p.State, p.Err = StateError, s.lastErr
@@ -568,7 +567,7 @@ func (s *Store) evictIf(scope evictScope) (freed int64) {
 	s.fetchWG.Wait()
 	err := os.Truncate(s.path, 0)
 	if err == nil {
-		err = os.Truncate(s.path, s.src.Size)
+		err = os.Truncate(s.path, s.rem.Size)
 	}
 
 	s.mu.Lock()

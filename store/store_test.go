@@ -38,11 +38,11 @@ func TestReadEdgeCases(t *testing.T) {
 	checkRead(t, s, c, 12345, 0)
 
 	// A zero-size file.
-	z := e.newStore(t, Source{Name: "empty", URL: e.o.URL(), Size: 0})
+	z := e.newStore(t, testSource{Name: "empty", URL: e.o.URL(), Size: 0})
 	if n, err := z.ReadAt(ctx, make([]byte, 10), 0); n != 0 || err != io.EOF {
 		t.Fatalf("empty file: %d %v", n, err)
 	}
-	if _, err := e.m.create(Source{Name: "neg", URL: e.o.URL(), Size: -1}); err == nil {
+	if _, err := e.m.create(testSource{Name: "neg", URL: e.o.URL(), Size: -1}.split()); err == nil {
 		t.Fatal("New with unknown size: no error")
 	}
 }
@@ -58,7 +58,8 @@ func TestAdopt(t *testing.T) {
 	if _, err := f.Write(c.Bytes(0, c.Size)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.m.adopt(e.source("adopted"), f)
+	src, rem := e.source("adopted").split()
+	s, err := e.m.adopt(src, rem, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,8 @@ func TestAdopt(t *testing.T) {
 	// A wrong size is refused and the temp file removed.
 	g, _ := e.m.createTemp()
 	g.Write([]byte("short"))
-	if _, err := e.m.adopt(e.source("bad"), g); err == nil {
+	src, rem = e.source("bad").split()
+	if _, err := e.m.adopt(src, rem, g); err == nil {
 		t.Fatal("adopt of a short file succeeded")
 	}
 	if fileExists(g.Name()) {
@@ -167,7 +169,7 @@ func TestResumeAfterCut(t *testing.T) {
 			if len(reqs) != 4 {
 				t.Fatalf("want 4 GETs (3 cut, 1 whole):%s", logString(reqs))
 			}
-			want := ifRange(&s.src)
+			want := ifRange(&s.rem)
 			byDate := tc.oo.NoETag || strings.HasPrefix(tc.oo.ETag, "W/")
 			if !byDate && want != src.ETag || byDate && want != src.LastModified.UTC().Format(http.TimeFormat) {
 				t.Fatalf("If-Range validator %q for %+v", want, src)
@@ -194,7 +196,7 @@ func TestResumeAfterCut(t *testing.T) {
 func TestIgnoreRange(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		declared bool // Source.NoRange
+		declared bool // Remote.NoRange
 		noCL     bool
 		cut      int64
 	}{

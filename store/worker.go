@@ -92,7 +92,7 @@ type failures struct {
 // than that costs a wait, not the download.
 func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.Duration, again bool) {
 	switch {
-	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.src):
+	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.rem):
 		// Some servers answer a date If-Range with the whole file rather
 		// than compare it. Ask once more without it: the validators on the
 		// 206 still guard the version.
@@ -159,7 +159,7 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 			return
 		}
 		h.Set("Range", fmt.Sprintf("bytes=%d-%d", q.start, q.end-1))
-		if v := ifRange(&s.src); v != "" && !plain {
+		if v := ifRange(&s.rem); v != "" && !plain {
 			h.Set("If-Range", v)
 		}
 	})
@@ -187,7 +187,7 @@ func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, erro
 		s.fetchURL = final
 		s.mu.Unlock()
 	}
-	v, end, err := judge(&s.src, q, answerOf(resp))
+	v, end, err := judge(&s.rem, q, answerOf(resp))
 	if v == accept {
 		return end, nil
 	}
@@ -317,7 +317,7 @@ func (s *Store) verifiedTo(dig *digests, b []byte, to int64) (int64, error) {
 		return to, nil
 	}
 	err := dig.feed(b)
-	if err == nil && to == s.src.Size {
+	if err == nil && to == s.rem.Size {
 		err = dig.end()
 	}
 	if err != nil {
@@ -382,7 +382,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 }
 
 // dateIfRange reports whether If-Range carries a date (no strong ETag).
-func dateIfRange(src *Source) bool {
-	v := ifRange(src)
+func dateIfRange(rem *Remote) bool {
+	v := ifRange(rem)
 	return v != "" && !strings.HasPrefix(v, `"`)
 }

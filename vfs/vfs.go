@@ -40,8 +40,9 @@ type FS struct {
 	log     *slog.Logger
 	started time.Time
 
-	// mu guards the fields below. Store methods may be called with it
-	// held (they take only their own locks, never this one).
+	// mu guards the fields below; methods that need it held end in Locked.
+	// Store methods may be called with it held (they take only their own
+	// locks, never this one).
 	mu       sync.RWMutex
 	files    map[string]*File     // by clean path
 	pending  map[string]bool      // names reserved by stagings in progress
@@ -151,7 +152,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		ModTime:     mtime,
 		ETag:        etag(r.URL, r.ETag, st.Size(), mtime),
 		ContentType: contentType(name, r.ContentType),
-		Verified:    r.ETag != "" || !r.LastModified.IsZero(),
+		Verified:    r.Verified(),
 		HeaderNames: headerNames(req.Header),
 		store:       st,
 	}
@@ -163,7 +164,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
-	f.touch(name, now)
+	f.touchLocked(name, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
@@ -179,16 +180,16 @@ func (f *FS) reserve(name string) error {
 	if f.closed {
 		return errClosed
 	}
-	if err := f.clash(name); err != nil {
+	if err := f.clashLocked(name); err != nil {
 		return err
 	}
 	f.pending[name] = true
 	return nil
 }
 
-// clash reports a name already used by a file or folder, a folder needed
-// where a file is, or a staging in progress. Called with f.mu held.
-func (f *FS) clash(name string) error {
+// clashLocked reports a name already used by a file or folder, a folder
+// needed where a file is, or a staging in progress.
+func (f *FS) clashLocked(name string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
 		return fmt.Errorf("%w: %q is already staged; unstage it first or stage it under another name", ErrNameTaken, name)
@@ -212,8 +213,8 @@ func (f *FS) clash(name string) error {
 	return nil
 }
 
-// touch records a change in the folders holding name. Called with f.mu held.
-func (f *FS) touch(name string, t time.Time) {
+// touchLocked records a change in the folders holding name.
+func (f *FS) touchLocked(name string, t time.Time) {
 	t = t.Truncate(time.Second)
 	for dir := path.Dir(name); ; dir = path.Dir(dir) {
 		if dir == "." {
@@ -248,7 +249,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
-	f.touch(name, time.Now())
+	f.touchLocked(name, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
 	if err := file.store.Unstage(ctx); err != nil {
@@ -289,14 +290,14 @@ func (f *FS) Stat(p string) (Info, error) {
 	if file := f.files[p]; file != nil {
 		return file.info(), nil
 	}
-	if p == "" || f.isDir(p) {
-		return f.dirInfo(p), nil
+	if p == "" || f.isDirLocked(p) {
+		return f.dirInfoLocked(p), nil
 	}
 	return Info{}, &fs.PathError{Op: "stat", Path: "/" + p, Err: fs.ErrNotExist}
 }
 
-// isDir: folders exist while a staged file lives under them. f.mu held.
-func (f *FS) isDir(p string) bool {
+// isDirLocked: folders exist while a staged file lives under them.
+func (f *FS) isDirLocked(p string) bool {
 	prefix := p + "/"
 	for name := range f.files {
 		if strings.HasPrefix(name, prefix) {
@@ -306,7 +307,8 @@ func (f *FS) isDir(p string) bool {
 	return false
 }
 
-func (f *FS) dirInfo(p string) Info {
+// dirInfoLocked describes the folder at p.
+func (f *FS) dirInfoLocked(p string) Info {
 	t := f.dirTimes[p]
 	if t.IsZero() {
 		t = f.started
@@ -340,7 +342,7 @@ func (f *FS) ReadDir(p string) ([]Info, error) {
 		if child, _, isDir := strings.Cut(rest, "/"); isDir {
 			if !seen[child] {
 				seen[child] = true
-				out = append(out, f.dirInfo(prefix+child))
+				out = append(out, f.dirInfoLocked(prefix+child))
 			}
 		} else {
 			out = append(out, file.info())

@@ -50,16 +50,17 @@ type Progress struct {
 
 // Store is one staged remote file. All methods are safe for concurrent use.
 type Store struct {
-	m    *Manager
-	src  Source // never changes
-	rem  Remote // what the probe learned, with the size a whole download found; never changes
-	path string
-	file tempFile // opened while in use
-	log  *slog.Logger
-	gate gate // has its own lock, taken after mu
+	m      *Manager
+	src    Source // never changes
+	rem    Remote // what the probe learned, with the size a whole download found; never changes
+	origin origin // the protocol side of fetching; set at creation (tests may swap it before the first read)
+	path   string
+	file   tempFile // opened while in use
+	log    *slog.Logger
+	gate   gate // has its own lock, taken after mu
 
 	fetchWG  sync.WaitGroup
-	finish   sync.Once // Close's teardown
+	finish   sync.Once // close's teardown
 	closeErr error     // written once inside finish
 	// spliced counts the bytes that reached the file by splice (see
 	// splice.go), so tests can tell that path was taken.
@@ -80,7 +81,6 @@ type Store struct {
 	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
 	cursor     int64      // end of the latest read: readahead starts here
 	choice     connChoice // how many readahead connections (see conns.go)
-	fetchURL   string     // where requests go: the last redirect target seen
 	charged    int64      // disk use last reported to the manager
 	fetched    int64
 	meter      meter     // recent receive rate
@@ -112,12 +112,9 @@ func newStore(m *Manager, src Source, rem Remote, path string, complete bool) *S
 		log:        m.log.With("file", src.Name),
 		staged:     true,
 		stream:     rem.NoRange || !rem.Verified(),
-		fetchURL:   src.URL,
 		lastAccess: time.Now(),
 	}
-	if rem.URL != "" {
-		s.fetchURL = rem.URL
-	}
+	s.origin = newHTTPOrigin(m, &s.src, &s.rem)
 	if !rem.Verified() {
 		s.dig = newDigests()
 	}

@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -141,7 +138,6 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	s.mu.Lock()
 	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
 	plain := f.plainRange
-	u := s.fetchURL
 	s.noteConnLocked(+1)
 	s.mu.Unlock()
 	defer func() {
@@ -152,55 +148,12 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 
 	ctx, wd := watch(parent, s.m.opts.StallTimeout)
 	defer wd.Stop()
-	var conn net.Conn // the connection of the last hop, for splicing
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }}
-	resp, err := s.m.send(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
-		if !q.ranged {
-			return
-		}
-		h.Set("Range", fmt.Sprintf("bytes=%d-%d", q.start, q.end-1))
-		if v := ifRange(&s.rem); v != "" && !plain {
-			h.Set("If-Range", v)
-		}
-	})
-	if err != nil {
-		return requestError(parent, ctx, err)
-	}
-	defer resp.Body.Close()
-	end, err := s.judgeResponse(u, q, resp)
+	b, err := s.origin.open(parent, ctx, q, plain)
 	if err != nil {
 		return err
 	}
-	var sp splicer
-	if !f.stream && resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 && !resp.Uncompressed {
-		// The body's bytes are the connection's bytes (see splice.go).
-		sp, _ = conn.(splicer)
-	}
-	return s.copyBody(parent, ctx, wd, f, resp.Body, sp, q.start, end)
-}
-
-// judgeResponse records where the request ended up and judges the response;
-// on success it returns where the announced bytes end.
-func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, error) {
-	if final := resp.Request.URL.String(); final != u {
-		s.mu.Lock()
-		s.fetchURL = final
-		s.mu.Unlock()
-	}
-	v, end, err := judge(&s.rem, q, answerOf(resp))
-	if v == accept {
-		return end, nil
-	}
-	var se *StatusError
-	if errors.As(err, &se) && u != s.src.URL && se.refused() {
-		// Signed redirect targets expire (minutes, for many CDNs); the
-		// staged URL still leads to a fresh one.
-		s.mu.Lock()
-		s.fetchURL = s.src.URL
-		s.mu.Unlock()
-		return 0, fmt.Errorf("%w: %w", errReresolve, err)
-	}
-	return 0, err
+	defer b.r.Close()
+	return s.copyBody(parent, ctx, wd, f, b.r, b.sp, q.start, b.end)
 }
 
 // copyBody copies body, the bytes from start up to the announced end, into

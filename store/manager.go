@@ -226,7 +226,7 @@ func (m *Manager) createTemp() (*os.File, error) {
 	return f, nil
 }
 
-// adopt turns f, a temp file from createTemp already holding all src.Size
+// adopt turns f, a temp file from createTemp already holding all rem.Size
 // bytes, into a complete store. On error f is closed and removed.
 func (m *Manager) adopt(src Source, rem Remote, f *os.File) (*Store, error) {
 	st, err := f.Stat()

@@ -2,7 +2,8 @@
 // frontends share: names and folders, stable metadata, and open handles that
 // read through each file's one store.
 //
-// Nothing here touches the origin except staging (a HEAD or one-byte probe)
+// Nothing here touches the origin except staging (a HEAD or one-byte probe,
+// and the whole download of a file whose size the origin will not tell)
 // and reads of content through a Handle.
 package vfs
 

@@ -163,9 +163,9 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	e, ok := s.opts.FS.Entry(file.Path)
+	e, ok := s.opts.FS.Entry(file.Path())
 	if !ok { // unstaged already by a concurrent request
-		writeError(w, http.StatusConflict, fmt.Sprintf("%q was unstaged while it was being staged", file.Path))
+		writeError(w, http.StatusConflict, fmt.Sprintf("%q was unstaged while it was being staged", file.Path()))
 		return
 	}
 	writeJSON(w, http.StatusCreated, objectOf(e, s.opts.Mounts()))
@@ -235,7 +235,7 @@ func requestHeader(in map[string]string) (http.Header, error) {
 			return nil, fmt.Errorf("header name %q is not a valid HTTP header name", k)
 		}
 		if !httpguts.ValidHeaderFieldValue(v) {
-			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (control characters other than tab)", k)
+			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (CR, LF, NUL or another control character but tab)", k)
 		}
 		ck := http.CanonicalHeaderKey(k)
 		if reservedHeaders[ck] {

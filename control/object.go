@@ -40,9 +40,9 @@ func objectOf(e vfs.Entry, m Mounts) fileObject {
 		o.Error = oneLine(e.Err.Error())
 	}
 	if f := e.File; f != nil {
-		size, mtime := f.Size, f.ModTime.UTC()
+		size, mtime := f.Size(), f.ModTime().UTC()
 		o.Size, o.MTime = &size, &mtime
-		o.Verified = f.Verified
+		o.Verified = f.Verified()
 		p := e.Progress
 		o.Downloaded = p.Present
 		o.Rate = int64(p.Rate)
@@ -50,7 +50,7 @@ func objectOf(e vfs.Entry, m Mounts) fileObject {
 		o.OpenHandles = p.Handles
 		for _, dir := range []string{m.FUSE, m.Desktop} {
 			if dir != "" {
-				o.Paths = append(o.Paths, filepath.Join(dir, filepath.FromSlash(f.Path)))
+				o.Paths = append(o.Paths, filepath.Join(dir, filepath.FromSlash(f.Path())))
 			}
 		}
 	}

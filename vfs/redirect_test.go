@@ -63,7 +63,7 @@ func TestExpiredRedirectTargetResolvedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := fsys.Open(f.Path)
+	h, err := fsys.Open(f.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

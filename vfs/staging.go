@@ -198,9 +198,9 @@ func (st *staging) entry() Entry {
 func (file *File) entry() Entry {
 	p := file.store.Progress()
 	e := Entry{
-		Name:        file.Path,
-		URL:         file.URL,
-		HeaderNames: file.HeaderNames,
+		Name:        file.Path(),
+		URL:         file.URL(),
+		HeaderNames: file.HeaderNames(),
 		State:       p.State,
 		File:        file,
 		Progress:    p,

@@ -70,7 +70,7 @@ func TestEntriesWhileProbing(t *testing.T) {
 		}
 	}
 	for _, e := range fsys.Entries() {
-		if e.State != vfs.StateIdle || e.File == nil || e.File.Size != 3 || !e.File.Verified {
+		if e.State != vfs.StateIdle || e.File == nil || e.File.Size() != 3 || !e.File.Verified() {
 			t.Errorf("staged entry %+v", e)
 		}
 	}

@@ -52,21 +52,46 @@ type FS struct {
 	closed   bool
 }
 
-// File is one staged remote file. Its metadata never changes while staged.
+// File is one staged remote file. Its metadata never changes while staged,
+// and frontends only read it: the fields are set once by staging.
 type File struct {
-	Path        string // clean path, e.g. "movies/big.iso"
-	URL         string // as staged, query string removed: safe to show
-	Size        int64
-	ModTime     time.Time // whole seconds
-	ETag        string    // ours, strong and quoted: stable while staged
-	ContentType string
-	// Verified is false when the origin sends no validator (neither ETag
-	// nor Last-Modified): a change there is caught only where bytes are
-	// read twice.
-	Verified    bool
-	HeaderNames []string // names of the request headers given at staging, sorted
+	path        string // clean path, e.g. "movies/big.iso"
+	url         string // as staged, query string removed: safe to show
+	size        int64
+	modTime     time.Time // whole seconds
+	etag        string    // ours, strong and quoted: stable while staged
+	contentType string
+	verified    bool
+	headerNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
 }
+
+// Path is the file's clean path, e.g. "movies/big.iso".
+func (f *File) Path() string { return f.path }
+
+// URL is the source as staged, query string removed: safe to show.
+func (f *File) URL() string { return f.url }
+
+// Size is the file's size in bytes.
+func (f *File) Size() int64 { return f.size }
+
+// ModTime is the origin's Last-Modified (else the staging time), in whole
+// seconds.
+func (f *File) ModTime() time.Time { return f.modTime }
+
+// ETag is ours, strong and quoted: stable while staged.
+func (f *File) ETag() string { return f.etag }
+
+// ContentType is decided by extension, else the origin's.
+func (f *File) ContentType() string { return f.contentType }
+
+// Verified is false when the origin sends no validator (neither ETag nor
+// Last-Modified): a change there is caught only where bytes are read twice.
+func (f *File) Verified() bool { return f.verified }
+
+// HeaderNames are the names of the request headers given at staging,
+// sorted. The caller must not change the slice.
+func (f *File) HeaderNames() []string { return f.headerNames }
 
 // Progress of the file's download.
 func (f *File) Progress() store.Progress { return f.store.Progress() }
@@ -147,14 +172,14 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		return nil, err
 	}
 	file = &File{
-		Path:        name,
-		URL:         redact.Bare(source),
-		Size:        st.Size(),
-		ModTime:     mtime,
-		ETag:        etag(r.URL, r.ETag, st.Size(), mtime),
-		ContentType: contentType(name, r.ContentType),
-		Verified:    r.Verified(),
-		HeaderNames: headerNames(req.Header),
+		path:        name,
+		url:         redact.Bare(source),
+		size:        st.Size(),
+		modTime:     mtime,
+		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		contentType: contentType(name, r.ContentType),
+		verified:    r.Verified(),
+		headerNames: headerNames(req.Header),
 		store:       st,
 	}
 	f.mu.Lock()
@@ -279,7 +304,7 @@ func (f *FS) Files() []*File {
 		out = append(out, file)
 	}
 	f.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Path(), b.Path()) })
 	return out
 }
 
@@ -318,7 +343,7 @@ func (f *FS) dirInfoLocked(p string) Info {
 }
 
 func (file *File) info() Info {
-	return Info{Path: file.Path, Size: file.Size, ModTime: file.ModTime, ETag: file.ETag, ContentType: file.ContentType}
+	return Info{Path: file.Path(), Size: file.Size(), ModTime: file.ModTime(), ETag: file.ETag(), ContentType: file.ContentType()}
 }
 
 // ReadDir lists the folder at p, sorted by name. Errors are *fs.PathError.
@@ -364,7 +389,7 @@ func (f *FS) Open(p string) (*Handle, error) {
 		return nil, err
 	}
 	if !file.store.OpenHandle() {
-		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path(), Err: fs.ErrNotExist}
 	}
 	return &Handle{fs: f, file: file}, nil
 }
@@ -405,7 +430,7 @@ func (h *Handle) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), h.fs.opts.CloseTimeout)
 		defer cancel()
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
-			h.fs.log.Warn("release handle", "name", h.file.Path, "err", err)
+			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
 	})
 	return err

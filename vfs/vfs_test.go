@@ -71,17 +71,17 @@ func TestStageLearnsMetadata(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stage: %v", err)
 			}
-			if f.Path != tc.wantName {
-				t.Errorf("name %q, want %q", f.Path, tc.wantName)
+			if f.Path() != tc.wantName {
+				t.Errorf("name %q, want %q", f.Path(), tc.wantName)
 			}
-			if f.Size != tc.opts.Content.Size {
-				t.Errorf("size %d, want %d", f.Size, tc.opts.Content.Size)
+			if f.Size() != tc.opts.Content.Size {
+				t.Errorf("size %d, want %d", f.Size(), tc.opts.Content.Size)
 			}
-			if !f.ModTime.Equal(lm) {
-				t.Errorf("mtime %v, want %v", f.ModTime, lm)
+			if !f.ModTime().Equal(lm) {
+				t.Errorf("mtime %v, want %v", f.ModTime(), lm)
 			}
 			info, err := fsys.Stat(tc.wantName)
-			if err != nil || info.Size != f.Size || info.IsDir || info.ETag == "" || info.ContentType == "" {
+			if err != nil || info.Size != f.Size() || info.IsDir || info.ETag == "" || info.ContentType == "" {
 				t.Fatalf("stat: %+v, %v", info, err)
 			}
 			h, err := fsys.Open("/" + tc.wantName)
@@ -89,12 +89,12 @@ func TestStageLearnsMetadata(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close()
-			got := make([]byte, f.Size+10)
+			got := make([]byte, f.Size()+10)
 			n, err := h.ReadAt(context.Background(), got, 0)
-			if int64(n) != f.Size || !errors.Is(err, io.EOF) {
+			if int64(n) != f.Size() || !errors.Is(err, io.EOF) {
 				t.Fatalf("read n=%d err=%v", n, err)
 			}
-			if !bytes.Equal(got[:n], tc.opts.Content.Bytes(0, f.Size)) {
+			if !bytes.Equal(got[:n], tc.opts.Content.Bytes(0, f.Size())) {
 				t.Fatal("content differs from origin")
 			}
 		})
@@ -109,8 +109,8 @@ func TestMtimeIsStagingTimeWithoutLastModified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ModTime.Before(before) || f.ModTime.Nanosecond() != 0 || f.ModTime.After(time.Now()) {
-		t.Fatalf("mtime %v: want staging time in whole seconds", f.ModTime)
+	if f.ModTime().Before(before) || f.ModTime().Nanosecond() != 0 || f.ModTime().After(time.Now()) {
+		t.Fatalf("mtime %v: want staging time in whole seconds", f.ModTime())
 	}
 }
 

@@ -143,7 +143,7 @@ func failure(err error) answer {
 
 // stallAnswer is the 504 for a read that got no byte for limit.
 func stallAnswer(f *vfs.File, limit time.Duration) answer {
-	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path, limit)
+	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path(), limit)
 	if last := f.Progress().Err; last != nil {
 		msg += "; last origin error: " + last.Error()
 	}

@@ -88,8 +88,8 @@ func TestGvfs(t *testing.T) {
 	for _, want := range []string{
 		"standard::size: " + strconv.FormatInt(e.content.Size, 10),
 		"standard::content-type: video/mp4",
-		"etag::value: " + f.ETag, // gvfs keeps the quotes
-		"time::modified: " + strconv.FormatInt(f.ModTime.Unix(), 10),
+		"etag::value: " + f.ETag(), // gvfs keeps the quotes
+		"time::modified: " + strconv.FormatInt(f.ModTime().Unix(), 10),
 	} {
 		if !strings.Contains(info, want) {
 			t.Errorf("gio info movie.mp4 lacks %q:\n%s", want, info)

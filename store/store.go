@@ -90,7 +90,7 @@ type Store struct {
 	lastErr    error
 	permErr    error // why the store is failed (phaseFailed)
 	lastAccess time.Time
-	ctx        context.Context // cancelled on Close and eviction
+	ctx        context.Context // cancelled on close and eviction
 	cancel     context.CancelFunc
 }
 
@@ -192,7 +192,7 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		s.scheduleLocked()
 		s.mu.Unlock()
 
-		// Close wakes every waiter with ErrClosed, so w.ch is all there is
+		// close wakes every waiter with ErrClosed, so w.ch is all there is
 		// to wait for besides the reader's own context.
 		select {
 		case <-w.ch:
@@ -311,7 +311,7 @@ func (s *Store) wakeLocked(err error) {
 func (s *Store) OpenHandle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Unstaged with no handle left means Close is on its way, even if it
+	// Unstaged with no handle left means close is on its way, even if it
 	// has not taken the lock yet.
 	if s.phase == phaseClosed || (!s.staged && s.handles == 0) {
 		return false
@@ -370,7 +370,7 @@ func (s *Store) close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	// idle first: with nothing in flight, an expired ctx must not fail Close.
+	// idle first: with nothing in flight, an expired ctx must not fail close.
 	select {
 	case <-idle:
 	default:
@@ -405,7 +405,7 @@ func (s *Store) close(ctx context.Context) error {
 // into reserved blocks cost far less CPU than growing a sparse file piece by
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
-// It runs once per download, in a fetcher, so Close and evict wait for it.
+// It runs once per download, in a fetcher, so close and evict wait for it.
 // When the disk is full it evicts idle files to make room; when that is not
 // enough, the download stops and reads of missing bytes fail with
 // ErrNoSpace until a later read finds room.

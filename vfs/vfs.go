@@ -103,7 +103,7 @@ type Info struct {
 	Size        int64
 	ModTime     time.Time
 	ETag        string
-	ContentType string
+	ContentType string // a file's is never empty (application/octet-stream at worst)
 }
 
 // Name is the last path element ("/" for the root).

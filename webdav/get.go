@@ -49,10 +49,7 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, info vfs.Info
 			return
 		}
 	}
-	ct := info.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
+	ct := info.ContentType // never empty for a file (vfs falls back to application/octet-stream)
 	h.Set("Content-Type", ct)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if scriptable(ct) {

@@ -205,7 +205,7 @@ func TestObject(t *testing.T) {
 func TestEventsStream(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 3, Size: 64 << 10}, Name: "/e.bin"})
 	e := newEnv(t, control.Options{})
-	if _, err := e.fsys.Stage(context.Background(), o.URL(), "first.bin"); err != nil {
+	if _, err := e.fsys.Stage(context.Background(), vfs.Request{URL: o.URL(), Name: "first.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(e.srv.URL + "/.fsm/api/v1/events")
@@ -249,7 +249,7 @@ func TestEventsStream(t *testing.T) {
 		}
 	}
 	next(func(v ev) bool { return v.kind == "file" && strings.Contains(v.data, `"first.bin"`) }, "the initial snapshot")
-	if _, err := e.fsys.Stage(context.Background(), o.URL(), "second.bin"); err != nil {
+	if _, err := e.fsys.Stage(context.Background(), vfs.Request{URL: o.URL(), Name: "second.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	next(func(v ev) bool { return v.kind == "file" && strings.Contains(v.data, `"second.bin"`) }, "a new file")

@@ -24,16 +24,16 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 		o.Error = answer.OneLine(e.Err.Error())
 	}
 	if f := e.File; f != nil {
-		size, mtime := f.Size, f.ModTime.UTC()
+		size, mtime := f.Size(), f.ModTime().UTC()
 		o.Size, o.MTime = &size, &mtime
-		o.Verified = f.Verified
+		o.Verified = f.Verified()
 		p := e.Progress
 		o.Downloaded = p.Present
 		o.Rate = int64(p.Rate)
 		o.Connections = p.Conns
 		o.OpenHandles = p.Handles
 		for _, m := range mounts {
-			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
+			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path())))
 		}
 	}
 	return o

@@ -23,6 +23,7 @@ import (
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 	"fsm/webdav"
 )
 
@@ -45,7 +46,7 @@ func newTree(t *testing.T, wrap func(http.Handler) http.Handler) *tree {
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := fsys.Stage(ctx, origin.URL(), "docs/file.bin"); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL(), Name: "docs/file.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	var h http.Handler = webdav.NewHandler(fsys, webdav.Options{Logger: log})

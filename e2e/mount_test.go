@@ -97,7 +97,7 @@ func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	file, err := fsys.Stage(ctx, source, fileName)
+	file, err := fsys.Stage(ctx, vfs.Request{URL: source, Name: fileName})
 	if err != nil {
 		t.Fatal(err)
 	}

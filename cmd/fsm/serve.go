@@ -302,7 +302,7 @@ func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Log
 				return
 			}
 			defer func() { <-sem }()
-			if _, err := fsys.StageWith(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
+			if _, err := fsys.Stage(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
 				log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
 			}
 		}()

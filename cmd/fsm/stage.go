@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/dustin/go-humanize"
+	"golang.org/x/net/http/httpguts"
 
 	"fsm/control/api"
 	"fsm/internal/redact"
@@ -116,7 +117,7 @@ func parseHeaders(hs []string) (map[string]string, error) {
 	for i, h := range hs {
 		name, value, ok := strings.Cut(h, ":")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || !validHeaderName(name) {
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("--header #%d: want 'Name: value' with a header name before the ':'", i+1)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
@@ -129,17 +130,4 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		out[key] = value
 	}
 	return out, nil
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }

@@ -24,7 +24,7 @@ type Link struct {
 	moved atomic.Int64 // bytes whose slot has come
 }
 
-// NewLink returns a link of bytesPerSecond (> 0) with no credit saved up.
+// NewLink returns a link of bytesPerSecond (> 0), idle so far.
 func NewLink(bytesPerSecond int64) *Link { return &Link{rate: max(bytesPerSecond, 1)} }
 
 // LinkChunk is the most one Take of the paced writer and reader reserves:
@@ -44,9 +44,8 @@ func (l *Link) reserve(n int64) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if l.next.IsZero() {
-		l.next = now // a new link starts with no credit
-	}
+	// An idle link, a new one included, has saved up linkSlack: the first
+	// window of a measurement sees the link's rate, not a slow start.
 	if floor := now.Add(-linkSlack); l.next.Before(floor) {
 		l.next = floor
 	}

@@ -24,7 +24,9 @@ type Mounted struct {
 	fs     *fileSystem
 	cancel context.CancelFunc // releases every blocked read
 	done   chan struct{}      // closed when cgofuse's Mount returned
-	err    error              // why mounting failed; written before done closes
+	// forgetUnstage removes m.unstaged from the FS's unstage hooks.
+	forgetUnstage func()
+	err           error // why mounting failed; written before done closes
 
 	// mu serializes unmount attempts and guards the fields below.
 	mu sync.Mutex
@@ -88,6 +90,7 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 	}
 	m.fs = newFileSystem(ctx, fsys, opts, m.initialized)
 	m.host = cgofuse.NewFileSystemHost(m.fs)
+	m.forgetUnstage = fsys.OnUnstage(m.unstaged)
 	go m.run(mountArgs(opts))
 	select {
 	case <-m.fs.ready:
@@ -107,7 +110,9 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 // max_threads; max_read breaks fuse3 mounts through cgofuse): see docs/FUSE.md.
 func mountArgs(opts Options) []string {
 	clean := strings.NewReplacer(",", "_", "\\", "_", "=", "_").Replace
-	args := []string{"-o", "ro", "-o", "fsname=" + clean(opts.FSName)}
+	// Not "-o ro": fsm unlinks an unstaged file still open through its own
+	// mount (restage.go); every other change fails with EROFS.
+	args := []string{"-o", "fsname=" + clean(opts.FSName)}
 	switch runtime.GOOS {
 	case "darwin":
 		args = append(args, "-o", "volname="+clean(opts.VolName))
@@ -130,6 +135,7 @@ func mountArgs(opts Options) []string {
 
 func (m *Mounted) run(args []string) {
 	defer close(m.done)
+	defer m.forgetUnstage()
 	defer m.fs.closeAll() // handles the kernel never released (connection aborted)
 	defer m.cancel()
 	defer func() {

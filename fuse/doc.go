@@ -42,7 +42,7 @@ type Options struct {
 	CacheIncomplete bool
 	Logger          *slog.Logger // nil: slog.Default()
 
-	onRelease  func(path string)     // test hook: a handle was released
+	onRelease  func(path string)     // test hook: a handle of the staged name path was released
 	onReadFail func(why readFailure) // test hook: a read answered EIO
 }
 

@@ -393,11 +393,14 @@ func (f *fileSystem) Release(path string, fh uint64) (errc int) {
 	if h == nil {
 		return 0
 	}
+	// The staged name, not libfuse's path: that is a ".fuse_hidden…" name
+	// for a file unstaged while open (restage.go).
+	name := "/" + h.File().Path
 	if err := h.Close(); err != nil {
-		f.log.Warn("fuse: release", "path", path, "err", err)
+		f.log.Warn("fuse: release", "path", name, "err", err)
 	}
 	if f.opts.onRelease != nil {
-		f.opts.onRelease(path)
+		f.opts.onRelease(name)
 	}
 	return 0
 }

@@ -198,8 +198,10 @@ func (m *Mounted) Drain(ctx context.Context) error {
 // (bounded by ctx) until the FUSE server has stopped. It returns an error when
 // ctx ends first, typically because a process still has a file or the
 // current directory open on the mount; the mount is detached from the tree
-// either way. Calling it again, or after the mount ended, is harmless: fsm
-// removes only its own mount, and only once.
+// then. When another mount was placed over fsm's, it returns at once with an
+// error saying that fsm's mount stays beneath it and how to remove it; fsm
+// never unmounts the other. Calling it again, or after the mount ended, is
+// harmless: fsm removes only its own mount, and only once.
 func (m *Mounted) Unmount(ctx context.Context) error {
 	m.cancel()
 	if err := m.remove(); err != nil {
@@ -227,6 +229,10 @@ func (m *Mounted) remove() error {
 	if m.phase == unmountedPhase || m.ended() {
 		return nil
 	}
-	m.phase = unmountedPhase
-	return m.unmountOwn()
+	err := m.unmountOwn()
+	if !errors.As(err, new(*coveredError)) {
+		// Tried once (a covered mount was not touched: try again later).
+		m.phase = unmountedPhase
+	}
+	return err
 }

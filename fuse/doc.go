@@ -44,6 +44,7 @@ type Options struct {
 
 	onRelease  func(path string)     // test hook: a handle of the staged name path was released
 	onReadFail func(why readFailure) // test hook: a read answered EIO
+	noHide     bool                  // test hook: never unlink an unstaged open file (restage.go's fallback)
 }
 
 const defaultReadTimeout = 50 * time.Second

@@ -55,7 +55,7 @@ func (m *Mounted) unstaged(file *vfs.File) {
 	default:
 		return // not mounted yet: the kernel has no node
 	}
-	if runtime.GOOS == "windows" || m.ended() || !m.fs.beginHide(file) {
+	if runtime.GOOS == "windows" || m.fs.opts.noHide || m.ended() || !m.fs.beginHide(file) {
 		return
 	}
 	name := filepath.Join(m.dir, filepath.FromSlash(file.Path))

@@ -33,12 +33,18 @@ type restageEnv struct {
 
 func newRestageEnv(t *testing.T) *restageEnv {
 	t.Helper()
+	return newRestageEnvWith(t, Options{})
+}
+
+func newRestageEnvWith(t *testing.T, opts Options) *restageEnv {
+	t.Helper()
 	requireFUSE(t)
 	log := testLogger(t)
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	e := &restageEnv{t: t, fsys: fsys, dir: t.TempDir(), name: fileName}
 	e.path = filepath.Join(e.dir, e.name)
-	mount(t, fsys, e.dir, Options{Logger: log})
+	opts.Logger = log
+	mount(t, fsys, e.dir, opts)
 	return e
 }
 
@@ -230,4 +236,63 @@ func randomReads(f *os.File, c testorigin.Content, seed uint64, d time.Duration,
 		}
 	}
 	return nil
+}
+
+// Without the unlink that gives a re-staged name a new node (it failed, or
+// the name was staged again in between), old and new handles share one
+// inode: the new one reads past the page cache, and both get their own
+// bytes.
+func TestRestageSharedNodeFallback(t *testing.T) {
+	e := newRestageEnvWith(t, Options{noHide: true})
+	const size = 2<<20 + 555
+	a := testorigin.Content{Seed: 401, Size: size}
+	b := testorigin.Content{Seed: 402, Size: size}
+	e.stage(a, testorigin.Options{})
+	e.readWhole(a, 0)
+	old, err := os.Open(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	readAll(t, old, a, "old handle before restage")
+	e.unstage()
+	ob := testorigin.New(t, testorigin.Options{Content: b})
+	if _, err := e.fsys.Stage(context.Background(), ob.URL(), e.name); err != nil {
+		t.Fatal(err)
+	}
+	// Complete before the mount opens it, or it would open direct_io for
+	// that reason alone.
+	vh, err := e.fsys.Open(e.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vh.ReadAt(context.Background(), make([]byte, size), 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	vh.Close()
+	cur, err := os.Open(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	readAll(t, cur, b, "new handle")
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i, h := range []struct {
+		f *os.File
+		c testorigin.Content
+	}{{old, a}, {cur, b}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- randomReads(h.f, h.c, uint64(10+i), 2*time.Second, 3000)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -166,6 +166,22 @@ func TestRestageOldAndNewHandlesConcurrently(t *testing.T) {
 			}
 			defer cur.Close()
 
+			fstats := func(when string) {
+				for _, h := range []struct {
+					what string
+					f    *os.File
+					size int64
+				}{{"old", old, tc.sizeA}, {"new", cur, tc.sizeB}} {
+					fi, err := h.f.Stat()
+					if err != nil {
+						t.Errorf("fstat %s handle %s: %v", h.what, when, err)
+					} else if fi.Size() != h.size {
+						t.Errorf("fstat %s handle %s: size %d, want %d", h.what, when, fi.Size(), h.size)
+					}
+				}
+			}
+			fstats("right after the restage")
+			start := time.Now()
 			var wg sync.WaitGroup
 			errs := make(chan error, 2)
 			for i, h := range []struct {
@@ -185,20 +201,11 @@ func TestRestageOldAndNewHandlesConcurrently(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			// After the reads (longer than the kernel's 1 s attribute
-			// timeout), so fstat asks fsm, not the kernel's cache.
-			for _, h := range []struct {
-				what string
-				f    *os.File
-				size int64
-			}{{"old", old, tc.sizeA}, {"new", cur, tc.sizeB}} {
-				fi, err := h.f.Stat()
-				if err != nil {
-					t.Errorf("fstat %s handle: %v", h.what, err)
-				} else if fi.Size() != h.size {
-					t.Errorf("fstat %s handle: size %d, want %d", h.what, fi.Size(), h.size)
-				}
-			}
+			// Let the kernel's cached attributes (1 s in libfuse3) expire,
+			// if the reads took less: fstat then asks fsm, by the node's
+			// name in libfuse.
+			time.Sleep(time.Until(start.Add(1500 * time.Millisecond)))
+			fstats("after the reads")
 			if fi, err := os.Stat(e.path); err != nil || fi.Size() != tc.sizeB {
 				t.Errorf("stat %s: %v, %v; want size %d", e.path, fi, err, tc.sizeB)
 			}

@@ -110,9 +110,12 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 // max_threads; max_read breaks fuse3 mounts through cgofuse): see docs/FUSE.md.
 func mountArgs(opts Options) []string {
 	clean := strings.NewReplacer(",", "_", "\\", "_", "=", "_").Replace
-	// Not "-o ro": fsm unlinks an unstaged file still open through its own
-	// mount (restage.go); every other change fails with EROFS.
+	// Not "-o ro" where fsm unlinks an unstaged file still open through its
+	// own mount (restage.go); every other change fails with EROFS.
 	args := []string{"-o", "fsname=" + clean(opts.FSName)}
+	if !hideByUnlink {
+		args = append([]string{"-o", "ro"}, args...)
+	}
 	switch runtime.GOOS {
 	case "darwin":
 		args = append(args, "-o", "volname="+clean(opts.VolName))

@@ -40,6 +40,11 @@ import (
 //     between), a new staging opened while an older one is open on the
 //     same node is read with direct_io, bypassing the shared page cache.
 
+// hideByUnlink: fsm unlinks unstaged open files through its mount (and so
+// mounts without "-o ro") on Linux only, the one system where this is
+// tested; elsewhere only the keep_cache and direct_io rules apply.
+const hideByUnlink = runtime.GOOS == "linux"
+
 // hideTimeout bounds how long Unstage waits for the kernel to take the
 // unlink: an unlink waits for a free libfuse worker thread.
 const hideTimeout = 5 * time.Second
@@ -55,7 +60,7 @@ func (m *Mounted) unstaged(file *vfs.File) {
 	default:
 		return // not mounted yet: the kernel has no node
 	}
-	if runtime.GOOS == "windows" || m.fs.opts.noHide || m.ended() || !m.fs.beginHide(file) {
+	if !hideByUnlink || m.fs.opts.noHide || m.ended() || !m.fs.beginHide(file) {
 		return
 	}
 	name := filepath.Join(m.dir, filepath.FromSlash(file.Path))

@@ -27,7 +27,8 @@ const (
 func (logind) hold(ctx context.Context, why string) (func() error, error) {
 	// ConnectSystemBus honours DBUS_SYSTEM_BUS_ADDRESS; WithContext closes
 	// the connection (and so ends a stuck handshake) when ctx ends.
-	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	var caught fdCatcher
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx), dbus.WithIncomingInterceptor(caught.intercept))
 	if err != nil {
 		return nil, fmt.Errorf("system D-Bus: %w", err)
 	}
@@ -37,6 +38,7 @@ func (logind) hold(ctx context.Context, why string) (func() error, error) {
 		CallWithContext(ctx, inhibitCall, 0, "sleep", "fsm", why, "block").
 		Store(&fd)
 	if err != nil {
+		caught.finish(-1)
 		var derr dbus.Error
 		if !errors.As(err, &derr) {
 			return nil, fmt.Errorf("logind Inhibit: %w", err)
@@ -48,6 +50,7 @@ func (logind) hold(ctx context.Context, why string) (func() error, error) {
 		// (AccessDenied from polkit, say).
 		return nil, fmt.Errorf("logind Inhibit: %s: %w", derr.Name, err)
 	}
+	caught.finish(int(fd))
 	// Go receives descriptors close-on-exec already; set it again so no
 	// child (a mount helper) can keep the lock alive after we let go.
 	unix.CloseOnExec(int(fd))

@@ -136,10 +136,16 @@ func (k *Keeper) poke() {
 func (k *Keeper) activeLocked() int { return k.holds + k.reported }
 
 // Close releases whatever is held and stops the keeper; later Hold and Set
-// only count. It returns ctx's error if the release is still under way
-// when ctx ends (the loop then finishes it on its own).
+// only count. A lock being taken is waited for (its answer must not be
+// lost), 10 s at most, and released. Close returns ctx's error if that is
+// still under way when ctx ends; the keeper then finishes it on its own.
 func (k *Keeper) Close(ctx context.Context) error {
 	k.stop()
+	select {
+	case <-k.done: // first, alone: a finished release wins over a dead ctx
+		return nil
+	default:
+	}
 	select {
 	case <-k.done:
 		return nil

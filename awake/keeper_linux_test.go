@@ -183,3 +183,20 @@ func TestUnavailableSaidOnce(t *testing.T) {
 		})
 	}
 }
+
+// Close while the Inhibit answer is on its way still releases the lock the
+// answer brings. (A cancelled call once lost its descriptor inside godbus,
+// leaving the lock held until fsm exited, in about one run in thirty.)
+func TestCloseWhileTakingReleases(t *testing.T) {
+	addr := startBus(t)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
+	f := startLogind(t, addr, "")
+	for range 100 {
+		k := New(Options{Logger: fsmtest.Logger(t)})
+		k.Set(1)
+		in := f.next(t) // the answer is sent; the keeper may not have it yet
+		closeKeeper(t, k)
+		waitReleased(t, in)
+	}
+	f.noMoreCalls(t)
+}

@@ -13,7 +13,7 @@ type mechanism interface {
 }
 
 // holdTimeout bounds one attempt to take the lock: a bus that never
-// answers must not keep the loop from noticing Close.
+// answers must not keep the loop from noticing Close for long.
 const holdTimeout = 10 * time.Second
 
 // run is the keeper's one goroutine: it alone calls the mechanism, so
@@ -35,9 +35,9 @@ func (k *Keeper) run(ctx context.Context) {
 			return
 		}
 		if err := release(); err != nil {
-			k.log.Warn("awake: releasing the sleep lock", "err", err)
+			k.log.Warn("cannot release the sleep lock", "err", err)
 		} else {
-			k.log.Debug("awake: sleep allowed again")
+			k.log.Debug("sleep allowed again")
 		}
 		release = nil
 	}
@@ -58,7 +58,12 @@ func (k *Keeper) run(ctx context.Context) {
 			}
 			k.setPhase(PhaseHolding, "")
 		case n > 0 && !failed:
-			hctx, cancel := context.WithTimeout(ctx, holdTimeout)
+			// Not cancelled by Close: an Inhibit answer that arrives after
+			// its call gave up can leave its descriptor, and so the lock,
+			// open in fsm for good (godbus loses it while the connection
+			// closes). Close waits for the answer instead, holdTimeout at
+			// most, and then releases the lock it brought.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holdTimeout)
 			rel, err := k.mech.hold(hctx, Why)
 			cancel()
 			if ctx.Err() != nil {
@@ -71,15 +76,15 @@ func (k *Keeper) run(ctx context.Context) {
 				failed = true
 				if !said {
 					said = true
-					k.log.Info("awake: cannot keep the computer awake during transfers; carrying on without", "err", err)
+					k.log.Info("cannot keep the computer awake during transfers; carrying on without", "err", err)
 				} else {
-					k.log.Debug("awake: sleep lock still unavailable", "err", err)
+					k.log.Debug("sleep lock still unavailable", "err", err)
 				}
 				k.setPhase(PhaseUnavailable, err.Error())
 				break
 			}
 			release = rel
-			k.log.Debug("awake: keeping the computer awake", "why", Why)
+			k.log.Debug("keeping the computer awake", "why", Why)
 			k.setPhase(PhaseHolding, "")
 		case n == 0 && release != nil && graceC == nil:
 			grace.Reset(k.grace)

@@ -37,6 +37,9 @@ func (p Phase) String() string {
 	return fmt.Sprintf("Phase(%d)", int(p))
 }
 
+// MarshalText makes a Phase its name in JSON ("holding").
+func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
 // Status says whether the keeper is keeping the computer awake and why.
 type Status struct {
 	// Active reports whether sleep is prevented right now.

@@ -2,7 +2,9 @@ package awake
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,6 +24,9 @@ func TestPhaseNames(t *testing.T) {
 	} {
 		if got := p.String(); got != want {
 			t.Errorf("Phase %d is %q, want %q", int(p), got, want)
+		}
+		if b, err := json.Marshal(Status{Phase: p}); err != nil || !strings.Contains(string(b), `"Phase":"`+want+`"`) {
+			t.Errorf("Phase %d in JSON: %s, %v; want %q", int(p), b, err, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -33,6 +34,9 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// IndexClient fetches folders' index pages (StageFolder). Nil: a client
+	// with the default transport and a 60 s bound per page.
+	IndexClient *http.Client
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -49,7 +53,14 @@ type FS struct {
 	pending  map[string]bool      // names reserved by stagings in progress
 	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
+	folders  map[string]*folder   // staged folder sources, by name
 	closed   bool
+
+	queue queue // the one staging queue; has its own lock
+	// life ends at Close: the background stagings of folders' files run
+	// under it, since no request waits for them.
+	life    context.Context
+	endLife context.CancelFunc
 
 	unstageHooks unstageHooks // has its own lock
 }
@@ -66,6 +77,11 @@ type File struct {
 	verified    bool
 	headerNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
+	folder      *folder // the staged folder it came from, else nil
+
+	// gone: a refresh found it no longer in its folder's index while a
+	// handle was open; the last Close unstages it. Guarded by FS.mu.
+	gone bool
 }
 
 // Path is the file's clean path, e.g. "movies/big.iso".
@@ -127,8 +143,15 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
+	if opts.IndexClient == nil {
+		opts.IndexClient = &http.Client{Timeout: 60 * time.Second}
+	}
 	now := time.Now().Truncate(time.Second)
+	life, endLife := context.WithCancel(context.Background())
 	return &FS{
+		life:     life,
+		endLife:  endLife,
+		folders:  make(map[string]*folder),
 		opts:     opts,
 		log:      opts.Logger,
 		started:  now,
@@ -163,19 +186,39 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		}
 		reserved = name
 	}
-	now := time.Now()
-	mtime := r.LastModified
-	if mtime.IsZero() {
-		mtime = now
-	}
-	mtime = mtime.Truncate(time.Second)
-	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: source, Header: req.Header}, r)
+	file, err = f.newFile(ctx, req, name, r)
 	if err != nil {
 		return nil, err
 	}
-	file = &File{
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		file.store.Unstage(ctx)
+		return nil, errClosed
+	}
+	f.files[name] = file
+	f.dropFailedLocked(name)
+	f.touchLocked(name, time.Now())
+	f.mu.Unlock()
+	f.log.Info("staged", "name", name, "size", file.Size(), "url", redact.URL(source))
+	return file, nil
+}
+
+// newFile stages the probed source r under name in the store and returns
+// its File, not yet in the tree.
+func (f *FS) newFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
+	mtime := r.LastModified
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	mtime = mtime.Truncate(time.Second)
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r)
+	if err != nil {
+		return nil, err
+	}
+	return &File{
 		path:        name,
-		url:         redact.Bare(source),
+		url:         redact.Bare(req.URL),
 		size:        st.Size(),
 		modTime:     mtime,
 		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
@@ -183,19 +226,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		verified:    r.Verified(),
 		headerNames: headerNames(req.Header),
 		store:       st,
-	}
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		st.Unstage(ctx)
-		return nil, errClosed
-	}
-	f.files[name] = file
-	f.dropFailedLocked(name)
-	f.touchLocked(name, now)
-	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
-	return file, nil
+	}, nil
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
@@ -226,6 +257,9 @@ func (f *FS) clashLocked(name string) error {
 		if taken(dir) {
 			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
+	}
+	if err := f.folderClashLocked(name); err != nil {
+		return err
 	}
 	prefix := name + "/"
 	for p := range f.files {
@@ -264,8 +298,13 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
-		dropped := f.dropFailedLocked(name)
-		probing := f.probingLocked(name)
+		if fo := f.folders[name]; fo != nil {
+			n := len(fo.members)
+			f.mu.Unlock()
+			return fmt.Errorf("unstage %s: %w of %d files; unstage it recursively to remove it and everything in it", name, ErrIsFolder, n)
+		}
+		dropped := f.dropFailedLocked(name) || f.dropFailedMemberLocked(name)
+		probing := f.probingLocked(name) || f.probingMemberLocked(name)
 		f.mu.Unlock()
 		switch {
 		case dropped:
@@ -277,6 +316,9 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
+	if fo := file.folder; fo != nil && f.folders[fo.name] == fo {
+		delete(fo.members, name) // until a refresh finds it in the index again
+	}
 	f.touchLocked(name, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
@@ -402,6 +444,7 @@ func (f *FS) Close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.endLife() // folders' queued stagings end without a request
 }
 
 // Handle is an open file. ReadAt may be called concurrently.
@@ -435,6 +478,7 @@ func (h *Handle) Close() error {
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
 			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
+		h.fs.dropGone(ctx, h.file)
 	})
 	return err
 }

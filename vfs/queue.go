@@ -1,0 +1,77 @@
+package vfs
+
+import (
+	"context"
+	"sync"
+)
+
+// StagingConcurrency bounds the probes the staging queue runs at once, so
+// a long list of sources, or a folder of thousands of files, neither floods
+// one origin nor delays the first files.
+const StagingConcurrency = 4
+
+// queue runs staging jobs in the order given, at most StagingConcurrency at
+// once. It is the FS's one staging queue: sources given at start and the
+// files of every folder share it. A queued job costs its closure, not a
+// goroutine.
+type queue struct {
+	mu      sync.Mutex
+	jobs    []func() // waiting, oldest first; guarded by mu
+	running int      // workers running; guarded by mu
+}
+
+// push queues job. A worker is started when fewer than StagingConcurrency
+// run; a running worker takes the next job when it is done with one.
+func (q *queue) push(job func()) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, job)
+	start := q.running < StagingConcurrency
+	if start {
+		q.running++
+	}
+	q.mu.Unlock()
+	if start {
+		go q.work()
+	}
+}
+
+func (q *queue) work() {
+	for {
+		q.mu.Lock()
+		if len(q.jobs) == 0 {
+			q.running--
+			q.jobs = nil // let a drained backlog's array go
+			q.mu.Unlock()
+			return
+		}
+		job := q.jobs[0]
+		q.jobs[0] = nil
+		q.jobs = q.jobs[1:]
+		q.mu.Unlock()
+		job()
+	}
+}
+
+// StageAll stages reqs in the background through the staging queue while
+// the caller goes on: each file appears when its probe is done. failed is
+// called (from the queue's goroutine) for each source that fails while ctx
+// is live. The returned channel closes when every staging has ended; once
+// ctx ends the ones still queued end without a request.
+func (f *FS) StageAll(ctx context.Context, reqs []Request, failed func(Request, error)) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(len(reqs))
+	for _, req := range reqs {
+		f.queue.push(func() {
+			defer wg.Done()
+			if ctx.Err() != nil {
+				return
+			}
+			if _, err := f.Stage(ctx, req); err != nil && ctx.Err() == nil && failed != nil {
+				failed(req, err)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
+}

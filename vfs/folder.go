@@ -11,9 +11,22 @@ import (
 	"strings"
 	"time"
 
-	"fsm/index"
 	"fsm/internal/redact"
 )
+
+// Listed is one file a folder's index links to.
+type Listed struct {
+	// Path is the file's path below the folder, one decoded element per
+	// path segment. An element may hold anything, "/" included: the name
+	// rules decide whether it can be staged.
+	Path []string
+	URL  string // absolute
+}
+
+// Lister reads the index page at url, and its sub-folders' pages up to
+// depth levels below it (0: its own page only), sending header with each
+// request. A listing is all or nothing; its errors name the page.
+type Lister func(ctx context.Context, url string, header http.Header, depth int) ([]Listed, error)
 
 // ErrIsFolder marks a file operation on a staged folder (unstaging one
 // without asking for its files to go too).
@@ -21,7 +34,7 @@ var ErrIsFolder = errors.New("is a folder")
 
 // DefaultFolderDepth is how many levels of sub-folders a folder source
 // follows when the request does not say.
-const DefaultFolderDepth = index.DefaultDepth
+const DefaultFolderDepth = 8
 
 // maxFolderDepth: a name is at most maxNameDepth elements deep, so deeper
 // sub-folders could hold no stageable file.
@@ -99,14 +112,14 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 	if req.Depth < 0 || req.Depth > maxFolderDepth {
 		return Folder{}, false, fmt.Errorf("%w: depth %d: want 0 to %d", ErrBadName, req.Depth, maxFolderDepth)
 	}
+	if f.opts.List == nil {
+		return Folder{}, false, errors.New("stage folder: this tree has no index lister (vfs.Options.List)")
+	}
 	fo, refreshed, err := f.claimFolder(name, req)
 	if err != nil {
 		return Folder{}, false, err
 	}
-	listed, err := index.List(ctx, headerDoer{f.opts.IndexClient, fo.header}, req.URL, index.Options{
-		Depth:  indexDepth(req.Depth),
-		Logger: f.log.With("folder", name),
-	})
+	listed, err := f.opts.List(ctx, req.URL, fo.header, req.Depth)
 	if err != nil {
 		f.releaseFolder(fo, refreshed)
 		return Folder{}, false, err
@@ -380,7 +393,7 @@ func (f *FS) memberEntriesLocked(fo *folder, out []Entry) []Entry {
 // memberNames turns a listing into members by full name. A path that
 // breaks the name rules, or that a file and a folder of the listing both
 // need, is a member that failed with the reason.
-func memberNames(folderName string, listed []index.Entry) map[string]*member {
+func memberNames(folderName string, listed []Listed) map[string]*member {
 	out := make(map[string]*member, len(listed))
 	for _, e := range listed {
 		name, err := memberName(folderName, e.Path)
@@ -431,27 +444,6 @@ func folderName(raw string) (string, error) {
 		return "", fmt.Errorf("%w %q: holds a /; give a name", ErrBadName, base)
 	}
 	return base, nil
-}
-
-// indexDepth is Depth in index.Options' terms, where 0 is its default.
-func indexDepth(depth int) int {
-	if depth == 0 {
-		return -1
-	}
-	return depth
-}
-
-// headerDoer sends a folder's request headers with its index pages too.
-type headerDoer struct {
-	c *http.Client
-	h http.Header
-}
-
-func (d headerDoer) Do(req *http.Request) (*http.Response, error) {
-	for k, vs := range d.h {
-		req.Header[k] = vs
-	}
-	return d.c.Do(req)
 }
 
 // folderClashLocked reports a name that a staged folder owns (the folder

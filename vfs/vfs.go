@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -34,9 +33,9 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
-	// IndexClient fetches folders' index pages (StageFolder). Nil: a client
-	// with the default transport and a 60 s bound per page.
-	IndexClient *http.Client
+	// List reads folders' index pages (StageFolder); internal/folderlist
+	// has the one fsm uses. Nil: StageFolder refuses.
+	List Lister
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -142,9 +141,6 @@ func New(opts Options) *FS {
 	}
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
-	}
-	if opts.IndexClient == nil {
-		opts.IndexClient = &http.Client{Timeout: 60 * time.Second}
 	}
 	now := time.Now().Truncate(time.Second)
 	life, endLife := context.WithCancel(context.Background())

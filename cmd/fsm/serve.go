@@ -17,6 +17,7 @@ import (
 	"fsm/desktop"
 	"fsm/fuse"
 	"fsm/guard"
+	"fsm/internal/folderlist"
 	"fsm/store"
 	"fsm/vfs"
 	"fsm/webdav"
@@ -145,7 +146,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, List: folderlist.New(nil, log)})
 	s.url = "http://" + ln.Addr().String() + "/"
 	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
 		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)

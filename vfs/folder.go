@@ -462,7 +462,6 @@ func (f *FS) folderClashLocked(name string) error {
 	return nil
 }
 
-
 // dropFailedMemberLocked forgets the failed folder file name and reports
 // whether there was one; a refresh tries it again.
 func (f *FS) dropFailedMemberLocked(name string) bool {

@@ -418,11 +418,19 @@ func memberNames(folderName string, listed []Listed) map[string]*member {
 // memberName is the tree name of the file at p under folderName, and why
 // it cannot be staged (or nil).
 func memberName(folderName string, p []string) (string, error) {
-	name := folderName + "/" + strings.Join(p, "/")
-	for _, el := range p {
+	var bad string
+	elems := make([]string, len(p))
+	for i, el := range p {
+		elems[i] = el
 		if strings.Contains(el, "/") {
-			return name, fmt.Errorf("%w %q: element %q holds a /", ErrBadName, shorten(name), el)
+			// Listed as the index escapes it, so it reads as one name.
+			elems[i] = strings.ReplaceAll(el, "/", "%2F")
+			bad = el
 		}
+	}
+	name := folderName + "/" + strings.Join(elems, "/")
+	if bad != "" {
+		return name, fmt.Errorf("%w %q: element %q holds a /", ErrBadName, shorten(name), bad)
 	}
 	return name, CheckName(name)
 }

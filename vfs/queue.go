@@ -16,8 +16,9 @@ const StagingConcurrency = 4
 // goroutine.
 type queue struct {
 	mu      sync.Mutex
-	jobs    []func() // waiting, oldest first; guarded by mu
-	running int      // workers running; guarded by mu
+	jobs    []func()      // waiting, oldest first; guarded by mu
+	running int           // workers running; guarded by mu
+	idle    chan struct{} // closed when the queue drains; nil while idle. Guarded by mu
 }
 
 // push queues job. A worker is started when fewer than StagingConcurrency
@@ -25,6 +26,9 @@ type queue struct {
 func (q *queue) push(job func()) {
 	q.mu.Lock()
 	q.jobs = append(q.jobs, job)
+	if q.idle == nil {
+		q.idle = make(chan struct{})
+	}
 	start := q.running < StagingConcurrency
 	if start {
 		q.running++
@@ -41,6 +45,10 @@ func (q *queue) work() {
 		if len(q.jobs) == 0 {
 			q.running--
 			q.jobs = nil // let a drained backlog's array go
+			if q.running == 0 && q.idle != nil {
+				close(q.idle)
+				q.idle = nil
+			}
 			q.mu.Unlock()
 			return
 		}
@@ -74,4 +82,21 @@ func (f *FS) StageAll(ctx context.Context, reqs []Request, failed func(Request, 
 	}
 	go func() { wg.Wait(); close(done) }()
 	return done
+}
+
+// WaitQueue returns once the staging queue has nothing queued or running
+// (every folder's files staged or failed), or with ctx's error.
+func (f *FS) WaitQueue(ctx context.Context) error {
+	f.queue.mu.Lock()
+	idle := f.queue.idle
+	f.queue.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

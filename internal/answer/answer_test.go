@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fsm/control/api"
+	"fsm/index"
 	"fsm/internal/answer"
 	"fsm/internal/fsmtest"
 	"fsm/store"
@@ -71,6 +72,9 @@ var sentinelCodes = []struct {
 	{vfs.ErrNoName, "400", api.CodeNoName},
 	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
 	{vfs.ErrBusy, "409", api.CodeBusy},
+	{fmt.Errorf("unstage pub: %w of 3 files", vfs.ErrIsFolder), "409", api.CodeIsFolder},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNotHTML}, "400", api.CodeNotIndex},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNoLinks}, "400", api.CodeNotIndex},
 }
 
 func TestSentinelCodes(t *testing.T) {

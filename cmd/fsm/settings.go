@@ -68,6 +68,16 @@ func (c *serveCmd) validate() (*settings, error) {
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			return nil, errors.New("--token and --token-file both give the token: give one")
+		}
+		r, err := readTokenFile(c.TokenFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		s.token = r.token
+	}
 	if s.token == "" {
 		b := make([]byte, 24)
 		if _, err := rand.Read(b); err != nil {

@@ -32,13 +32,17 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// MaxFiles bounds the files staged and being staged; staging beyond
+	// it fails with ErrTooMany (0: DefaultMaxFiles).
+	MaxFiles int
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
 type FS struct {
-	opts    Options
-	log     *slog.Logger
-	started time.Time
+	opts     Options
+	log      *slog.Logger
+	started  time.Time
+	maxFiles int
 
 	// mu guards the fields below. Store methods may be called with it
 	// held (they take only their own locks, never this one).
@@ -98,11 +102,15 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
+	if opts.MaxFiles <= 0 {
+		opts.MaxFiles = DefaultMaxFiles
+	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{
 		opts:     opts,
 		log:      opts.Logger,
 		started:  now,
+		maxFiles: opts.MaxFiles,
 		files:    make(map[string]*File),
 		pending:  make(map[string]bool),
 		staging:  make(map[*staging]bool),
@@ -140,6 +148,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		}
 		reserved = name
 	}
+	dirs := parents(name)
 	now := time.Now()
 	mtime := r.LastModified
 	if mtime.IsZero() {
@@ -169,23 +178,30 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
-	f.touch(name, now)
+	f.touch(dirs, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
+// The name is checked and split into its folders before the lock is
+// taken: under it, the work is a few map lookups per folder (at most 64)
+// and one pass over the staged names, however long the name.
 func (f *FS) reserve(name string) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
+	dirs := parents(name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return errClosed
 	}
-	if err := f.clash(name); err != nil {
+	if err := f.fullLocked(); err != nil {
+		return err
+	}
+	if err := f.clash(name, dirs); err != nil {
 		return err
 	}
 	f.pending[name] = true
@@ -193,13 +209,14 @@ func (f *FS) reserve(name string) error {
 }
 
 // clash reports a name already used by a file or folder, a folder needed
-// where a file is, or a staging in progress. Called with f.mu held.
-func (f *FS) clash(name string) error {
+// where a file is, or a staging in progress; dirs are name's parents.
+// Called with f.mu held.
+func (f *FS) clash(name string, dirs []string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
 		return fmt.Errorf("%w: %q is already staged; unstage it first or stage it under another name", ErrNameTaken, name)
 	}
-	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+	for _, dir := range dirs {
 		if taken(dir) {
 			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
@@ -218,18 +235,13 @@ func (f *FS) clash(name string) error {
 	return nil
 }
 
-// touch records a change in the folders holding name. Called with f.mu held.
-func (f *FS) touch(name string, t time.Time) {
+// touch records a change in the folders holding name: dirs (its parents)
+// and the root. Called with f.mu held.
+func (f *FS) touch(dirs []string, t time.Time) {
 	t = t.Truncate(time.Second)
-	for dir := path.Dir(name); ; dir = path.Dir(dir) {
-		if dir == "." {
-			dir = ""
-		}
+	for _, dir := range append(dirs, "") {
 		if t.After(f.dirTimes[dir]) || f.dirTimes[dir].IsZero() {
 			f.dirTimes[dir] = t
-		}
-		if dir == "" {
-			return
 		}
 	}
 }
@@ -238,6 +250,10 @@ func (f *FS) touch(name string, t time.Time) {
 // temp file goes when the last one closes.
 func (f *FS) Unstage(ctx context.Context, name string) error {
 	name = Clean(name)
+	var dirs []string
+	if len(name) <= maxNameBytes { // no longer name is staged
+		dirs = parents(name)
+	}
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
@@ -254,7 +270,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
-	f.touch(name, time.Now())
+	f.touch(dirs, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
 	if err := file.store.Unstage(ctx); err != nil {

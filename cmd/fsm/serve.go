@@ -31,6 +31,7 @@ type serveCmd struct {
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
 	CacheDir     string   `env:"FSM_CACHE_DIR" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
 	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
@@ -132,7 +133,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr, tokenPath: tokenPath}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles})
 	s.url = "http://" + ln.Addr().String() + "/"
 
 	ctl := control.New(control.Options{

@@ -137,7 +137,7 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 		// An open file keeps its metadata even after an unstage.
 		if h := f.handle(fh); h != nil {
 			file := h.File()
-			f.fillStat(st, false, file.Size, file.ModTime)
+			f.fillStat(st, false, file.Size(), file.ModTime())
 			return 0
 		}
 	}
@@ -150,7 +150,7 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 		// attributes expire, and fails reads on an error: a file unstaged
 		// while open keeps its metadata until the last handle closes.
 		if file := f.openFile(path); file != nil {
-			f.fillStat(st, false, file.Size, file.ModTime)
+			f.fillStat(st, false, file.Size(), file.ModTime())
 			return 0
 		}
 	}
@@ -167,7 +167,7 @@ func (f *fileSystem) openFile(path string) *vfs.File {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, h := range f.handles {
-		if file := h.File(); file.Path == p {
+		if file := h.File(); file.Path() == p {
 			return file
 		}
 	}
@@ -399,7 +399,7 @@ func (f *fileSystem) Statfs(path string, st *cgofuse.Statfs_t) (errc int) {
 	var total int64
 	files := f.vfs.Files()
 	for _, file := range files {
-		total += file.Size
+		total += file.Size()
 	}
 	const bsize = 4096
 	*st = cgofuse.Statfs_t{

@@ -32,17 +32,17 @@ func TestMaxFiles(t *testing.T) {
 		w.Header().Set("Content-Length", "10")
 	}))
 	t.Cleanup(slow.Close)
-	if _, err := fsys.Stage(ctx, o.URL(), ""); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL()}); err != nil {
 		t.Fatal(err)
 	}
 	// A second staging holds its name while its probe waits.
 	done := make(chan error, 1)
-	go func() { _, err := fsys.Stage(ctx, slow.URL+"/b.bin", "b.bin"); done <- err }()
+	go func() { _, err := fsys.Stage(ctx, vfs.Request{URL: slow.URL + "/b.bin", Name: "b.bin"}); done <- err }()
 	<-arrived
 
 	probes := o.Count("HEAD") + o.Count("GET")
 	for _, name := range []string{"c.bin", ""} {
-		_, err := fsys.Stage(ctx, o.URL(), name)
+		_, err := fsys.Stage(ctx, vfs.Request{URL: o.URL(), Name: name})
 		if !errors.Is(err, vfs.ErrTooMany) {
 			t.Errorf("Stage(%q) at the limit = %v, want ErrTooMany", name, err)
 		}
@@ -57,7 +57,7 @@ func TestMaxFiles(t *testing.T) {
 	if err := fsys.Unstage(ctx, "a.bin"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fsys.Stage(ctx, o.URL(), "c.bin"); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL(), Name: "c.bin"}); err != nil {
 		t.Errorf("Stage after an unstage made room: %v", err)
 	}
 }

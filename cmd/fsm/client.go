@@ -33,10 +33,10 @@ const answerTimeout = 90 * time.Second
 // environment configures both.
 type clientFlags struct {
 	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080)."`
-	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
-	TokenFile    string `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
-	User         string `env:"FSM_USER" help:"HTTP basic auth user, when the server was started with --user."`
-	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" placeholder:"FILE" help:"File holding the basic auth password."`
+	Token        string `env:"FSM_TOKEN" xor:"token" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
+	TokenFile    string `env:"FSM_TOKEN_FILE" xor:"token" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
+	User         string `env:"FSM_USER" and:"auth" help:"HTTP basic auth user, when the server was started with --user."`
+	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
 }
 
 // apiClient talks to one fsm server's control API.
@@ -65,28 +65,25 @@ type token struct {
 func (f *clientFlags) connect() (*apiClient, error) {
 	base, addr, err := serverURL(f.Server)
 	if err != nil {
-		return nil, &exitError{2, fmt.Errorf("--server: %w", err)}
+		return nil, usageError(fmt.Errorf("--server: %w", err))
 	}
 	c := &apiClient{addr: addr, base: base, user: f.User}
-	if (f.User == "") != (f.PasswordFile == "") {
-		return nil, &exitError{2, errors.New("--user and --password-file go together: give both or neither")}
-	}
+	// --user without --password-file (and the reverse) is kong's to refuse:
+	// they are one and:"auth" group; --token and --token-file one xor.
 	if f.PasswordFile != "" {
 		b, err := os.ReadFile(f.PasswordFile)
 		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--password-file: %w", err)}
+			return nil, usageError(fmt.Errorf("--password-file: %w", err))
 		}
 		c.password = strings.TrimRight(string(b), "\r\n")
 	}
 	switch {
-	case f.Token != "" && f.TokenFile != "":
-		return nil, &exitError{2, errors.New("--token and --token-file both give the token: give one")}
 	case f.Token != "":
 		c.token = token{value: f.Token}
 	case f.TokenFile != "":
 		r, err := readTokenFile(f.TokenFile, false)
 		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--token-file: %w", err)}
+			return nil, usageError(fmt.Errorf("--token-file: %w", err))
 		}
 		c.token = token{value: r.token, file: f.TokenFile, pid: r.pid, addr: r.addr}
 	default:

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,13 +27,8 @@ type settings struct {
 
 func (c *serveCmd) validate() (*settings, error) {
 	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
-	var err error
-	if s.cacheDir, err = expandHome(c.CacheDir); err != nil {
-		return nil, fmt.Errorf("--cache-dir %s: %w", c.CacheDir, err)
-	}
-	if s.fuseDir, err = expandHome(c.Fuse); err != nil {
-		return nil, fmt.Errorf("--fuse %s: %w", c.Fuse, err)
-	}
+	// ~ in both is expanded already (type:"path": homePathMapper).
+	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -57,9 +51,6 @@ func (c *serveCmd) validate() (*settings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8080", c.Addr)
 	}
-	if (c.User == "") != (c.PasswordFile == "") {
-		return nil, errors.New("--user and --password-file go together: give both or neither")
-	}
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
@@ -73,10 +64,7 @@ func (c *serveCmd) validate() (*settings, error) {
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
-	if c.TokenFile != "" {
-		if c.Token != "" {
-			return nil, errors.New("--token and --token-file both give the token: give one")
-		}
+	if c.TokenFile != "" { // kong refuses it beside --token (one xor group)
 		r, err := readTokenFile(c.TokenFile, false)
 		if err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)
@@ -91,20 +79,6 @@ func (c *serveCmd) validate() (*settings, error) {
 		s.token = hex.EncodeToString(b)
 	}
 	return s, nil
-}
-
-// expandHome expands a leading ~ (alone or before a separator) to the home
-// directory, as a shell would: values from the environment (FSM_CACHE_DIR,
-// FSM_FUSE) and quoted flags arrive unexpanded.
-func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") && !strings.HasPrefix(p, "~"+string(filepath.Separator)) {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot expand ~: %w", err)
-	}
-	return filepath.Join(home, p[1:]), nil
 }
 
 func isLoopback(host string) bool {

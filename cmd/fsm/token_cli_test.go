@@ -41,7 +41,7 @@ func TestCLITokenFileFlag(t *testing.T) {
 		t.Fatalf("stage --token-file with the server's own file:\n%s", r)
 	}
 	// Both at once, or a missing file, is a usage error.
-	if r := other.fsm(t, addr, nil, "ls", "--token", "x", "--token-file", secret); r.code != 2 || !strings.Contains(r.stderr, "give one") {
+	if r := other.fsm(t, addr, nil, "ls", "--token", "x", "--token-file", secret); r.code != 2 || !strings.Contains(r.stderr, "--token-file") {
 		t.Errorf("--token with --token-file:\n%s", r)
 	}
 	if r := other.fsm(t, addr, nil, "ls", "--token-file", secret+".missing"); r.code != 2 || !strings.Contains(r.stderr, "--token-file") {

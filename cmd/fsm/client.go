@@ -33,8 +33,8 @@ const answerTimeout = 90 * time.Second
 // environment configures both.
 type clientFlags struct {
 	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080)."`
-	Token        string `env:"FSM_TOKEN" xor:"token" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
-	TokenFile    string `env:"FSM_TOKEN_FILE" xor:"token" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
+	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
+	TokenFile    string `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	User         string `env:"FSM_USER" and:"auth" help:"HTTP basic auth user, when the server was started with --user."`
 	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
 }
@@ -69,7 +69,7 @@ func (f *clientFlags) connect() (*apiClient, error) {
 	}
 	c := &apiClient{addr: addr, base: base, user: f.User}
 	// --user without --password-file (and the reverse) is kong's to refuse:
-	// they are one and:"auth" group; --token and --token-file one xor.
+	// they are one and:"auth" group.
 	if f.PasswordFile != "" {
 		b, err := os.ReadFile(f.PasswordFile)
 		if err != nil {
@@ -78,6 +78,10 @@ func (f *clientFlags) connect() (*apiClient, error) {
 		c.password = strings.TrimRight(string(b), "\r\n")
 	}
 	switch {
+	case f.Token != "" && f.TokenFile != "":
+		// Not a kong xor group: that would also refuse an empty FSM_TOKEN=
+		// beside a token file.
+		return nil, usageError(errBothTokens)
 	case f.Token != "":
 		c.token = token{value: f.Token}
 	case f.TokenFile != "":

@@ -31,8 +31,8 @@ type serveCmd struct {
 	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
 	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
-	Token        string   `env:"FSM_TOKEN" xor:"token" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
-	TokenFile    string   `env:"FSM_TOKEN_FILE" xor:"token" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
+	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
+	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
 	User         string   `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
 	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`

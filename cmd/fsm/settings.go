@@ -64,7 +64,10 @@ func (c *serveCmd) validate() (*settings, error) {
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
-	if c.TokenFile != "" { // kong refuses it beside --token (one xor group)
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			return nil, errBothTokens
+		}
 		r, err := readTokenFile(c.TokenFile, false)
 		if err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)

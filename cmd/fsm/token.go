@@ -64,6 +64,9 @@ func parseToken(b []byte) (tokenRecord, error) {
 	return r, nil
 }
 
+// errBothTokens is the usage error of --token beside --token-file.
+var errBothTokens = errors.New("--token and --token-file both give the token: give one of them")
+
 // maxTokenFile bounds what is read of a token file: a few lines.
 const maxTokenFile = 4 << 10
 

@@ -38,6 +38,10 @@ var (
 )
 
 // fsmBinary builds ./cmd/fsm with FUSE once per test run.
+// repoRoot is read before any test runs: libfuse changes the process's
+// working directory to / when an in-process test mounts.
+var repoRoot, repoRootErr = filepath.Abs("..")
+
 func fsmBinary(t *testing.T) string {
 	t.Helper()
 	requireFUSE(t)
@@ -45,7 +49,7 @@ func fsmBinary(t *testing.T) string {
 		t.Skip("builds the fsm binary")
 	}
 	buildOnce.Do(func() {
-		root, err := filepath.Abs("..")
+		root, err := repoRoot, repoRootErr
 		if err != nil {
 			buildErr = err
 			return

@@ -54,6 +54,8 @@ type FS struct {
 	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
 	closed   bool
+
+	unstageHooks unstageHooks // has its own lock
 }
 
 // File is one staged remote file. Its metadata never changes while staged,
@@ -294,6 +296,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.touchLocked(dirs, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
+	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
 		return fmt.Errorf("unstage %s: %w", name, err)
 	}

@@ -19,8 +19,8 @@ var ErrTooMany = errors.New("too many files")
 // fullLocked says why one more file cannot be staged, or nil. Files being
 // staged count: their names are reserved.
 func (f *FS) fullLocked() error {
-	if n := len(f.files) + len(f.pending); n >= f.maxFiles {
-		return fmt.Errorf("%w: fsm already holds %d staged files, its limit; unstage some first", ErrTooMany, f.maxFiles)
+	if limit := f.opts.MaxFiles; len(f.files)+len(f.pending) >= limit {
+		return fmt.Errorf("%w: fsm already holds %d staged files, its limit; unstage some first", ErrTooMany, limit)
 	}
 	return nil
 }

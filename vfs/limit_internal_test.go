@@ -22,7 +22,7 @@ func TestParents(t *testing.T) {
 // A name of any length is refused before the tree's lock is taken: with
 // the lock held elsewhere, reserve still answers at once.
 func TestReserveChecksOutsideTheLock(t *testing.T) {
-	f := &FS{files: map[string]*File{}, pending: map[string]bool{}, maxFiles: DefaultMaxFiles}
+	f := &FS{files: map[string]*File{}, pending: map[string]bool{}, opts: Options{MaxFiles: DefaultMaxFiles}}
 	huge := strings.Repeat("a/", 32000) + "b" // 64 KB, 32,001 levels
 	f.mu.Lock()
 	defer f.mu.Unlock()

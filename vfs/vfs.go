@@ -40,10 +40,9 @@ type Options struct {
 
 // FS is the tree of staged files. It is safe for concurrent use.
 type FS struct {
-	opts     Options
-	log      *slog.Logger
-	started  time.Time
-	maxFiles int
+	opts    Options
+	log     *slog.Logger
+	started time.Time
 
 	// mu guards the fields below; methods that need it held end in Locked.
 	// Store methods may be called with it held (they take only their own
@@ -139,7 +138,6 @@ func New(opts Options) *FS {
 		opts:     opts,
 		log:      opts.Logger,
 		started:  now,
-		maxFiles: opts.MaxFiles,
 		files:    make(map[string]*File),
 		pending:  make(map[string]bool),
 		staging:  make(map[*staging]bool),

@@ -212,3 +212,37 @@ func TestParseToken(t *testing.T) {
 		}
 	}
 }
+
+// The CLI reads only token files fsm serve could have written: a link or
+// another user's file where one belongs is skipped like a missing one.
+func TestFindTokenSkipsPlantedFiles(t *testing.T) {
+	const addr = "127.0.0.1:9103"
+	tests := []struct {
+		name  string
+		root  bool
+		plant func(t *testing.T, p string)
+	}{
+		{name: "symbolic link", plant: func(t *testing.T, p string) {
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			os.WriteFile(target, tokenRecord{"planted", os.Getpid(), addr}.marshal(), 0o600)
+			os.Symlink(target, p)
+		}},
+		{name: "another user's file", root: true, plant: func(t *testing.T, p string) {
+			os.WriteFile(p, tokenRecord{"planted", os.Getpid(), addr}.marshal(), 0o600)
+			os.Chown(p, 65534, 65534)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root {
+				requireRoot(t)
+			}
+			p := tokenHome(t, addr)
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			tc.plant(t, p)
+			if got := findToken(addr); got.value != "" || got.file != p {
+				t.Errorf("findToken = %+v; want no token, looked for in %s", got, p)
+			}
+		})
+	}
+}

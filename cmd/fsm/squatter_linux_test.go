@@ -229,6 +229,23 @@ func TestCLISquatterOfTheSameUser(t *testing.T) {
 	}
 }
 
+// TestCLISquatterWithoutToken: with no token at all, a program of the
+// user's own on the port may see that a change was asked for, never the
+// URL or a header value.
+func TestCLISquatterWithoutToken(t *testing.T) {
+	addr := freeAddr(t)
+	q := squatHere(t, addr)
+	e := newCLIEnv(t)
+	e.fsm(t, addr, nil, squatCommands[0]...)
+	for _, req := range q.got() {
+		for _, secret := range []string{"SIG-SECRET-2", "HDR-SECRET-3"} {
+			if strings.Contains(req, secret) {
+				t.Errorf("the squatter received %s: %s", secret, req)
+			}
+		}
+	}
+}
+
 // TestCLITokenFallbackStaysWithItsServer: the token file of the fsm on
 // 127.0.0.1:P is found for [::1]:P and localhost:P, but the CLI takes it
 // to 127.0.0.1:P, never to the program listening on [::1]:P.

@@ -131,7 +131,13 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 		f.releaseFolder(fo, refreshed)
 		return Folder{}, false, errClosed
 	}
+	if err := f.roomLocked(fo, want); err != nil {
+		f.mu.Unlock()
+		f.releaseFolder(fo, refreshed)
+		return Folder{}, false, err
+	}
 	queued, drop := f.reconcileLocked(fo, want)
+	f.queued += len(queued)
 	fo.listing = false
 	if !refreshed {
 		delete(f.pending, name)
@@ -169,7 +175,7 @@ func (f *FS) claimFolder(name string, req FolderRequest) (*folder, bool, error) 
 		}
 		return fo, true, nil
 	}
-	if err := f.clashLocked(name); err != nil {
+	if err := f.clashLocked(name, parents(name)); err != nil {
 		return nil, false, err
 	}
 	f.pending[name] = true
@@ -201,6 +207,21 @@ type queuedMember struct {
 	m    *member
 }
 
+// roomLocked refuses a listing whose new files would take the tree past
+// MaxFiles; the files it drops are not counted, so the bound errs safe.
+func (f *FS) roomLocked(fo *folder, want map[string]*member) error {
+	adds := 0
+	for name, w := range want {
+		if m := fo.members[name]; w.err == nil && (m == nil || m.url != w.url || m.err != nil) {
+			adds++
+		}
+	}
+	if limit := f.opts.MaxFiles; len(f.files)+len(f.pending)+f.queued+adds > limit {
+		return fmt.Errorf("%w: folder %s would add %d files to the %d fsm holds, past its limit of %d; unstage some first", ErrTooMany, fo.name, adds, len(f.files)+len(f.pending)+f.queued, limit)
+	}
+	return nil
+}
+
 // reconcileLocked makes fo's members the listing want: it returns the
 // members to stage and the files to unstage now. A file gone from the
 // index but open is marked gone and goes at its last Close.
@@ -221,7 +242,7 @@ func (f *FS) reconcileLocked(fo *folder, want map[string]*member) (queued []queu
 			continue
 		}
 		delete(f.files, name)
-		f.touchLocked(name, now)
+		f.touchLocked(parents(name), now)
 		drop = append(drop, file)
 	}
 	names := make([]string, 0, len(want))
@@ -242,6 +263,11 @@ func (f *FS) reconcileLocked(fo *folder, want map[string]*member) (queued []queu
 // stageMember probes and stages one file of a folder, unless the folder
 // no longer lists it by then. A failure stays listed in the folder.
 func (f *FS) stageMember(fo *folder, name string, m *member) {
+	defer func() {
+		f.mu.Lock()
+		f.queued--
+		f.mu.Unlock()
+	}()
 	ctx := f.life
 	if ctx.Err() != nil || !f.isMember(fo, name, m) {
 		return
@@ -265,7 +291,7 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 		}
 		file.folder = fo
 		f.files[name] = file
-		f.touchLocked(name, time.Now())
+		f.touchLocked(parents(name), time.Now())
 	}
 	f.mu.Unlock()
 	switch {
@@ -312,7 +338,7 @@ func (f *FS) UnstageFolder(ctx context.Context, name string) error {
 	for p, file := range f.files {
 		if file.folder == fo {
 			delete(f.files, p)
-			f.touchLocked(p, now)
+			f.touchLocked(parents(p), now)
 			drop = append(drop, file)
 		}
 	}
@@ -342,7 +368,7 @@ func (f *FS) dropGone(ctx context.Context, file *File) {
 		return
 	}
 	delete(f.files, file.path)
-	f.touchLocked(file.path, time.Now())
+	f.touchLocked(parents(file.path), time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", file.path, "why", "gone from its folder's index")
 	f.unstageFiles(ctx, []*File{file})

@@ -18,7 +18,7 @@ const (
 	CodeNotFound   Code = "not_found"    // no such file or endpoint
 	CodeIsFolder   Code = "is_folder"    // a file operation on a staged folder (unstage it recursively)
 	CodeNotIndex   Code = "not_index"    // a folder URL whose page is not HTML or links to nothing under it
-	CodeTooMany    Code = "too_many"     // reserved: the limit of staged files is reached
+	CodeTooMany    Code = "too_many"     // the limit of staged files is reached
 	CodeTooLarge   Code = "too_large"    // a request body over the limit
 	CodeBadMedia   Code = "bad_media"    // a request body that is not application/json
 	CodeBadMethod  Code = "bad_method"   // a method the endpoint does not have

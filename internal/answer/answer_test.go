@@ -75,6 +75,7 @@ var sentinelCodes = []struct {
 	{fmt.Errorf("unstage pub: %w of 3 files", vfs.ErrIsFolder), "409", api.CodeIsFolder},
 	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNotHTML}, "400", api.CodeNotIndex},
 	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNoLinks}, "400", api.CodeNotIndex},
+	{vfs.ErrTooMany, "507", api.CodeTooMany},
 }
 
 func TestSentinelCodes(t *testing.T) {

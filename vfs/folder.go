@@ -216,8 +216,12 @@ func (f *FS) roomLocked(fo *folder, want map[string]*member) error {
 			adds++
 		}
 	}
-	if limit := f.opts.MaxFiles; len(f.files)+len(f.pending)+f.queued+adds > limit {
-		return fmt.Errorf("%w: folder %s would add %d files to the %d fsm holds, past its limit of %d; unstage some first", ErrTooMany, fo.name, adds, len(f.files)+len(f.pending)+f.queued, limit)
+	held := len(f.files) + len(f.pending) + f.queued
+	if f.pending[fo.name] {
+		held-- // the folder's own name, reserved while it is listed, is no file
+	}
+	if limit := f.opts.MaxFiles; held+adds > limit {
+		return fmt.Errorf("%w: folder %s would add %d files to the %d fsm holds, past its limit of %d; unstage some first", ErrTooMany, fo.name, adds, held, limit)
 	}
 	return nil
 }
@@ -263,13 +267,11 @@ func (f *FS) reconcileLocked(fo *folder, want map[string]*member) (queued []queu
 // stageMember probes and stages one file of a folder, unless the folder
 // no longer lists it by then. A failure stays listed in the folder.
 func (f *FS) stageMember(fo *folder, name string, m *member) {
-	defer func() {
+	ctx := f.life
+	if ctx.Err() != nil || !f.isMember(fo, name, m) {
 		f.mu.Lock()
 		f.queued--
 		f.mu.Unlock()
-	}()
-	ctx := f.life
-	if ctx.Err() != nil || !f.isMember(fo, name, m) {
 		return
 	}
 	req := Request{URL: m.url, Header: fo.header}
@@ -279,6 +281,7 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 		file, err = f.newFile(ctx, req, name, r)
 	}
 	f.mu.Lock()
+	f.queued-- // in the same section as the file's arrival: never counted twice
 	current := !f.closed && f.folders[fo.name] == fo && fo.members[name] == m
 	var old *File
 	switch {

@@ -18,11 +18,16 @@ import (
 // manager torn down at cleanup.
 func folderTree(t *testing.T, list vfs.Lister) *vfs.FS {
 	t.Helper()
+	return folderTreeMax(t, list, 0)
+}
+
+func folderTreeMax(t *testing.T, list vfs.Lister, maxFiles int) *vfs.FS {
+	t.Helper()
 	m, err := store.NewManager(store.Options{Dir: t.TempDir(), RetryBase: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := vfs.New(vfs.Options{Manager: m, CloseTimeout: 5 * time.Second, List: list})
+	fsys := vfs.New(vfs.Options{Manager: m, CloseTimeout: 5 * time.Second, List: list, MaxFiles: maxFiles})
 	t.Cleanup(func() {
 		fsys.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -202,5 +207,35 @@ func TestFolderBadNames(t *testing.T) {
 	// A failed entry is unstaged like a failed file.
 	if err := fsys.Unstage(context.Background(), "f/.DS_Store"); err != nil {
 		t.Errorf("unstage a failed entry: %v", err)
+	}
+}
+
+// A folder whose files would take the tree past MaxFiles is refused whole;
+// its queued files count against the limit until they are staged.
+func TestFolderMaxFiles(t *testing.T) {
+	o := newHeldOrigin(t, "/c.bin")
+	l := &listing{base: o.URL}
+	l.set("a.bin", "b.bin", "c.bin", "d.bin")
+	fsys := folderTreeMax(t, l.list, 3)
+	ctx := context.Background()
+	req := vfs.FolderRequest{URL: o.URL + "/", Name: "f", Depth: 1}
+	if _, _, err := fsys.StageFolder(ctx, req); !errors.Is(err, vfs.ErrTooMany) {
+		t.Fatalf("4 files into a tree of 3: %v, want ErrTooMany", err)
+	}
+	if got := names(fsys); got != "" {
+		t.Errorf("after the refusal: %s", got)
+	}
+	l.set("a.bin", "b.bin", "c.bin")
+	if _, _, err := fsys.StageFolder(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	<-o.arrived // c.bin is queued or probing: it holds its place
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL + "/one.bin", Name: "one.bin"}); !errors.Is(err, vfs.ErrTooMany) {
+		t.Errorf("a file while the folder's last is probed: %v, want ErrTooMany", err)
+	}
+	o.unblock()
+	waitQueue(t, fsys)
+	if got, want := names(fsys), "f/a.bin=idle f/b.bin=idle f/c.bin=idle"; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -56,16 +56,17 @@ type FolderRequest struct {
 // owns. Every file under the name came from the index; no other staging
 // may use a name under it.
 type folder struct {
-	name        string
-	source      string // as requested, query included: refreshes list it again
-	url         string // redacted: safe to show
+	name   string
+	source string // as requested, query included: refreshes list it again
+	url    string // redacted: safe to show
+
+	// The fields below are guarded by FS.mu; a refresh that lists
+	// successfully sets depth and the headers anew.
 	depth       int
 	header      http.Header
 	headerNames []string
-
-	// The fields below are guarded by FS.mu.
-	members map[string]*member // the files its last listing linked, by full name
-	listing bool               // a listing is under way (staging or refreshing)
+	members     map[string]*member // the files its last listing linked, by full name
+	listing     bool               // a listing is under way (staging or refreshing)
 }
 
 // member is one file a folder's index links to. A refresh that no longer
@@ -115,11 +116,11 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 	if f.opts.List == nil {
 		return Folder{}, false, errors.New("stage folder: this tree has no index lister (vfs.Options.List)")
 	}
-	fo, refreshed, err := f.claimFolder(name, req)
+	fo, refreshed, header, err := f.claimFolder(name, req)
 	if err != nil {
 		return Folder{}, false, err
 	}
-	listed, err := f.opts.List(ctx, req.URL, fo.header, req.Depth)
+	listed, err := f.opts.List(ctx, req.URL, header, req.Depth)
 	if err != nil {
 		f.releaseFolder(fo, refreshed)
 		return Folder{}, false, err
@@ -136,6 +137,7 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 		f.releaseFolder(fo, refreshed)
 		return Folder{}, false, err
 	}
+	fo.depth, fo.header, fo.headerNames = req.Depth, header, headerNames(header)
 	queued, drop := f.reconcileLocked(fo, want)
 	f.queued += len(queued)
 	fo.listing = false
@@ -154,29 +156,30 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 }
 
 // claimFolder reserves name for a new folder, or marks the staged folder
-// of that name as being listed again.
-func (f *FS) claimFolder(name string, req FolderRequest) (*folder, bool, error) {
+// of that name as being listed again; it returns the headers to list with
+// (a refresh without any keeps the folder's).
+func (f *FS) claimFolder(name string, req FolderRequest) (*folder, bool, http.Header, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return nil, false, errClosed
+		return nil, false, nil, errClosed
 	}
 	if fo := f.folders[name]; fo != nil {
 		switch {
 		case fo.source != req.URL:
-			return nil, false, fmt.Errorf("%w: %q is a folder staged from %s; unstage it first or stage this one under another name", ErrNameTaken, name, fo.url)
+			return nil, false, nil, fmt.Errorf("%w: %q is a folder staged from %s; unstage it first or stage this one under another name", ErrNameTaken, name, fo.url)
 		case fo.listing:
-			return nil, false, fmt.Errorf("folder %s: a refresh is under way; try again when it is done: %w", name, ErrBusy)
+			return nil, false, nil, fmt.Errorf("folder %s: a refresh is under way; try again when it is done: %w", name, ErrBusy)
 		}
-		fo.listing = true
-		fo.depth = req.Depth
-		if req.Header != nil {
-			fo.header, fo.headerNames = req.Header, headerNames(req.Header)
+		fo.listing = true // its depth and headers change only if the listing succeeds
+		header := req.Header
+		if header == nil {
+			header = fo.header
 		}
-		return fo, true, nil
+		return fo, true, header, nil
 	}
 	if err := f.clashLocked(name, parents(name)); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	f.pending[name] = true
 	return &folder{
@@ -188,7 +191,7 @@ func (f *FS) claimFolder(name string, req FolderRequest) (*folder, bool, error) 
 		headerNames: headerNames(req.Header),
 		members:     make(map[string]*member),
 		listing:     true,
-	}, false, nil
+	}, false, req.Header, nil
 }
 
 // releaseFolder undoes claimFolder after a failed listing.
@@ -268,14 +271,15 @@ func (f *FS) reconcileLocked(fo *folder, want map[string]*member) (queued []queu
 // no longer lists it by then. A failure stays listed in the folder.
 func (f *FS) stageMember(fo *folder, name string, m *member) {
 	ctx := f.life
-	if ctx.Err() != nil || !f.isMember(fo, name, m) {
+	header, ok := f.memberHeader(fo, name, m)
+	if ctx.Err() != nil || !ok {
 		f.mu.Lock()
 		f.queued--
 		f.mu.Unlock()
 		return
 	}
-	req := Request{URL: m.url, Header: fo.header}
-	r, err := f.opts.Manager.Probe(ctx, m.url, fo.header)
+	req := Request{URL: m.url, Header: header}
+	r, err := f.opts.Manager.Probe(ctx, m.url, header)
 	var file *File
 	if err == nil {
 		file, err = f.newFile(ctx, req, name, r)
@@ -314,10 +318,12 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 	}
 }
 
-func (f *FS) isMember(fo *folder, name string, m *member) bool {
+// memberHeader returns the folder's request headers while m is still its
+// member name.
+func (f *FS) memberHeader(fo *folder, name string, m *member) (http.Header, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return !f.closed && f.folders[fo.name] == fo && fo.members[name] == m
+	return fo.header, !f.closed && f.folders[fo.name] == fo && fo.members[name] == m
 }
 
 // UnstageFolder removes the folder name and every file in it at once, or

@@ -37,13 +37,14 @@ type dirOrigin struct {
 	heads    map[string]int      // requests per file path
 	inFlight int                 // file requests being answered
 	maxIn    int                 // the most file requests answered at once
+	auth     map[string]int      // requests by their Authorization header
 }
 
 var folderMTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newDirOrigin(t *testing.T, files map[string]string) *dirOrigin {
 	t.Helper()
-	o := &dirOrigin{files: map[string][]byte{}, extra: map[string][]string{}, heads: map[string]int{}}
+	o := &dirOrigin{files: map[string][]byte{}, extra: map[string][]string{}, heads: map[string]int{}, auth: map[string]int{}}
 	for p, body := range files {
 		o.files[p] = []byte(body)
 	}
@@ -65,6 +66,9 @@ func (o *dirOrigin) remove(p string) {
 }
 
 func (o *dirOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.auth[r.Header.Get("Authorization")]++
+	o.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/") {
 		o.index(w, r.URL.Path)
 		return

@@ -319,3 +319,31 @@ func TestFolderOfManyFiles(t *testing.T) {
 }
 
 func fmtName(i int) string { return fmt.Sprintf("/many/f%05d.bin", i) }
+
+// A folder's request headers go with its index pages and with every
+// file's requests; listings show their names only.
+func TestFolderHeaders(t *testing.T) {
+	o := newDirOrigin(t, map[string]string{"/pub/a.bin": "alpha", "/pub/sub/b.bin": "bravo"})
+	e := newFolderEnv(t)
+	code, obj, ae := e.stageFolder(t, `{"url":"`+o.srv.URL+`/pub/","folder":true,"headers":{"Authorization":"Bearer s3cr3t"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("stage: %d %+v", code, ae)
+	}
+	e.waitQueue(t)
+	if code, body := e.webdavGet(t, "pub/sub/b.bin"); code != http.StatusOK || body != "bravo" {
+		t.Errorf("WebDAV GET: %d %q", code, body)
+	}
+	o.mu.Lock()
+	auth := maps(o.auth)
+	o.mu.Unlock()
+	if len(auth) != 1 || auth["Bearer s3cr3t"] == 0 {
+		t.Errorf("origin requests by Authorization: %v, want all with the folder's", auth)
+	}
+	_, _, b := e.do(t, call{method: "GET", path: filesPath})
+	if strings.Contains(string(b), "s3cr3t") || !strings.Contains(string(b), `"headers":["Authorization"]`) {
+		t.Errorf("listing: %s", b)
+	}
+	if len(obj.Headers) != 1 || obj.Headers[0] != "Authorization" {
+		t.Errorf("folder headers: %v", obj.Headers)
+	}
+}

@@ -347,3 +347,31 @@ func TestFolderHeaders(t *testing.T) {
 		t.Errorf("folder headers: %v", obj.Headers)
 	}
 }
+
+// A file kept by a refresh is not probed again: when the origin changed
+// it, its first read fails as changed, as a file staged alone does.
+func TestFolderChangedFile(t *testing.T) {
+	o := newDirOrigin(t, map[string]string{"/pub/a.bin": "first version", "/pub/b.bin": "bravo"})
+	e := newFolderEnv(t)
+	body := `{"url":"` + o.srv.URL + `/pub/","folder":true}`
+	if code, _, ae := e.stageFolder(t, body); code != http.StatusCreated {
+		t.Fatalf("stage: %d %+v", code, ae)
+	}
+	e.waitQueue(t)
+	o.set("/pub/a.bin", "second, longer version")
+	if code, _, ae := e.stageFolder(t, body); code != http.StatusOK {
+		t.Fatalf("refresh: %d %+v", code, ae)
+	}
+	e.waitQueue(t)
+	_, heads, _ := o.counts()
+	if heads["/pub/a.bin"] != 1 {
+		t.Errorf("a.bin requested %d times by staging and refresh, want once", heads["/pub/a.bin"])
+	}
+	if code, got := e.webdavGet(t, "pub/a.bin"); code != http.StatusBadGateway || !strings.Contains(got, "changed") {
+		t.Errorf("WebDAV GET of a changed file: %d %q, want 502 saying it changed", code, got)
+	}
+	code, _, b := e.do(t, call{method: "GET", path: filesPath + "/pub/a.bin"})
+	if code != http.StatusOK || !strings.Contains(string(b), `"state":"failed"`) {
+		t.Errorf("the changed entry: %d %s", code, b)
+	}
+}

@@ -239,3 +239,57 @@ func TestFolderMaxFiles(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// Sources given at start that wait in the queue behind a folder's probes
+// end with their context: StageAll's channel closes though the folder's
+// probes still run, so a shutdown does not wait for them.
+func TestStageAllEndsWithItsContextBehindAFolder(t *testing.T) {
+	arrived := make(chan struct{}, vfs.StagingConcurrency)
+	release := make(chan struct{})
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/held/") {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		http.ServeContent(w, r, "f", time.Unix(1e9, 0), strings.NewReader("x"))
+	}))
+	t.Cleanup(o.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	l := &listing{base: o.URL + "/held"}
+	var paths []string
+	for i := range vfs.StagingConcurrency + 2 {
+		paths = append(paths, string(rune('a'+i))+".bin")
+	}
+	l.set(paths...)
+	fsys := folderTree(t, l.list)
+	if _, _, err := fsys.StageFolder(context.Background(), vfs.FolderRequest{URL: o.URL + "/held/", Name: "f", Depth: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range vfs.StagingConcurrency {
+		<-arrived // every worker is busy with the folder
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := fsys.StageAll(ctx, []vfs.Request{{URL: o.URL + "/one.bin", KeepFailure: true}}, nil)
+	select {
+	case <-done:
+		t.Fatal("StageAll ended before its source was staged or its context ended")
+	default:
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // turns a hang into a failure, orders nothing
+		t.Fatal("StageAll did not end with its context while the folder's probes ran")
+	}
+	unblock()
+	waitQueue(t, fsys)
+	if _, err := fsys.Stat("one.bin"); err == nil {
+		t.Error("a source staged after its context ended")
+	}
+}

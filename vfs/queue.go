@@ -63,25 +63,73 @@ func (q *queue) work() {
 // StageAll stages reqs in the background through the staging queue while
 // the caller goes on: each file appears when its probe is done. failed is
 // called (from the queue's goroutine) for each source that fails while ctx
-// is live. The returned channel closes when every staging has ended; once
-// ctx ends the ones still queued end without a request.
+// is live. The returned channel closes when every staging has ended, or,
+// once ctx ends, when none of reqs is running: the ones still queued (behind
+// a folder's files, say) then end without a request when their turn comes.
 func (f *FS) StageAll(ctx context.Context, reqs []Request, failed func(Request, error)) <-chan struct{} {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(len(reqs))
+	b := &batch{ctx: ctx, left: len(reqs), done: make(chan struct{})}
+	b.mu.Lock()
+	b.settleLocked()
+	b.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.settleLocked()
+		b.mu.Unlock()
+	})
+	go func() { <-b.done; stop() }()
 	for _, req := range reqs {
 		f.queue.push(func() {
-			defer wg.Done()
-			if ctx.Err() != nil {
+			if !b.start() {
 				return
 			}
-			if _, err := f.Stage(ctx, req); err != nil && ctx.Err() == nil && failed != nil {
+			_, err := f.Stage(ctx, req)
+			b.end()
+			if err != nil && ctx.Err() == nil && failed != nil {
 				failed(req, err)
 			}
 		})
 	}
-	go func() { wg.Wait(); close(done) }()
-	return done
+	return b.done
+}
+
+// batch is one StageAll's account of its stagings.
+type batch struct {
+	ctx     context.Context
+	done    chan struct{}
+	mu      sync.Mutex
+	left    int  // stagings not ended; guarded by mu
+	running int  // stagings under way; guarded by mu
+	closed  bool // done is closed; guarded by mu
+}
+
+// start begins one staging, or ends it at once when ctx has ended.
+func (b *batch) start() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		b.left--
+		b.settleLocked()
+		return false
+	}
+	b.running++
+	return true
+}
+
+func (b *batch) end() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.running--
+	b.left--
+	b.settleLocked()
+}
+
+// settleLocked closes done when every staging has ended, or when ctx has
+// and none runs.
+func (b *batch) settleLocked() {
+	if !b.closed && (b.left == 0 || (b.ctx.Err() != nil && b.running == 0)) {
+		b.closed = true
+		close(b.done)
+	}
 }
 
 // WaitQueue returns once the staging queue has nothing queued or running

@@ -59,18 +59,23 @@ func newEventHub(tick time.Duration, sample func() ([]api.File, string), log *sl
 	}
 }
 
-// subscribe registers a stream, starting the producer for the first, and
-// returns a snapshot taken now: a stream that connects gets the tree as it
-// is, not as of the last tick.
+// subscribe registers a stream and returns the snapshot it starts from.
+// The first stream starts the producer and samples the tree now, as the
+// snapshot left from earlier streams may be old; later ones start from the
+// last tick's, so connecting streams add no samplings (nor events more
+// often than one a tick per file to the streams already open).
 func (h *eventHub) subscribe() *snapshot {
 	h.mu.Lock()
 	h.streams++
-	if h.stop == nil {
+	first := h.stop == nil
+	if first {
 		h.stop = make(chan struct{})
 		go h.run(h.stop)
 	}
 	h.mu.Unlock()
-	h.refresh()
+	if first {
+		h.refresh()
+	}
 	return h.current()
 }
 

@@ -50,6 +50,7 @@ type eventHub struct {
 	cur     *snapshot     // the newest snapshot; never nil
 	streams int           // open streams
 	stop    chan struct{} // closed to end the running producer; nil when none runs
+	fresh   chan struct{} // closed once the running producer sampled the tree
 }
 
 func newEventHub(tick time.Duration, sample func() ([]api.File, string), log *slog.Logger) *eventHub {
@@ -60,22 +61,21 @@ func newEventHub(tick time.Duration, sample func() ([]api.File, string), log *sl
 }
 
 // subscribe registers a stream and returns the snapshot it starts from.
-// The first stream starts the producer and samples the tree now, as the
-// snapshot left from earlier streams may be old; later ones start from the
-// last tick's, so connecting streams add no samplings (nor events more
-// often than one a tick per file to the streams already open).
+// The first stream starts the producer, whose first sampling is at once:
+// the snapshot left from earlier streams may be old, and no stream starts
+// from it. Later streams start from the last tick's, so connecting streams
+// add no samplings (nor events more often than one a tick per file to the
+// streams already open).
 func (h *eventHub) subscribe() *snapshot {
 	h.mu.Lock()
 	h.streams++
-	first := h.stop == nil
-	if first {
-		h.stop = make(chan struct{})
-		go h.run(h.stop)
+	if h.stop == nil {
+		h.stop, h.fresh = make(chan struct{}), make(chan struct{})
+		go h.run(h.stop, h.fresh)
 	}
+	fresh := h.fresh
 	h.mu.Unlock()
-	if first {
-		h.refresh()
-	}
+	<-fresh // one walk of the tree in memory: no ctx needed
 	return h.current()
 }
 
@@ -97,7 +97,11 @@ func (h *eventHub) current() *snapshot {
 	return h.cur
 }
 
-func (h *eventHub) run(stop <-chan struct{}) {
+// run samples the tree at once, closes fresh, then samples every tick
+// until stop is closed.
+func (h *eventHub) run(stop <-chan struct{}, fresh chan<- struct{}) {
+	h.refresh()
+	close(fresh)
 	t := time.NewTicker(h.tick)
 	defer t.Stop()
 	for {

@@ -3,6 +3,7 @@ package control
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,4 +69,42 @@ func TestEventHubChanges(t *testing.T) {
 	if got, want := events(s2.full()), []string{ev("file", "a", 5), ev("file", "c", 0), ev("file", "d", 0)}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("full: got %q, want %q", got, want)
 	}
+}
+
+// A stream that connects after every other left starts from the tree as it
+// is, not from the snapshot the last one left; one that connects beside
+// another starts from that one's.
+func TestEventHubSubscribeFresh(t *testing.T) {
+	var mu sync.Mutex
+	tree := []api.File{{Name: "old"}}
+	h := newEventHub(time.Hour, func() ([]api.File, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return tree, ""
+	}, slog.New(slog.DiscardHandler))
+	names := func(s *snapshot) string {
+		var out []string
+		for _, f := range s.order {
+			out = append(out, f.name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(h.subscribe()); got != "old" {
+		t.Fatalf("first stream starts from %q, want old", got)
+	}
+	h.unsubscribe()
+	mu.Lock()
+	tree = []api.File{{Name: "new"}}
+	mu.Unlock()
+	if got := names(h.subscribe()); got != "new" {
+		t.Fatalf("a stream after the last left starts from %q, want new", got)
+	}
+	mu.Lock()
+	tree = []api.File{{Name: "newer"}}
+	mu.Unlock()
+	if got := names(h.subscribe()); got != "new" {
+		t.Fatalf("a stream beside another starts from %q, want the last tick's (new)", got)
+	}
+	h.unsubscribe()
+	h.unsubscribe()
 }

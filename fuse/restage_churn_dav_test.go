@@ -83,6 +83,7 @@ func TestRestageChurnAllReaders(t *testing.T) {
 		// Each reader says, without blocking, that it opened a staging;
 		// the stager waits for one of each kind before it unstages.
 		fuseOpened, davOpened := make(chan struct{}, 1), make(chan struct{}, 1)
+		ends := newRoundEnds()
 		path := filepath.Join(e.dir, filepath.FromSlash(n.name))
 		for r := range fuseReaders {
 			readers.Add(1)
@@ -100,13 +101,13 @@ func TestRestageChurnAllReaders(t *testing.T) {
 				defer readers.Done()
 				opens := countOpens(davOpened, &stats.davGets)
 				defer close(opens)
-				report(davChurnReader(url, contents, uint64(1000*i+100+r), opens, &stats, done))
+				report(davChurnReader(url, contents, uint64(1000*i+100+r), opens, ends, &stats, done))
 			}()
 		}
 		stagers.Add(1)
 		go func() {
 			defer stagers.Done()
-			report(churnStager(e.fsys, n.name, n.urls, deadline, fuseOpened, davOpened, failed, &stats))
+			report(churnStager(e.fsys, n.name, n.urls, deadline, fuseOpened, davOpened, failed, ends, &stats))
 		}()
 	}
 	stagers.Wait()
@@ -118,13 +119,14 @@ func TestRestageChurnAllReaders(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	t.Logf("%d stagings; at least %d FUSE opens and %d WebDAV GETs (%d bytes checked), %d If-Range answers of the same staging, %d of a newer one",
-		stats.stagings.Load(), stats.fuseOpens.Load(), stats.davGets.Load(), stats.davBytes.Load(), stats.sameStaging.Load(), stats.newerStaging.Load())
+	t.Logf("%d stagings; at least %d FUSE opens and %d WebDAV GETs (%d bytes checked), %d If-Range answers of the same staging, %d of a newer one, %d whole GETs read across an unstage",
+		stats.stagings.Load(), stats.fuseOpens.Load(), stats.davGets.Load(), stats.davBytes.Load(), stats.sameStaging.Load(), stats.newerStaging.Load(), stats.acrossUnstage.Load())
 }
 
 type churnStats struct {
 	stagings, fuseOpens, davGets, davBytes atomic.Int64
 	sameStaging, newerStaging              atomic.Int64
+	acrossUnstage                          atomic.Int64 // whole GETs read on across an unstage
 }
 
 // countOpens forwards a reader's opens to the stager, counting them on the
@@ -146,7 +148,7 @@ func countOpens(to chan<- struct{}, n *atomic.Int64) chan<- struct{} {
 // churnStager stages name from urls in turn until deadline; each staging
 // stays until a FUSE reader and a WebDAV reader opened the name. It ends
 // early, quietly, once failed is closed.
-func churnStager(fsys *vfs.FS, name string, urls []string, deadline time.Time, fuseOpened, davOpened, failed <-chan struct{}, stats *churnStats) error {
+func churnStager(fsys *vfs.FS, name string, urls []string, deadline time.Time, fuseOpened, davOpened, failed <-chan struct{}, ends *roundEnds, stats *churnStats) error {
 	for round := 0; time.Now().Before(deadline); round++ {
 		if _, err := fsys.Stage(context.Background(), vfs.Request{URL: urls[round%len(urls)], Name: name}); err != nil {
 			return fmt.Errorf("%s round %d: stage: %w", name, round, err)
@@ -164,6 +166,7 @@ func churnStager(fsys *vfs.FS, name string, urls []string, deadline time.Time, f
 		if err := fsys.Unstage(context.Background(), name); err != nil {
 			return fmt.Errorf("%s round %d: unstage: %w", name, round, err)
 		}
+		ends.next()
 	}
 	return nil
 }
@@ -171,7 +174,7 @@ func churnStager(fsys *vfs.FS, name string, urls []string, deadline time.Time, f
 // davChurnReader GETs random ranges of url until done, each checked
 // against the file its answer names by size, then asks again with
 // If-Range.
-func davChurnReader(url string, contents []testorigin.Content, seed uint64, opened chan<- struct{}, stats *churnStats, done <-chan struct{}) error {
+func davChurnReader(url string, contents []testorigin.Content, seed uint64, opened chan<- struct{}, ends *roundEnds, stats *churnStats, done <-chan struct{}) error {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	client := &http.Client{Timeout: 60 * time.Second}
 	maxSize := contents[len(contents)-1].Size
@@ -181,21 +184,46 @@ func davChurnReader(url string, contents []testorigin.Content, seed uint64, open
 			return nil
 		default:
 		}
-		off, n := rng.Int64N(maxSize+4096), rng.Int64N(512<<10)+1
-		a, err := davGet(client, url, off, n, "", contents)
+		signal := func() {
+			select {
+			case opened <- struct{}{}:
+			default:
+			}
+		}
+		if rng.IntN(4) == 0 {
+			// The whole file: half its body read, then the rest once
+			// the name was unstaged (and maybe staged again).
+			unstaged := ends.current()
+			a, err := davGet(client, url, davRange{}, "", contents, func() {
+				signal()
+				select {
+				case <-unstaged:
+				case <-done:
+				}
+			})
+			if err != nil {
+				return err
+			}
+			stats.davBytes.Add(a.n)
+			if a.status == http.StatusOK {
+				select {
+				case <-unstaged:
+					stats.acrossUnstage.Add(1)
+				default:
+				}
+			}
+			continue
+		}
+		a, err := davGet(client, url, davRange{rng.Int64N(maxSize + 4096), rng.Int64N(512<<10) + 1}, "", contents, nil)
 		if err != nil {
 			return err
 		}
 		if a.status != http.StatusPartialContent {
 			continue // not staged now, or a range past this file's end
 		}
-		select {
-		case opened <- struct{}{}:
-		default:
-		}
+		signal()
 		stats.davBytes.Add(a.n)
-		off2, n2 := rng.Int64N(a.c.Size), rng.Int64N(512<<10)+1
-		b, err := davGet(client, url, off2, n2, a.etag, contents)
+		b, err := davGet(client, url, davRange{rng.Int64N(a.c.Size), rng.Int64N(512<<10) + 1}, a.etag, contents, nil)
 		if err != nil {
 			return err
 		}
@@ -219,27 +247,48 @@ type davAnswer struct {
 	n      int64 // bytes checked
 }
 
-// davGet asks for n bytes at off (If-Range ifRange when set) and checks the
-// answer: a 206 must be exactly the range asked for, cut at the end of the
-// file its Content-Range names, a 200 (If-Range did not hold) that whole
-// file, a 416 a range past that file's end, a 404 no more than that the
-// name is not staged now. Its body must be that file's bytes, whole.
-func davGet(client *http.Client, url string, off, n int64, ifRange string, contents []testorigin.Content) (davAnswer, error) {
+// davRange is the range a GET asks for: n bytes at off; n 0 asks for the
+// whole file, without a Range header.
+type davRange struct{ off, n int64 }
+
+// davGet asks for r (If-Range ifRange when set), calls midBody (when not
+// nil) once half of a 200's body is read, and checks the answer: a 206 must be exactly the
+// range asked for, cut at the end of the file its Content-Range names, a
+// 200 (no range asked for, or If-Range did not hold) the whole file of its
+// Content-Length, a 416 a range past that file's end, a 404 no more than
+// that the name is not staged now. Its body must be that file's bytes,
+// whole.
+func davGet(client *http.Client, url string, r davRange, ifRange string, contents []testorigin.Content, midBody func()) (davAnswer, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return davAnswer{}, err
 	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	off, n := r.off, r.n
+	what := fmt.Sprintf("GET %s whole", url)
+	if n > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		what = fmt.Sprintf("GET %s bytes=%d-%d (If-Range %q)", url, off, off+n-1, ifRange)
+	}
 	if ifRange != "" {
 		req.Header.Set("If-Range", ifRange)
 	}
-	what := fmt.Sprintf("GET %s bytes=%d-%d (If-Range %q)", url, off, off+n-1, ifRange)
 	resp, err := client.Do(req)
 	if err != nil {
 		return davAnswer{}, fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	var body []byte
+	if resp.StatusCode == http.StatusOK && midBody != nil && resp.ContentLength > 0 {
+		body = make([]byte, resp.ContentLength/2)
+		if _, err = io.ReadFull(resp.Body, body); err == nil {
+			midBody()
+			var rest []byte
+			rest, err = io.ReadAll(resp.Body)
+			body = append(body, rest...)
+		}
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return davAnswer{}, fmt.Errorf("%s: %s, body cut after %d bytes: %w", what, resp.Status, len(body), err)
 	}
@@ -268,10 +317,10 @@ func davGet(client *http.Client, url string, off, n int64, ifRange string, conte
 		}
 		return a, nil
 	case http.StatusOK:
-		if a.c, err = bySize(int64(len(body))); err != nil {
+		if a.c, err = bySize(resp.ContentLength); err != nil {
 			return a, err
 		}
-		if ifRange == "" {
+		if ifRange == "" && n > 0 {
 			return a, fmt.Errorf("%s: 200 to a range within the file", what)
 		}
 		if want := a.c.Bytes(0, a.c.Size); !bytes.Equal(body, want) {
@@ -296,4 +345,27 @@ func davGet(client *http.Client, url string, off, n int64, ifRange string, conte
 	default:
 		return a, fmt.Errorf("%s: %s: %s", what, resp.Status, bytes.TrimSpace(body))
 	}
+}
+
+// roundEnds tells readers of a name when the staging they may have opened
+// is gone: current's channel is closed by the next unstage.
+type roundEnds struct {
+	mu sync.Mutex    // guards ch
+	ch chan struct{} // closed by next, then replaced
+}
+
+func newRoundEnds() *roundEnds { return &roundEnds{ch: make(chan struct{})} }
+
+func (r *roundEnds) current() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ch
+}
+
+// next ends the round: called after each unstage.
+func (r *roundEnds) next() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.ch)
+	r.ch = make(chan struct{})
 }

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,7 +74,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer s.streams.remove(st)
 	defer st.closeIfDropped()
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriter(w)
+	// Writes go straight to w: what a stream sends is already one
+	// buffer, shared with every other stream.
 	send := func(b []byte) error {
 		st.writingSince.Store(time.Now().UnixNano())
 		defer st.writingSince.Store(0)
@@ -87,11 +87,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return errStreamDropped
 		default:
 		}
-		// Written under the deadline: a large write flushes on its own.
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 		return rc.Flush()

@@ -38,8 +38,10 @@ func churnDuration() time.Duration {
 // handle knows its staging by fstat (the two files differ in size), a
 // WebDAV answer by its Content-Range or Content-Length. A WebDAV reader
 // asks again with If-Range and the ETag it got: a 206 must be the same
-// file, a 200 the whole file staged now. One name's origins send no
-// validators, so its two files look alike but for their size.
+// file, a 200 the whole file staged now; a quarter of its GETs ask for
+// the whole file and read the second half only once the name was
+// unstaged. One name's origins send no validators, so its two files look
+// alike but for their size.
 func TestRestageChurnAllReaders(t *testing.T) {
 	e := newRestageEnv(t)
 	dav := httptest.NewServer(webdav.NewHandler(e.fsys, webdav.Options{Logger: testLogger(t)}))

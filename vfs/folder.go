@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"path"
@@ -31,6 +32,9 @@ type Lister func(ctx context.Context, url string, header http.Header, depth int)
 // ErrIsFolder marks a file operation on a staged folder (unstaging one
 // without asking for its files to go too).
 var ErrIsFolder = errors.New("is a folder")
+
+// errBadDepth is an fs.ErrInvalid, as a name staging refuses is.
+var errBadDepth error = &kindError{"bad depth", fs.ErrInvalid}
 
 // DefaultFolderDepth is how many levels of sub-folders a folder source
 // follows when the request does not say.
@@ -111,7 +115,7 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 		return Folder{}, false, err
 	}
 	if req.Depth < 0 || req.Depth > maxFolderDepth {
-		return Folder{}, false, fmt.Errorf("%w: depth %d: want 0 to %d", ErrBadName, req.Depth, maxFolderDepth)
+		return Folder{}, false, fmt.Errorf("stage folder %s: depth %d, want 0 to %d: %w", name, req.Depth, maxFolderDepth, errBadDepth)
 	}
 	if f.opts.List == nil {
 		return Folder{}, false, errors.New("stage folder: this tree has no index lister (vfs.Options.List)")

@@ -14,8 +14,8 @@ import (
 )
 
 // TestEntriesWhileProbing: a source is listed as probing while its origin
-// has not answered, under its requested name or the URL's last segment,
-// and cannot be unstaged until the probe is done.
+// has not answered, under its requested name or the URL's last segment;
+// unstaging it ends its staging, which fails, and leaves the name free.
 func TestEntriesWhileProbing(t *testing.T) {
 	arrived := make(chan struct{}, 2)
 	release := make(chan struct{})
@@ -56,20 +56,34 @@ func TestEntriesWhileProbing(t *testing.T) {
 	if got := entries[0].HeaderNames; len(got) != 1 || got[0] != "Authorization" {
 		t.Errorf("header names %v", got)
 	}
-	if err := fsys.Unstage(ctx, "named/one.bin"); !errors.Is(err, vfs.ErrBusy) {
-		t.Errorf("unstage while probing: %v, want ErrBusy", err)
-	}
 	if _, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/x", Name: "named/one.bin"}); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("stage over a probing name: %v, want ErrExist", err)
 	}
+	if err := fsys.Unstage(ctx, "named/one.bin"); err != nil {
+		t.Errorf("unstage while probing: %v", err)
+	}
+	if _, ok := fsys.Entry("named/one.bin"); ok {
+		t.Error("a source unstaged while probing is still listed")
+	}
 	release <- struct{}{}
 	release <- struct{}{}
+	failed := 0
 	for range 2 {
 		if err := <-done; err != nil {
-			t.Fatal(err)
+			if !strings.Contains(err.Error(), "unstaged while being staged") {
+				t.Fatal(err)
+			}
+			failed++
 		}
 	}
-	for _, e := range fsys.Entries() {
+	if failed != 1 {
+		t.Errorf("%d stagings failed, want the unstaged one", failed)
+	}
+	entries = fsys.Entries()
+	if len(entries) != 1 || entries[0].Name != "movie.mkv" {
+		t.Fatalf("entries after unstaging one while probing: %+v", entries)
+	}
+	for _, e := range entries {
 		if e.State != vfs.StateIdle || e.File == nil || e.File.Size() != 3 || !e.File.Verified() {
 			t.Errorf("staged entry %+v", e)
 		}

@@ -334,16 +334,17 @@ func (m *Manager) evictIdle() {
 
 // makeRoom evicts idle stores other than s, least recently used first,
 // until try succeeds or nothing idle is left; it returns try's last error.
-// It runs in a fetcher of s, and evicting a store waits for its fetchers,
-// so only stores without any are taken: two stores making room cannot
-// wait for each other.
+// It runs in a fetcher of s (nil: for a download of unknown size, which is
+// no store yet), and evicting a store waits for its fetchers, so only
+// stores without any are taken: two stores making room cannot wait for
+// each other.
 func (m *Manager) makeRoom(s *Store, try func() error) error {
 	err := errDiskFull
 	for _, c := range m.byLastAccess() {
 		if c == s || c.evictIf(evictQuiet) == 0 {
 			continue
 		}
-		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.src.Name)
+		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.nameOr("a source of unknown size"))
 		if err = try(); !errors.Is(err, errDiskFull) {
 			return err
 		}
@@ -427,4 +428,12 @@ func (m *Manager) Close(ctx context.Context) error {
 		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
 	}
 	return nil
+}
+
+// nameOr is the store's name for logs, or what a nil store stands for.
+func (s *Store) nameOr(none string) string {
+	if s == nil {
+		return none
+	}
+	return s.src.Name
 }

@@ -28,8 +28,9 @@ type Request struct {
 	KeepFailure bool
 }
 
-// ErrBusy is returned for an operation on a name whose staging is still in
-// progress.
+// ErrBusy was returned for an unstage of a name whose staging is still in
+// progress; such an unstage now ends that staging (ErrUnstaged), so
+// nothing in this package returns it any more.
 var ErrBusy = errors.New("busy")
 
 // State is where a staged name is in its life, as listings show it: the
@@ -59,9 +60,9 @@ type staging struct {
 	cancel context.CancelCauseFunc
 }
 
-// errUnstaged is the cause a staging's context ends with when its name is
-// unstaged while it is still probing.
-var errUnstaged = errors.New("unstaged while being staged")
+// ErrUnstaged is what a staging fails with when its name is unstaged while
+// it is still probing (or downloading a source of unknown size whole).
+var ErrUnstaged = errors.New("unstaged while being staged")
 
 // Entry is one staged name as the control API lists it: a file in the
 // tree, a source being probed, or a source that failed to stage.
@@ -103,13 +104,13 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	f.staging[st] = true
 	f.mu.Unlock()
 	file, err := f.stage(sctx, req, name)
-	if err != nil && errors.Is(context.Cause(sctx), errUnstaged) {
-		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), errUnstaged)
+	if err != nil && errors.Is(context.Cause(sctx), ErrUnstaged) {
+		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), ErrUnstaged)
 	}
 	f.mu.Lock()
 	delete(f.staging, st)
 	st.cancel = nil
-	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, errUnstaged) {
+	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
 		st.err = err
 		f.staging[st] = true
 	}
@@ -162,7 +163,7 @@ func (f *FS) cancelProbingLocked(name string) bool {
 	found := false
 	for st := range f.staging {
 		if st.err == nil && st.name == name {
-			st.cancel(errUnstaged)
+			st.cancel(ErrUnstaged)
 			delete(f.staging, st)
 			found = true
 		}

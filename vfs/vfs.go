@@ -185,7 +185,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		store:       st,
 	}
 	f.mu.Lock()
-	if f.closed || context.Cause(ctx) == errUnstaged {
+	if f.closed || context.Cause(ctx) == ErrUnstaged {
 		// Closed, or unstaged while this probe ran (Unstage cancels ctx
 		// under f.mu, so no unstaged name gets into the tree).
 		closed := f.closed
@@ -194,7 +194,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		if closed {
 			return nil, errClosed
 		}
-		return nil, errUnstaged
+		return nil, ErrUnstaged
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)

@@ -162,9 +162,15 @@ func (s *Store) giveBack(file *os.File) {
 // reserveRange reserves [off, off+n) before a fetch writes it, when the
 // whole file did not fit (resRanges): a range that does not fit beside the
 // margin fails with ErrNoSpace, and reads of other ranges still get their
-// bytes where those fit.
-func (s *Store) reserveRange(file *os.File, off, n int64) error {
-	if room := s.m.room(); room >= 0 && n > room {
+// bytes where those fit. Readahead and the background fill stop short of
+// that by as much as all fetches of a file may claim at once, so a file
+// that can never be complete does not take the room later reads need.
+func (s *Store) reserveRange(file *os.File, off, n int64, readahead bool) error {
+	spare := int64(0)
+	if readahead {
+		spare = int64(s.m.opts.MaxFetchers) * s.m.opts.ChunkSize
+	}
+	if room := s.m.room(); room >= 0 && n+spare > room {
 		return fmt.Errorf("%w; the range at %d does not fit either", s.noSpaceErr(), off)
 	}
 	switch err := allocate(file, off, n); {

@@ -125,7 +125,7 @@ func TestFarReadOfAFileThatCannotFit(t *testing.T) {
 	off := c.Size / 2
 	checkRead(t, s, c, off, 64<<10)
 	// The background fill goes on after the read, range by range, until
-	// the next range would cut into the margin; then it stops.
+	// it would cut into the margin or the room later reads need.
 	eventually(t, "the fill to stop at the margin", func() bool { return s.fetchers() == 0 })
 	after := free(t, so.Dir)
 	if after < so.FreeMargin-int64(so.ChunkSize) {
@@ -135,6 +135,9 @@ func TestFarReadOfAFileThatCannotFit(t *testing.T) {
 		t.Errorf("present %d after the read", p.Present)
 	}
 	checkRead(t, s, c, off, 64<<10) // still here
+	// The fill left room for reads elsewhere.
+	checkRead(t, s, c, c.Size/4, 64<<10)
+	checkRead(t, s, c, c.Size-100, 100)
 	_, err := readAt(t, s, 0, 64<<20)
 	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("read of more than the disk holds: %v, want ErrNoSpace", err)

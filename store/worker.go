@@ -201,7 +201,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog.Dog, f *fetch
 			return nil
 		}
 		if ranges {
-			if err := s.reserveRange(f.out, pos, want); err != nil {
+			if err := s.reserveRange(f.out, pos, want, f.readahead); err != nil {
 				return err
 			}
 		}

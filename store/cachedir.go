@@ -92,7 +92,8 @@ func (s *Store) renewTemp() error {
 
 // openPath opens a descriptor of CopyTo's own on the temp file, making
 // the file again when it went with the cache dir and no one holds it. The
-// count of such descriptors keeps a renewal from happening under them.
+// count of such descriptors keeps a renewal from happening under them; the
+// open happens under s.mu so that no renewal comes between it and the count.
 func (s *Store) openPath() (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -79,7 +79,7 @@ func (s *Store) renewTempLocked() error {
 	s.res = resNone
 	s.rechargeLocked()
 	s.dl = nil
-	s.log.Info("temp file went with the cache dir; downloading again")
+	s.log.Debug("temp file went with the cache dir; downloading again")
 	return nil
 }
 

@@ -341,3 +341,61 @@ func TestCacheDirRemoved(t *testing.T) {
 		t.Errorf("%d log lines about the removed cache dir, want 1:\n%s", n, fmt.Sprint(logs.b.String()))
 	}
 }
+
+// TestGiveBackDuringDownload: giving back a failed reservation's blocks
+// while several fetches write the file never punches a byte that is
+// present or being written: every byte read during and after is right.
+func TestGiveBackDuringDownload(t *testing.T) {
+	so := fastOpts()
+	so.Dir = tmpfsCache(t, "64m")
+	so.FreeMargin = -1
+	so.Connections, so.MaxFetchers = 4, 8
+	c := testorigin.Content{Seed: 308, Size: 16 << 20}
+	e := newEnv(t, testorigin.Options{Content: c, BytesPerSecond: 32 << 20}, so)
+	s := e.newStore(t, e.source("f"))
+	if !s.OpenHandle() {
+		t.Fatal("OpenHandle refused")
+	}
+	defer s.ReleaseHandle(context.Background())
+	f, err := s.file.acquire()
+	must(t, err)
+	defer s.file.release()
+	stop := make(chan struct{})
+	punched := make(chan int)
+	go func() {
+		n := 0
+		defer func() { punched <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.giveBack(f)
+			n++
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range int64(8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			off, n := i*(c.Size/8), c.Size/8
+			got, err := readAt(t, s, off, n)
+			if err := compareRead(c, off, n, got, err); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	waitAll(t, &wg, "readers")
+	close(stop)
+	if n := wait(t, punched, "the give-backs to stop"); n < 10 {
+		t.Logf("only %d give-backs ran during the download", n)
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	checkRead(t, s, c, 0, c.Size)
+}

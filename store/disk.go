@@ -93,18 +93,23 @@ func (s *Store) preallocate(file *os.File) {
 		err = s.m.makeRoom(s, reserve)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.res != resTrying {
+		s.mu.Unlock()
 		return // reset by an eviction meanwhile, which freed the blocks
 	}
+	ranges := errors.Is(err, errDiskFull) || errors.Is(err, errFileTooBig)
 	switch {
 	case err == nil:
 		s.res = resHeld
 		s.rechargeLocked()
-	case errors.Is(err, errors.ErrUnsupported):
-		// nothing reserved; disk use is charged as bytes arrive
-	case errors.Is(err, errDiskFull), errors.Is(err, errFileTooBig):
+	case ranges:
 		s.res = resRanges
+	}
+	s.mu.Unlock()
+	switch {
+	case err == nil, errors.Is(err, errors.ErrUnsupported):
+		// reserved, or nothing reserved: disk use is charged as bytes arrive
+	case ranges:
 		s.log.Warn("the whole file does not fit on the cache disk; reserving each range as it is fetched", "bytes", s.rem.Size, "room", s.m.room(), "dir", s.m.runDir)
 	default:
 		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.rem.Size, "dir", s.m.runDir, "err", err)

@@ -28,11 +28,6 @@ type Request struct {
 	KeepFailure bool
 }
 
-// ErrBusy was returned for an unstage of a name whose staging is still in
-// progress; such an unstage now ends that staging (ErrUnstaged), so
-// nothing in this package returns it any more.
-var ErrBusy = errors.New("busy")
-
 // State is where a staged name is in its life, as listings show it: the
 // state of its store, or probing while there is none yet. It is the
 // store's type, so a listing shows a store's state as the store tells it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fsm/internal/redact"
+	"fsm/internal/safetext"
 )
 
 // Listed is one file a folder's index links to.
@@ -136,6 +137,10 @@ func (f *FS) StageFolder(ctx context.Context, req FolderRequest) (_ Folder, refr
 		f.releaseFolder(fo, refreshed)
 		return Folder{}, false, errClosed
 	}
+	if refreshed && f.folders[name] != fo {
+		f.mu.Unlock()
+		return Folder{}, false, fmt.Errorf("stage folder %s: %w", name, ErrUnstaged)
+	}
 	if err := f.roomLocked(fo, want); err != nil {
 		f.mu.Unlock()
 		f.releaseFolder(fo, refreshed)
@@ -173,7 +178,7 @@ func (f *FS) claimFolder(name string, req FolderRequest) (*folder, bool, http.He
 		case fo.source != req.URL:
 			return nil, false, nil, fmt.Errorf("%w: %q is a folder staged from %s; unstage it first or stage this one under another name", ErrNameTaken, name, fo.url)
 		case fo.listing:
-			return nil, false, nil, fmt.Errorf("folder %s: a refresh is under way; try again when it is done: %w", name, ErrBusy)
+			return nil, false, nil, fmt.Errorf("%w: folder %q is being listed by another request; try again when it is done", ErrNameTaken, name)
 		}
 		fo.listing = true // its depth and headers change only if the listing succeeds
 		header := req.Header
@@ -341,11 +346,7 @@ func (f *FS) UnstageFolder(ctx context.Context, name string) error {
 		f.mu.Unlock()
 		return f.Unstage(ctx, name)
 	}
-	if fo.listing {
-		f.mu.Unlock()
-		return fmt.Errorf("unstage %s: a refresh of the folder is under way; try again when it is done: %w", name, ErrBusy)
-	}
-	delete(f.folders, name)
+	delete(f.folders, name) // a refresh under way then ends as unstaged
 	var drop []*File
 	now := time.Now()
 	for p, file := range f.files {
@@ -469,7 +470,7 @@ func memberName(folderName string, p []string) (string, error) {
 	}
 	name := folderName + "/" + strings.Join(elems, "/")
 	if bad != "" {
-		return name, fmt.Errorf("%w %q: element %q holds a /", ErrBadName, shorten(name), bad)
+		return name, fmt.Errorf("%w %q: element %q holds a /", ErrBadName, safetext.Cut(name, 100), bad)
 	}
 	return name, CheckName(name)
 }
@@ -520,9 +521,14 @@ func (f *FS) dropFailedMemberLocked(name string) bool {
 	return true
 }
 
-// probingMemberLocked reports whether the folder file name is queued or
-// being probed.
-func (f *FS) probingMemberLocked(name string) bool {
+// dropProbingMemberLocked forgets the folder file name while it is
+// queued or being probed, and reports whether it was: its staging, when
+// it ends, is thrown away. A refresh stages it again.
+func (f *FS) dropProbingMemberLocked(name string) bool {
 	e, ok := f.memberEntryLocked(name)
-	return ok && e.State == StateProbing
+	if !ok || e.State != StateProbing {
+		return false
+	}
+	delete(f.folders[e.Folder].members, name)
+	return true
 }

@@ -190,21 +190,29 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		reserved = name
 	}
 	dirs := parents(name)
+	now := time.Now()
 	file, err = f.newFile(ctx, req, name, r)
 	if err != nil {
 		return nil, err
 	}
+	st := file.store
 	f.mu.Lock()
-	if f.closed {
+	if f.closed || context.Cause(ctx) == ErrUnstaged {
+		// Closed, or unstaged while this probe ran (Unstage cancels ctx
+		// under f.mu, so no unstaged name gets into the tree).
+		closed := f.closed
 		f.mu.Unlock()
-		file.store.Unstage(ctx)
-		return nil, errClosed
+		st.Unstage(context.WithoutCancel(ctx))
+		if closed {
+			return nil, errClosed
+		}
+		return nil, ErrUnstaged
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
-	f.touchLocked(dirs, time.Now())
+	f.touchLocked(dirs, now)
 	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", file.Size(), "url", redact.URL(source))
+	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
 }
 
@@ -315,14 +323,15 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 			return fmt.Errorf("unstage %s: %w of %d files; unstage it recursively to remove it and everything in it", name, ErrIsFolder, n)
 		}
 		dropped := f.dropFailedLocked(name) || f.dropFailedMemberLocked(name)
-		probing := f.probingLocked(name) || f.probingMemberLocked(name)
+		probing := f.cancelProbingLocked(name) || f.dropProbingMemberLocked(name)
 		f.mu.Unlock()
 		switch {
+		case probing:
+			f.log.Info("unstaged", "name", name, "state", "probing")
+			return nil
 		case dropped:
 			f.log.Info("unstaged", "name", name, "state", "failed")
 			return nil
-		case probing:
-			return fmt.Errorf("unstage %s: still being staged; try again when its probe is done: %w", name, ErrBusy)
 		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}

@@ -293,3 +293,31 @@ func TestStageAllEndsWithItsContextBehindAFolder(t *testing.T) {
 		t.Error("a source staged after its context ended")
 	}
 }
+
+// Unstaging a folder's file while it is probed removes it at once, as for
+// a file staged alone; its staging is thrown away when the probe ends.
+func TestUnstageFolderFileWhileProbing(t *testing.T) {
+	o := newHeldOrigin(t, "/slow.bin")
+	l := &listing{base: o.URL}
+	l.set("a.bin", "slow.bin")
+	fsys := folderTree(t, l.list)
+	ctx := context.Background()
+	if _, _, err := fsys.StageFolder(ctx, vfs.FolderRequest{URL: o.URL + "/", Name: "f", Depth: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-o.arrived
+	if err := fsys.Unstage(ctx, "f/slow.bin"); err != nil {
+		t.Fatalf("unstage a probing entry: %v", err)
+	}
+	if _, ok := fsys.Entry("f/slow.bin"); ok {
+		t.Error("still listed after unstage")
+	}
+	o.unblock()
+	waitQueue(t, fsys)
+	if _, err := fsys.Stat("f/slow.bin"); err == nil {
+		t.Error("the unstaged entry reached the tree when its probe ended")
+	}
+	if got, want := names(fsys), "f/a.bin=idle"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

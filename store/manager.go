@@ -41,6 +41,10 @@ type Options struct {
 	RetryBase    time.Duration
 	RetryMax     time.Duration
 	StallTimeout time.Duration // an origin silent this long is retried (30 s)
+	// Persist keeps temp files in Dir/files across runs (see persist.go):
+	// one process owns them (Dir/owner.lock; another gets a *HeldError),
+	// Close keeps those of staged files, and Resume adopts them.
+	Persist bool
 }
 
 func (o *Options) defaults() {
@@ -87,7 +91,9 @@ type Manager struct {
 	ownClient bool // made by us: close its idle connections on Close
 	log       *slog.Logger
 	runDir    string
-	lock      *os.File // held for the manager's life: marks runDir as in use
+	lock      *os.File     // held for the manager's life: marks runDir as in use (the owner lock with Persist)
+	keepFiles atomic.Bool  // set by Close with Persist: staged stores keep their temp files
+	arrived   atomic.Int64 // bytes marked present, ever (Arrived)
 
 	used    atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
 	evictCh chan struct{}
@@ -146,12 +152,26 @@ func NewManager(opts Options) (*Manager, error) {
 		quit:      make(chan struct{}),
 		stores:    make(map[*Store]struct{}),
 	}
-	m.sweep()
-	dir, lock, err := makeRunDir(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
+	if opts.Persist {
+		owner, err := lockOwner(filepath.Join(opts.Dir, ownerLockName))
+		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", opts.Dir, err)
+		}
+		dir := filepath.Join(opts.Dir, filesDirName)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			owner.Close()
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.sweep()
+		m.runDir, m.lock = dir, owner
+	} else {
+		m.sweep()
+		dir, lock, err := makeRunDir(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.runDir, m.lock = dir, lock
 	}
-	m.runDir, m.lock = dir, lock
 	m.wg.Add(1)
 	go m.evictLoop()
 	return m, nil
@@ -354,7 +374,8 @@ func (m *Manager) byLastAccess() []*Store {
 }
 
 // Close closes every store (waiting for their readers, bounded by ctx) and
-// removes this run's folder.
+// removes this run's folder; with Persist it keeps the temp files of staged
+// stores instead.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.done {
@@ -363,6 +384,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	if !m.closed {
 		m.closed = true
+		m.keepFiles.Store(m.opts.Persist)
 		close(m.quit)
 	}
 	stores := make([]*Store, 0, len(m.stores))
@@ -402,6 +424,9 @@ func (m *Manager) Close(ctx context.Context) error {
 		m.opts.Client.CloseIdleConnections()
 	}
 	m.lock.Close()
+	if m.opts.Persist {
+		return nil // the temp files of staged files are the next run's
+	}
 	if err := os.RemoveAll(m.runDir); err != nil {
 		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// Changed, if set, is called after a file entered or left the tree
+	// (to save the staged set; see persist.go). It runs without the FS's
+	// locks and must not block.
+	Changed func()
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -158,7 +163,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 			return nil, fmt.Errorf("%w; give a name", ErrNoName)
 		}
 		name = Clean(r.Name)
-		if err := f.reserve(name); err != nil {
+		if err := f.reserveInTurn(ctx, req, name); err != nil {
 			return nil, err
 		}
 		reserved = name
@@ -173,17 +178,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	if err != nil {
 		return nil, err
 	}
-	file = &File{
-		path:        name,
-		url:         redact.Bare(source),
-		size:        st.Size(),
-		modTime:     mtime,
-		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
-		contentType: contentType(name, r.ContentType),
-		verified:    r.Verified(),
-		headerNames: headerNames(req.Header),
-		store:       st,
-	}
+	file = newFile(name, source, req.Header, r, mtime, st)
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -195,7 +190,24 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	f.touchLocked(name, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
+	f.changed()
 	return file, nil
+}
+
+// newFile is the tree's file for store st, staged from source as r
+// describes it. mtime is in whole seconds.
+func newFile(name, source string, header http.Header, r *store.Remote, mtime time.Time, st *store.Store) *File {
+	return &File{
+		path:        name,
+		url:         redact.Bare(source),
+		size:        st.Size(),
+		modTime:     mtime,
+		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		contentType: contentType(name, r.ContentType),
+		verified:    r.Verified(),
+		headerNames: headerNames(header),
+		store:       st,
+	}
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
@@ -280,6 +292,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.touchLocked(name, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
+	f.changed()
 	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
 		return fmt.Errorf("unstage %s: %w", name, err)

@@ -26,11 +26,11 @@ type Request struct {
 	// with its reason, until it is unstaged: for sources given at start,
 	// whose caller cannot be told otherwise.
 	KeepFailure bool
-	// Turn, if set, is called once the name is known and before it is
-	// claimed; release is called once the claim is made or refused. Sources
-	// given together use it to claim names in the order given, whichever
-	// probe answers first.
-	Turn func(ctx context.Context) (release func(), err error)
+	// Turn, if set, is called with the name once it is known and before
+	// it is claimed; release is called once the claim is made or refused.
+	// Sources given together use it to claim names in the order given,
+	// whichever probe answers first.
+	Turn func(ctx context.Context, name string) (release func(), err error)
 }
 
 // reserveInTurn claims name for req, in req's turn if it has one.
@@ -38,7 +38,7 @@ func (f *FS) reserveInTurn(ctx context.Context, req Request, name string) error 
 	if req.Turn == nil {
 		return f.reserve(name)
 	}
-	release, err := req.Turn(ctx)
+	release, err := req.Turn(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -142,8 +142,11 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	return file, nil
 }
 
-// provisionalName is what a source is listed as before its probe tells the
-// real name: the URL's last path segment, else the URL itself.
+// ProvisionalName is what a source is listed as before its probe tells the
+// real name (and usually its name): the URL's last path segment, else the
+// URL itself.
+func ProvisionalName(raw string) string { return provisionalName(raw) }
+
 func provisionalName(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {

@@ -60,27 +60,32 @@ func toHeader(m map[string]string) http.Header {
 
 // stageAll stages the command-line sources in the background while the
 // server already answers: each file appears when its probe is done, and a
-// source that fails stays listed as failed with its reason. Names are
-// claimed in command-line order, whichever probe answers first, so the
-// first SOURCE wins a clash. A source already restored under the same name
-// and URL is left as it is. The returned channel closes when every staging
-// has ended.
+// source that fails stays listed as failed with its reason. The first
+// SOURCE wins a name clash, whichever probe answers first (see sourceBatch). A
+// source already restored under the same name and URL is left as it is.
+// The returned channel closes when every staging has ended.
 func stageAll(ctx context.Context, fsys *vfs.FS, sources []source, header http.Header, log *slog.Logger) <-chan struct{} {
-	done := make(chan struct{})
-	// turns[i] closes once source i has claimed its name or failed.
-	turns := make([]chan struct{}, len(sources))
-	for i := range turns {
-		turns[i] = make(chan struct{})
+	b := &sourceBatch{fsys: fsys, log: log, header: header, sources: sources, owner: make(map[string]int)}
+	for _, src := range sources {
+		cand := src.name
+		if cand == "" {
+			cand = vfs.ProvisionalName(src.url)
+		}
+		b.cand = append(b.cand, vfs.Clean(cand))
+		done := make(chan struct{})
+		b.done = append(b.done, done)
+		b.release = append(b.release, sync.OnceFunc(func() { close(done) }))
 	}
+	finished := make(chan struct{})
 	sem := make(chan struct{}, stagingConcurrency)
 	var wg sync.WaitGroup
 	go func() {
-		defer close(done)
+		defer close(finished)
 		defer wg.Wait()
 		// Slots are taken in order, so a source waiting for its turn only
 		// ever waits for sources that hold a slot or are done: no
 		// deadlock, however many sources there are.
-		for i, src := range sources {
+		for i := range sources {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -90,45 +95,107 @@ func stageAll(ctx context.Context, fsys *vfs.FS, sources []source, header http.H
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				release := sync.OnceFunc(func() { close(turns[i]) })
-				defer release()
-				turn := func(ctx context.Context) (func(), error) {
-					for _, t := range turns[:i] {
-						select {
-						case <-t:
-						case <-ctx.Done():
-							return nil, ctx.Err()
-						}
-					}
-					return release, nil
-				}
-				stageOne(ctx, fsys, src, header, turn, log)
+				defer b.release[i]()
+				b.stage(ctx, i)
 			}()
 		}
 	}()
-	return done
+	return finished
 }
 
-// stageOne stages one command-line source, unless a restored file already
-// is it.
-func stageOne(ctx context.Context, fsys *vfs.FS, src source, header http.Header, turn func(context.Context) (func(), error), log *slog.Logger) {
-	req := vfs.Request{URL: src.url, Name: src.name, Header: header, KeepFailure: true, Turn: turn}
+// sourceBatch is the command-line sources being staged. A source claims its name
+// only after the earlier sources expected under the same name (the one
+// given, else the URL's last segment) have claimed theirs or failed, so a
+// later one never waits for an unrelated slow probe. An earlier source
+// whose probe tells an unexpected name (Content-Disposition, a redirect)
+// that a later one already took takes it over: the later one is unstaged
+// and listed as failed.
+type sourceBatch struct {
+	fsys    *vfs.FS
+	log     *slog.Logger
+	header  http.Header
+	sources []source
+	cand    []string        // the name each source is expected under
+	done    []chan struct{} // closed by release once source i claimed its name or failed
+	release []func()
+
+	mu    sync.Mutex     // guards owner
+	owner map[string]int // name -> the source staged under it
+}
+
+// turn is source i's vfs.Request.Turn; tried learns the name it claims.
+func (b *sourceBatch) turn(i int, tried *string) func(context.Context, string) (func(), error) {
+	return func(ctx context.Context, name string) (func(), error) {
+		name = vfs.Clean(name)
+		*tried = name
+		for j := range i {
+			if b.cand[j] != name {
+				continue
+			}
+			select {
+			case <-b.done[j]:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return b.release[i], nil
+	}
+}
+
+// stage stages source i, unless a restored file already is it.
+func (b *sourceBatch) stage(ctx context.Context, i int) {
+	src := b.sources[i]
+	var tried string
+	req := vfs.Request{URL: src.url, Name: src.name, Header: b.header, KeepFailure: true, Turn: b.turn(i, &tried)}
 	if src.name != "" {
-		switch same, staged := fsys.StagedFrom(src.name, src.url); {
+		switch same, staged := b.fsys.StagedFrom(src.name, src.url); {
 		case same:
-			log.Debug("source already staged from the last run", "name", src.name)
+			b.log.Debug("source already staged from the last run", "name", src.name)
 			return
 		case staged:
 			err := fmt.Errorf("%w: %q is already staged from another URL (restored from the last run); unstage it first or give another name", vfs.ErrNameTaken, vfs.Clean(src.name))
-			fsys.ListFailed(req, src.name, err)
-			log.Error("staging failed; the source stays listed as failed until unstaged", "url", redact.URL(src.url), "err", err)
+			b.fsys.ListFailed(req, src.name, err)
+			b.log.Error("staging failed; the source stays listed as failed until unstaged", "url", redact.URL(src.url), "err", err)
 			return
 		}
-	} else if name, ok := fsys.NameFrom(src.url); ok {
-		log.Debug("source already staged from the last run", "name", name)
+	} else if name, ok := b.fsys.NameFrom(src.url); ok {
+		b.log.Debug("source already staged from the last run", "name", name)
 		return
 	}
-	if _, err := fsys.Stage(ctx, req); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-		log.Error("staging failed; the source stays listed as failed until unstaged", "url", redact.URL(src.url), "err", err)
+	file, err := b.fsys.Stage(ctx, req)
+	if err != nil && errors.Is(err, vfs.ErrNameTaken) {
+		if j, ok := b.displace(ctx, i, tried); ok {
+			file, err = b.fsys.Stage(ctx, req)
+			loser := vfs.Request{URL: b.sources[j].url, Header: b.header}
+			b.fsys.ListFailed(loser, tried, fmt.Errorf("%w: %q goes to an earlier SOURCE, %s", vfs.ErrNameTaken, tried, redact.URL(src.url)))
+			b.log.Error("staging failed: an earlier SOURCE took the name", "name", tried, "url", redact.URL(b.sources[j].url))
+		}
 	}
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Error("staging failed; the source stays listed as failed until unstaged", "url", redact.URL(src.url), "err", err)
+		}
+		return
+	}
+	b.mu.Lock()
+	b.owner[file.Path()] = i
+	b.mu.Unlock()
+}
+
+// displace unstages name when a later source of the sourceBatch holds it, so
+// that source i, earlier, can have it; it returns the later one.
+func (b *sourceBatch) displace(ctx context.Context, i int, name string) (int, bool) {
+	b.mu.Lock()
+	j, ok := b.owner[name]
+	if ok && j > i {
+		delete(b.owner, name)
+	}
+	b.mu.Unlock()
+	if !ok || j < i {
+		return 0, false
+	}
+	if err := b.fsys.Unstage(ctx, name); err != nil {
+		return 0, false
+	}
+	return j, true
 }

@@ -40,6 +40,8 @@ type File struct {
 	Failed string     `json:"failed,omitempty"` // why it failed; "" if it did not
 	// Changed says Failed is the origin's file changing.
 	Changed bool `json:"changed,omitempty"`
+	// Downloading says its download was running: it carries on at start.
+	Downloading bool `json:"downloading,omitempty"`
 }
 
 // document is the file as written.

@@ -39,6 +39,9 @@ type Saved struct {
 	Ranges [][2]int64 // [start, end) pairs, sorted and disjoint
 	Sums   []uint64   // CRC-64 (ECMA) per 1 MiB block from byte 0, as first received
 	Failed string     // the failure's text; "" if not failed
+	// Downloading says the background fill was running: a resumed store
+	// carries on without waiting for a read.
+	Downloading bool
 	// Changed says the failure was the origin's file changing (ErrChanged).
 	Changed bool
 }
@@ -103,9 +106,14 @@ func (s *Store) snapshotLocked() (Saved, checkpoint) {
 	if s.dig != nil {
 		sv.Sums = s.dig.snapshot()
 	}
-	if s.phase == phaseFailed && s.permErr != nil {
+	p := s.phase
+	if p == phaseClosed {
+		p = s.closedFrom
+	}
+	if p == phaseFailed && s.permErr != nil {
 		sv.Failed, sv.Changed = s.permErr.Error(), errors.Is(s.permErr, ErrChanged)
 	}
+	sv.Downloading = p == phaseFilling && s.present.total < s.rem.Size
 	return sv, checkpoint{fetched: s.fetched, epoch: s.epoch, phase: s.phase, valid: true}
 }
 
@@ -166,10 +174,19 @@ func (m *Manager) Resume(src Source, rem Remote, sv Saved) (*Store, error) {
 			m.log.Warn("temp file of a restored file is missing or damaged; downloading it again", "file", src.Name)
 		}
 		s, err := m.create(src, rem)
-		if err == nil && sv.Failed != "" {
-			s.permErr, s.phase = savedErr(sv), phaseFailed // not shared yet
+		if err != nil {
+			return nil, err
 		}
-		return s, err
+		s.mu.Lock()
+		switch {
+		case sv.Failed != "":
+			s.permErr, s.phase = savedErr(sv), phaseFailed
+		case sv.Downloading:
+			s.phase = phaseFilling
+			s.scheduleLocked()
+		}
+		s.mu.Unlock()
+		return s, nil
 	}
 	s := newStore(m, src, rem, path, false)
 	for _, r := range sv.Ranges {
@@ -178,11 +195,20 @@ func (m *Manager) Resume(src Source, rem Remote, sv Saved) (*Store, error) {
 	if s.dig != nil {
 		s.dig.sums = slices.Clone(sv.Sums)
 	}
-	if sv.Failed != "" {
+	switch {
+	case sv.Failed != "":
 		s.permErr, s.phase = savedErr(sv), phaseFailed
+	case sv.Downloading:
+		s.phase = phaseFilling
 	}
 	s.rechargeLocked() // not shared yet
-	return m.add(s)
+	if _, err := m.add(s); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.scheduleLocked() // the fill it was running, if any
+	s.mu.Unlock()
+	return s, nil
 }
 
 // savedErr is a failure as an earlier run recorded it.

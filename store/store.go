@@ -90,6 +90,7 @@ type Store struct {
 	lastErr    error
 	permErr    error      // why the store is failed (phaseFailed)
 	ckpt       checkpoint // the last Checkpoint, or what close kept (persist.go)
+	closedFrom phase      // the phase close ended, for what it keeps
 	lastAccess time.Time
 	ctx        context.Context // cancelled on close and eviction
 	cancel     context.CancelFunc
@@ -365,7 +366,7 @@ func (s *Store) close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
 	if s.phase != phaseClosed {
-		s.phase = phaseClosed
+		s.closedFrom, s.phase = s.phase, phaseClosed
 		s.cancel()
 		s.wakeLocked(ErrClosed)
 	}

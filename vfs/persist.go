@@ -36,6 +36,7 @@ func (f *FS) Saved() []state.File {
 			Sums:         sv.Sums,
 			Failed:       sv.Failed,
 			Changed:      sv.Changed,
+			Downloading:  sv.Downloading,
 		})
 	}
 	return out
@@ -85,7 +86,7 @@ func (f *FS) restore(sf state.File) error {
 		rem.URL = sf.URL
 	}
 	st, err := f.opts.Manager.Resume(store.Source{Name: name, URL: sf.URL, Header: sf.Header}, rem, store.Saved{
-		Temp: sf.Temp, Ranges: sf.Ranges, Sums: sf.Sums, Failed: sf.Failed, Changed: sf.Changed,
+		Temp: sf.Temp, Ranges: sf.Ranges, Sums: sf.Sums, Failed: sf.Failed, Changed: sf.Changed, Downloading: sf.Downloading,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"fsm/internal/redact"
+	"fsm/store"
 	"fsm/vfs"
 )
 
@@ -146,7 +147,8 @@ func (b *sourceBatch) turn(i int, tried *string) func(context.Context, string) (
 func (b *sourceBatch) stage(ctx context.Context, i int) {
 	src := b.sources[i]
 	var tried string
-	req := vfs.Request{URL: src.url, Name: src.name, Header: b.header, KeepFailure: true, Turn: b.turn(i, &tried)}
+	// Failures are listed here, once the retry below is decided.
+	req := vfs.Request{URL: src.url, Name: src.name, Header: b.header, Turn: b.turn(i, &tried)}
 	if src.name != "" {
 		switch same, staged := b.fsys.StagedFrom(src.name, src.url); {
 		case same:
@@ -172,7 +174,12 @@ func (b *sourceBatch) stage(ctx context.Context, i int) {
 		}
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+			name := tried
+			if name == "" {
+				name = b.cand[i]
+			}
+			b.fsys.ListFailed(req, name, err)
 			b.log.Error("staging failed; the source stays listed as failed until unstaged", "url", redact.URL(src.url), "err", err)
 		}
 		return

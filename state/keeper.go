@@ -24,6 +24,7 @@ type Keeper struct {
 	snapshot func() []File // returns only durable ranges (store.Checkpoint)
 	arrived  func() int64  // bytes arrived so far (store.Manager.Arrived)
 	kick     chan struct{}
+	interval time.Duration // Interval; tests lengthen it
 
 	mu   sync.Mutex // guards last and serializes writes
 	last []byte     // what the file holds now
@@ -31,7 +32,7 @@ type Keeper struct {
 
 // NewKeeper returns a Keeper for dir's state file.
 func NewKeeper(dir string, log *slog.Logger, snapshot func() []File, arrived func() int64) *Keeper {
-	return &Keeper{dir: dir, log: log, snapshot: snapshot, arrived: arrived, kick: make(chan struct{}, 1)}
+	return &Keeper{dir: dir, log: log, snapshot: snapshot, arrived: arrived, kick: make(chan struct{}, 1), interval: Interval}
 }
 
 // Kick asks for a write soon, without waiting for the batch.
@@ -54,7 +55,7 @@ func (k *Keeper) Run(ctx context.Context) {
 			return
 		case <-k.kick:
 		case now := <-t.C:
-			if now.Sub(lastSave) < Interval && k.arrived()-lastArrived < Batch {
+			if now.Sub(lastSave) < k.interval && k.arrived()-lastArrived < Batch {
 				continue
 			}
 		}

@@ -30,7 +30,7 @@ type serveCmd struct {
 	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
 	Fuse         string   `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
-	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
+	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files and the staged set live (default: the user's cache dir + /fsm). With --persist one fsm owns it. Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
@@ -307,7 +307,7 @@ func (s *instance) closeStore(timeout time.Duration) {
 // the temp files. Start order puts the FUSE detach, which never waits,
 // before the desktop unmount, which may.
 func (s *instance) abort(sig os.Signal) {
-	s.log.Warn("second signal: exiting now; temp files are left for the next start to remove", "signal", sig.String())
+	s.log.Warn("second signal: exiting now; temp files are left for the next start to resume or remove", "signal", sig.String())
 	for _, f := range s.frontends {
 		f.abort()
 	}

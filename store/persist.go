@@ -78,7 +78,9 @@ func (s *Store) Checkpoint() Saved {
 	// only after they were written: every one of them is on disk after it.
 	if len(sv.Ranges) > 0 {
 		if err := s.syncTemp(); err != nil {
-			s.log.Warn("cannot make downloaded bytes durable; the next start may fetch them again", "err", err)
+			if !errors.Is(err, ErrClosed) { // closing: close keeps its own
+				s.log.Warn("cannot make downloaded bytes durable; the next start may fetch them again", "err", err)
+			}
 			s.mu.Lock()
 			sv = s.ckpt.saved
 			s.mu.Unlock()

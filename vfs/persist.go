@@ -96,6 +96,7 @@ func (f *FS) restore(sf state.File) error {
 		mtime = time.Now()
 	}
 	file := newFile(name, sf.URL, sf.Header, &rem, mtime.Truncate(time.Second), st)
+	dirs := parents(name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -103,7 +104,7 @@ func (f *FS) restore(sf state.File) error {
 		return errClosed
 	}
 	f.files[name] = file
-	f.touchLocked(name, time.Now())
+	f.touchLocked(dirs, time.Now())
 	return nil
 }
 

@@ -234,10 +234,22 @@ func TestPersistRuntimeStaged(t *testing.T) {
 	if code != http.StatusCreated && code != http.StatusOK {
 		t.Fatalf("stage: %d %s", code, body)
 	}
-	if resp, body := get(t, s.url+"dir/run.bin"); resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
+	resp, body := get(t, s.url+"dir/run.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
 		t.Fatalf("GET: %s", resp.Status)
 	}
-	fsmtest.Eventually(t, "the whole file on record", func() bool { return saved(t, cache)["dir/run.bin"] == c.Size })
+	etag, mtime := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	// One staged and unstaged at run time is forgotten as well.
+	apiCall(t, http.MethodPost, s.url+strings.TrimPrefix(api.Base, "/")+api.PathFiles, persistToken, api.StageRequest{URL: o.URL(), Name: "gone.bin"})
+	fsmtest.Eventually(t, "gone.bin on record", func() bool { _, ok := saved(t, cache)["gone.bin"]; return ok })
+	if code, body := apiCall(t, http.MethodDelete, s.url+strings.TrimPrefix(api.Base, "/")+api.FilePath("gone.bin"), persistToken, nil); code/100 != 2 {
+		t.Fatalf("unstage: %d %s", code, body)
+	}
+	fsmtest.Eventually(t, "the whole file on record, the unstaged one gone", func() bool {
+		got := saved(t, cache)
+		_, gone := got["gone.bin"]
+		return got["dir/run.bin"] == c.Size && !gone
+	})
 	s.kill(t)
 
 	restart := time.Now()
@@ -246,8 +258,15 @@ func TestPersistRuntimeStaged(t *testing.T) {
 	if f.State != "complete" || len(f.Headers) != 1 || f.Headers[0] != "Authorization" {
 		t.Fatalf("after restart: %+v; want complete with header Authorization", f)
 	}
-	if resp, body := get(t, s2.url+"dir/run.bin"); resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
+	resp, body = get(t, s2.url+"dir/run.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
 		t.Fatalf("GET after restart: %s", resp.Status)
+	}
+	if resp.Header.Get("ETag") != etag || resp.Header.Get("Last-Modified") != mtime {
+		t.Errorf("after restart ETag %s, Last-Modified %s; before %s, %s", resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"), etag, mtime)
+	}
+	if n := len(s2.files(t)); n != 1 {
+		t.Errorf("%d files after restart, want dir/run.bin alone: %+v", n, s2.files(t))
 	}
 	if _, reqs := servedSince(o, restart); len(reqs) != 0 {
 		t.Errorf("origin asked %d times for a complete file after the restart: %+v", len(reqs), reqs)

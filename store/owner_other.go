@@ -1,21 +1,18 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package store
 
 import (
-	"errors"
 	"os"
 	"strconv"
 )
 
-// lockOwner opens the owner lock exclusively: Windows refuses to open a file
-// another process holds open without sharing, which is enough here.
+// lockOwner writes this process's id into the owner lock; without file
+// locks there is nothing to tell a live owner from a dead one, so a second
+// start is not refused here.
 func lockOwner(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return nil, &HeldError{}
-		}
 		return nil, err
 	}
 	f.Truncate(0)

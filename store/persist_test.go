@@ -225,3 +225,25 @@ func TestPersistTempFiles(t *testing.T) {
 	}
 	checkRead(t, missing, c, 0, c.Size)
 }
+
+// A checkpoint holds what is present; after an eviction it holds nothing,
+// even though the temp file is still there.
+func TestCheckpointFollowsEviction(t *testing.T) {
+	c := testorigin.Content{Seed: 43, Size: 200 << 10}
+	e := newEnv(t, testorigin.Options{Content: c}, Options{Persist: true})
+	s := e.newStore(t, e.source("f"))
+	if sv := s.Checkpoint(); len(sv.Ranges) != 0 || sv.Temp != filepath.Base(s.path) {
+		t.Fatalf("fresh store's checkpoint: %+v", sv)
+	}
+	checkRead(t, s, c, 0, c.Size)
+	sv := s.Checkpoint()
+	if len(sv.Ranges) != 1 || sv.Ranges[0] != [2]int64{0, c.Size} || sv.Downloading {
+		t.Fatalf("complete store's checkpoint: %+v", sv)
+	}
+	if n := s.evict(); n == 0 {
+		t.Fatal("nothing evicted")
+	}
+	if sv := s.Checkpoint(); len(sv.Ranges) != 0 {
+		t.Fatalf("checkpoint after eviction still names %v", sv.Ranges)
+	}
+}

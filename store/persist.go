@@ -260,6 +260,16 @@ func (m *Manager) PruneTemps() {
 	}
 }
 
+// relock takes the lock of a run folder made again (cachedir.go): with
+// Persist the cache dir's owner lock, whose file went with the dir, else
+// the folder's own.
+func (m *Manager) relock() (*os.File, error) {
+	if m.opts.Persist {
+		return lockOwner(filepath.Join(m.opts.Dir, ownerLockName))
+	}
+	return lockRunDir(m.runDir)
+}
+
 // Arrived counts the bytes that reached temp files since the start: the
 // caller's cue to checkpoint after a batch.
 func (m *Manager) Arrived() int64 { return m.arrived.Load() }

@@ -3,10 +3,11 @@ package testorigin
 import (
 	"context"
 	"crypto/tls"
-	"errors"
+	"io"
+	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ const (
 	H1AndH2 Protocols = iota
 	// H1Only never negotiates h2, as S3 does.
 	H1Only
-	// H2Only refuses the handshake of a client that does not offer h2.
+	// H2Only speaks only HTTP/2, also to a client that does not offer it.
 	H2Only
 )
 
@@ -77,16 +78,15 @@ func NewTLSServer(opts Options, topts TLSOptions) *TLSOrigin {
 	case H1Only:
 		srv.TLS = &tls.Config{NextProtos: []string{"http/1.1"}}
 	case H2Only:
+		// As Go's own server does when told to speak only HTTP/2: a
+		// client that does not offer h2 still gets through the
+		// handshake, and then HTTP/2 frames it cannot read.
 		srv.EnableHTTP2 = true
-		srv.TLS = &tls.Config{
-			NextProtos: []string{"h2"},
-			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-				if !slices.Contains(hello.SupportedProtos, "h2") {
-					return nil, errors.New("testorigin: this origin speaks only h2")
-				}
-				return nil, nil
-			},
-		}
+		srv.TLS = &tls.Config{NextProtos: []string{"h2"}}
+		var p http.Protocols
+		p.SetHTTP2(true)
+		srv.Config.Protocols = &p
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // its complaints about HTTP/1.1 clients
 	}
 	srv.StartTLS()
 	o.Server = srv

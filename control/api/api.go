@@ -45,13 +45,22 @@ type File struct {
 	MTime       *time.Time `json:"mtime"` // nil while probing or failed
 	Downloaded  int64      `json:"downloaded"`
 	Rate        int64      `json:"rate"`
-	Connections int        `json:"connections"`
+	Connections int        `json:"connections"` // TCP connections in use for this file
+	Protocol    string     `json:"protocol"`    // of the latest response: "http/1.1", "h2"; "" before any
+	Retrying    *Retrying  `json:"retrying"`    // while fetches fail and are retried; null otherwise
 	OpenHandles int        `json:"open_handles"`
 	State       string     `json:"state"` // probing, idle, downloading, complete, error, failed
 	Error       string     `json:"error"`
 	Verified    bool       `json:"verified"`
 	Headers     []string   `json:"headers"`
 	Paths       []string   `json:"paths"`
+}
+
+// Retrying says since when a file's fetches fail and are retried, and why
+// the latest failed.
+type Retrying struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
 }
 
 // Removed is the data of a "removed" event.

@@ -13,7 +13,7 @@ import (
 func TestProgressShowsRetrying(t *testing.T) {
 	c := testorigin.Content{Seed: 31, Size: 1 << 20}
 	so := fastOpts()
-	so.Retries, so.RetryBudget = 1 << 20, time.Minute
+	so.Retries, so.RetryBudget = 1<<20, time.Minute
 	e := newEnv(t, testorigin.Options{Content: c, FailCount: 1 << 20}, so)
 	s := e.newStore(t, e.source("f"))
 	if r := s.Progress().Retrying; r != nil {

@@ -52,7 +52,8 @@ type staging struct {
 	url         string // redacted
 	headerNames []string
 	since       time.Time
-	err         error // nil while probing
+	err         error    // nil while probing
+	req         *Request // what failed, for Retry; set with err
 }
 
 // Entry is one staged name as the control API lists it: a file in the
@@ -95,7 +96,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	f.mu.Lock()
 	delete(f.staging, st)
 	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) {
-		st.err = err
+		st.err, st.req = err, &req
 		f.staging[st] = true
 	}
 	f.mu.Unlock()

@@ -22,6 +22,9 @@ const (
 	PathEvents = "events"
 )
 
+// PathRetry is appended to a file's endpoint: POST FilePath(name)+PathRetry.
+const PathRetry = "/retry"
+
 // TokenHeader carries the bearer token when Authorization is taken by
 // basic auth.
 const TokenHeader = "X-Fsm-Token"

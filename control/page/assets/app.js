@@ -140,7 +140,7 @@
     row.unstage.setAttribute('aria-label', 'Unstage ' + name);
     row.unstage.addEventListener('click', () => unstage(row));
     row.retry.setAttribute('aria-label', 'Retry ' + name);
-    row.retry.addEventListener('click', () => retry(row));
+    row.retry.addEventListener('click', () => retryFile(row));
     // Keep the API's order (by name).
     let before = null;
     for (const [other, r] of rows) {
@@ -267,7 +267,7 @@
     button.textContent = 'Unstage';
   }
 
-  async function retry(row) {
+  async function retryFile(row) {
     const button = row.retry;
     button.disabled = true;
     button.textContent = 'Retrying…';

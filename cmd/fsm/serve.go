@@ -30,6 +30,7 @@ type serveCmd struct {
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
 	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	Connections  int      `default:"4" env:"FSM_CONNECTIONS" placeholder:"N" help:"Most TCP connections one file downloads over in parallel (1-32). More are tried only while one is slow, and kept only while they deliver more."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
 	User         string   `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
@@ -140,7 +141,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		}
 		return nil, fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
-	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Logger: log})
+	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Connections: cfg.conns, Logger: log})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)

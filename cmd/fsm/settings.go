@@ -24,6 +24,7 @@ type settings struct {
 	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
 	conns    int // --connections
+	maxFiles int
 	user     string
 	password string
 	token    string
@@ -51,6 +52,10 @@ func (c *serveCmd) validate() (*settings, error) {
 		return nil, fmt.Errorf("--connections %d: want 1 to %d", c.Connections, maxLanes)
 	}
 	s.conns = c.Connections
+	if c.MaxFiles < 1 {
+		return nil, fmt.Errorf("--max-files %d: want at least 1", c.MaxFiles)
+	}
+	s.maxFiles = c.MaxFiles
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8080", c.Addr)
@@ -67,6 +72,16 @@ func (c *serveCmd) validate() (*settings, error) {
 	}
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
+	}
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			return nil, errBothTokens
+		}
+		r, err := readTokenFile(c.TokenFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		s.token = r.token
 	}
 	if s.token == "" {
 		b := make([]byte, 24)

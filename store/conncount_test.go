@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -94,4 +97,47 @@ func TestProgressCountsConnections(t *testing.T) {
 			waitAll(t, &wg, "the reads")
 		})
 	}
+}
+
+// The "download complete" line names the protocol and the most TCP
+// connections the file used at once.
+func TestDownloadCompleteLogNamesProtocol(t *testing.T) {
+	var buf syncBuffer
+	c := testorigin.Content{Seed: 37, Size: 1 << 20}
+	o := testorigin.NewTLS(t, testorigin.Options{Content: c}, testorigin.TLSOptions{Protocols: testorigin.H1AndH2})
+	so := fastOpts()
+	so.Dir, so.Client = t.TempDir(), &http.Client{Transport: tlsTransport(t, o)}
+	so.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	m, err := NewManager(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	e := &env{o: o.Origin, m: m, c: c}
+	s := e.newStore(t, e.source("f"))
+	checkRead(t, s, c, 0, c.Size)
+	eventually(t, "the download complete line", func() bool { return strings.Contains(buf.String(), "download complete") })
+	line := buf.String()[strings.Index(buf.String(), "msg=\"download complete\""):]
+	line, _, _ = strings.Cut(line, "\n")
+	if !strings.Contains(line, "protocol=http/1.1") || !strings.Contains(line, "connections=") || strings.Contains(line, "connections=0") {
+		t.Fatalf("download complete line %q, want protocol=http/1.1 and its connections", line)
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

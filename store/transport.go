@@ -34,6 +34,12 @@ func originTransport() *http.Transport {
 	t.ResponseHeaderTimeout = 30 * time.Second
 	t.DialContext = spliceDialer(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second})
 	t.ForceAttemptHTTP2 = false
+	if t.TLSClientConfig != nil {
+		// DefaultTransport, once used, offers h2 in its ALPN list, and
+		// Clone copies the list: an origin would then answer in HTTP/2
+		// on a connection that speaks only HTTP/1.1.
+		t.TLSClientConfig.NextProtos = nil
+	}
 	var p http.Protocols
 	p.SetHTTP1(true)
 	t.Protocols = &p

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 
 	"fsm/internal/testorigin"
@@ -18,7 +19,10 @@ func tlsTransport(t testing.TB, o *testorigin.TLSOrigin) *protocolTransport {
 	roots := x509.NewCertPool()
 	roots.AddCert(o.Certificate())
 	h1 := originTransport()
-	h1.TLSClientConfig = &tls.Config{RootCAs: roots}
+	if h1.TLSClientConfig == nil {
+		h1.TLSClientConfig = &tls.Config{}
+	}
+	h1.TLSClientConfig.RootCAs = roots // the rest as fsm has it
 	p := newProtocolTransport(h1)
 	t.Cleanup(p.CloseIdleConnections)
 	return p
@@ -77,4 +81,31 @@ func TestParallelRequestsAreConnections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The HTTP/1.1 transport never offers h2, also once Go's DefaultTransport
+// (which it is cloned from) has been used and lists h2 for ALPN.
+func TestOriginTransportOffersOnlyHTTP1(t *testing.T) {
+	o := testorigin.NewTLS(t, testorigin.Options{Content: testorigin.Content{Seed: 2, Size: 10}}, testorigin.TLSOptions{})
+	if resp, err := http.DefaultTransport.RoundTrip(httptestRequest(t, o.URL())); err == nil {
+		resp.Body.Close() // a failed handshake (unknown authority) is as good: h2 is set up
+	}
+	if c := originTransport().TLSClientConfig; c != nil && slices.Contains(c.NextProtos, "h2") {
+		t.Fatalf("the HTTP/1.1 transport offers %q", c.NextProtos)
+	}
+	e, _ := newTLSEnv(t, testorigin.Options{Content: testorigin.Content{Seed: 2, Size: 1 << 20}}, testorigin.TLSOptions{Protocols: testorigin.H1AndH2}, nil)
+	s := e.newStore(t, e.source("f"))
+	checkRead(t, s, e.c, 0, e.c.Size)
+	if p := s.Progress().Protocol; p != "http/1.1" {
+		t.Fatalf("read over %q, want http/1.1", p)
+	}
+}
+
+func httptestRequest(t *testing.T, u string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -75,13 +75,13 @@ func (h *harness) tlsDirectGET(ctx context.Context, key string, f benchFile, kin
 func (h *harness) tlsFsmGET(ctx context.Context, key string, f benchFile, kind testorigin.Protocols) error {
 	return h.withTLSOrigin(f, kind, func(o *testorigin.TLSOrigin, pemFile string) error {
 		env := append(os.Environ(), "SSL_CERT_FILE="+pemFile)
+		before := o.Accepted() // the probe's connection too: the download reuses it
 		s, err := h.launchEnv(ctx, "fsm", env, func(addr, cache string) []string {
 			return []string{h.cfg.fsmBin, "serve", "--addr", addr, "--cache-dir", cache, o.URL()}
 		}, "", f.size(), true, fileName)
 		if err != nil {
 			return err
 		}
-		before := o.Accepted()
 		err = h.listAndGET(ctx, key, s, f, false)
 		h.res.add(key+".conns", float64(o.Accepted()-before))
 		return err

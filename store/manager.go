@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Client == nil {
-		o.Client = &http.Client{Transport: originTransport()}
+		o.Client = &http.Client{Transport: newProtocolTransport(originTransport())}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -70,17 +69,6 @@ func (o *Options) defaults() {
 	setDefault(&o.RetryBase, 100*time.Millisecond)
 	setDefault(&o.RetryMax, 2*time.Second)
 	setDefault(&o.StallTimeout, 30*time.Second)
-}
-
-// originTransport is the default client's: idle connections for parallel
-// fetches, a bound on the wait for response headers, and connections that
-// can splice bodies into the temp file (splice.go).
-func originTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.DialContext = spliceDialer(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second})
-	return t
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, d T) {

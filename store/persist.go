@@ -274,7 +274,8 @@ func (m *Manager) relock() (*os.File, error) {
 // caller's cue to checkpoint after a batch.
 func (m *Manager) Arrived() int64 { return m.arrived.Load() }
 
-// Source is what the store was staged as.
+// Source is what the store was staged from, secrets included: for saving
+// and staging it again, never for showing.
 func (s *Store) Source() Source { return s.src }
 
 // Remote is what the origin told about the file, with the size a whole

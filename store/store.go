@@ -40,9 +40,11 @@ type Progress struct {
 	Size       int64
 	Present    int64 // bytes in the temp file
 	Handles    int
-	Readers    int     // ReadAt calls in flight
-	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
-	Conns      int     // origin connections in use (a response being read)
+	Readers    int       // ReadAt calls in flight
+	Rate       float64   // bytes/s received over the last few seconds; 0 when idle
+	Conns      int       // TCP connections in use (a response of this file being read on it)
+	Protocol   string    // what the last response came over: "http/1.1", "h2"; "" before any
+	Retrying   *Retrying // while fetches fail and are retried; nil otherwise
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -84,10 +86,11 @@ type Store struct {
 	choice     connChoice // how many readahead connections (see conns.go)
 	charged    int64      // disk use last reported to the manager
 	fetched    int64
-	meter      meter     // recent receive rate
-	open       int       // connections with a response being read
-	dl         *download // the download under way, for its log lines; nil if none
-	out        *outage   // the origin's current run of failures; nil if none
+	meter      meter       // recent receive rate
+	open       map[any]int // connections with a response being read → how many
+	proto      string      // the protocol of the last response
+	dl         *download   // the download under way, for its log lines; nil if none
+	out        *outage     // the origin's current run of failures; nil if none
 	lastErr    error
 	permErr    error      // why the store is failed (phaseFailed)
 	ckpt       checkpoint // the last Checkpoint, or what close kept (persist.go)
@@ -455,7 +458,9 @@ func (s *Store) Progress() Progress {
 		Present:    s.present.total,
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
-		Conns:      s.open,
+		Conns:      len(s.open),
+		Protocol:   s.proto,
+		Retrying:   s.out.retrying(),
 		LastAccess: s.lastAccess,
 	}
 	if len(s.fetches) > 0 {

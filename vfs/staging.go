@@ -83,7 +83,8 @@ type staging struct {
 	url         string // redacted
 	headerNames []string
 	since       time.Time
-	err         error // nil while probing
+	err         error    // nil while probing
+	req         *Request // what failed, for Retry; set with err
 	// cancel ends the probe (and the whole download of a source of unknown
 	// size) when the name is unstaged while probing; nil once failed.
 	cancel context.CancelCauseFunc
@@ -153,7 +154,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	delete(f.staging, st)
 	st.cancel = nil
 	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
-		st.err = err
+		st.err, st.req = err, &req
 		f.staging[st] = true
 	}
 	f.mu.Unlock()

@@ -33,6 +33,7 @@ type serveCmd struct {
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
 	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files and the staged set live (default: the user's cache dir + /fsm). With --persist one fsm owns it. Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	Connections  int      `default:"4" env:"FSM_CONNECTIONS" placeholder:"N" help:"Most TCP connections one file downloads over in parallel (1-32). More are tried only while one is slow, and kept only while they deliver more."`
 	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
 	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
@@ -165,7 +166,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 	case err != nil:
 		log.Warn("cannot write the control API token file; the CLI will need --token or --token-file", "err", err)
 	}
-	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Logger: log, Persist: cfg.persist})
+	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Connections: cfg.conns, Logger: log, Persist: cfg.persist})
 	if err != nil {
 		ln.Close()
 		if tokenPath != "" {

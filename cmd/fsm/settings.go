@@ -14,12 +14,17 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
+// maxLanes bounds --connections: as many as the origin transport keeps
+// for one host.
+const maxLanes = 32
+
 // settings are the validated flags.
 type settings struct {
 	cacheDir string
 	fuseDir  string // "" without --fuse
 	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
+	conns    int // --connections
 	maxFiles int
 	user     string
 	password string
@@ -56,6 +61,10 @@ func (c *serveCmd) validate() (*settings, error) {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}
 	s.maxSize = int64(size)
+	if c.Connections < 1 || c.Connections > maxLanes {
+		return nil, fmt.Errorf("--connections %d: want 1 to %d", c.Connections, maxLanes)
+	}
+	s.conns = c.Connections
 	if c.MaxFiles < 1 {
 		return nil, fmt.Errorf("--max-files %d: want at least 1", c.MaxFiles)
 	}

@@ -88,6 +88,15 @@ var rows = []row{
 	{label: "Limited: rclone WebDAV GET, cold", key: "thr.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
 	{label: "Limited: fsm FUSE dd, cold", key: "thr.fuse.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.fuse.rclone.mbps"},
 	{label: "Limited: rclone mount dd, cold", key: "thr.fuse.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
+	// The same limit per TCP connection, over TLS (tls.go).
+	{label: "Limited, TLS HTTP/1.1 origin: direct GET, cold", key: "tls.h1.direct.mbps", unit: "MB/s"},
+	{label: "Limited, TLS HTTP/1.1: fsm WebDAV GET, cold", key: "tls.h1.fsm.mbps", unit: "MB/s", vsDirect: "tls.h1.direct.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h1.fsm.conns", unit: "conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h1.fsm.cpugib", unit: "s/GiB"},
+	{label: "Limited, TLS origin offering HTTP/2: direct GET (h2), cold", key: "tls.h2.direct.mbps", unit: "MB/s"},
+	{label: "Limited, TLS HTTP/2: fsm WebDAV GET, cold", key: "tls.h2.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2.direct.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h2.fsm.conns", unit: "conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h2.fsm.cpugib", unit: "s/GiB"},
 	// 64 readers at random offsets of the cold unthrottled file.
 	{label: "**64 concurrent readers ⁴**: direct, aggregate", key: "conc.direct.mbps", unit: "MB/s"},
 	{label: "  direct, latency p50", key: "conc.direct.p50", unit: "ms"},
@@ -389,6 +398,7 @@ func (h *harness) busyNote() string {
 		{"fuse.fsm", "fsm FUSE"}, {"fuse.rclone", "rclone mount"},
 		{"thr.direct", "throttled direct"}, {"thr.fsm", "throttled fsm"}, {"thr.rclone", "throttled rclone"},
 		{"thr.fuse.fsm", "throttled fsm FUSE"}, {"thr.fuse.rclone", "throttled rclone mount"},
+		{"tls.h1.direct", "TLS h1 direct"}, {"tls.h1.fsm", "TLS h1 fsm"}, {"tls.h2.direct", "TLS h2 direct"}, {"tls.h2.fsm", "TLS h2 fsm"},
 	} {
 		if m := h.res[k.key+".busy"]; m.ok() {
 			parts = append(parts, fmt.Sprintf("%s %.0f%%", k.label, m.value()))

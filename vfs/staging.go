@@ -25,6 +25,8 @@ type Request struct {
 	// with its reason, until it is unstaged: for sources given at start,
 	// whose caller cannot be told otherwise.
 	KeepFailure bool
+	// AfterRead is this file's after-read policy; "": the tree's.
+	AfterRead AfterRead
 }
 
 // ErrBusy is returned for an operation on a name whose staging is still in
@@ -52,7 +54,8 @@ type staging struct {
 	url         string // redacted
 	headerNames []string
 	since       time.Time
-	err         error // nil while probing
+	afterRead   AfterRead // as requested; "" shows as ""
+	err         error     // nil while probing
 }
 
 // Entry is one staged name as the control API lists it: a file in the
@@ -65,6 +68,7 @@ type Entry struct {
 	Err         error // why, when State is error or failed
 	File        *File // nil while probing or when staging failed
 	Progress    store.Progress
+	AfterRead   AfterRead // the policy that applies: the file's own, else the tree's
 }
 
 // Stage stages req.URL under req.Name (or the name the origin gives).
@@ -84,6 +88,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 		url:         redact.Bare(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
+		afterRead:   req.AfterRead,
 	}
 	if st.name == "" {
 		st.name = provisionalName(req.URL)
@@ -156,7 +161,7 @@ func (f *FS) Entries() []Entry {
 	f.mu.RLock()
 	out := make([]Entry, 0, len(f.files)+len(f.staging))
 	for _, file := range f.files {
-		out = append(out, file.entry())
+		out = append(out, f.entryOf(file))
 	}
 	for st := range f.staging {
 		out = append(out, st.entry())
@@ -173,7 +178,7 @@ func (f *FS) Entry(name string) (Entry, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if file := f.files[name]; file != nil {
-		return file.entry(), true
+		return f.entryOf(file), true
 	}
 	var found *staging
 	for st := range f.staging {
@@ -188,10 +193,17 @@ func (f *FS) Entry(name string) (Entry, bool) {
 }
 
 func (st *staging) entry() Entry {
-	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing}
+	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing, AfterRead: st.afterRead}
 	if st.err != nil {
 		e.State, e.Err = StateFailed, st.err
 	}
+	return e
+}
+
+// entryOf is file's entry, with the after-read policy that applies.
+func (f *FS) entryOf(file *File) Entry {
+	e := file.entry()
+	e.AfterRead = f.policy(file)
 	return e
 }
 

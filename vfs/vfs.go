@@ -33,6 +33,13 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// AfterRead is the policy of files staged without one of their own
+	// (keep when empty); see AfterRead.
+	AfterRead AfterRead
+	// AfterReadDelay is how long a file whose every byte was read waits,
+	// closed, for a new open before its after-read action
+	// (DefaultAfterReadDelay when zero).
+	AfterReadDelay time.Duration
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -52,6 +59,7 @@ type FS struct {
 	closed   bool
 
 	unstageHooks unstageHooks // has its own lock
+	actions      actionLog    // after-read actions taken; has its own lock
 }
 
 // File is one staged remote file. Its metadata never changes while staged,
@@ -64,8 +72,11 @@ type File struct {
 	etag        string    // ours, strong and quoted: stable while staged
 	contentType string
 	verified    bool
-	headerNames []string // names of the request headers given at staging, sorted
+	headerNames []string  // names of the request headers given at staging, sorted
+	afterRead   AfterRead // "" when staged without one: the tree's default applies
 	store       *store.Store
+
+	track readTrack // after-read accounting; has its own lock
 }
 
 // Path is the file's clean path, e.g. "movies/big.iso".
@@ -127,6 +138,12 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
+	if opts.AfterRead == "" {
+		opts.AfterRead = AfterReadKeep
+	}
+	if opts.AfterReadDelay <= 0 {
+		opts.AfterReadDelay = DefaultAfterReadDelay
+	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{
 		opts:     opts,
@@ -182,6 +199,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		contentType: contentType(name, r.ContentType),
 		verified:    r.Verified(),
 		headerNames: headerNames(req.Header),
+		afterRead:   req.AfterRead,
 		store:       st,
 	}
 	f.mu.Lock()
@@ -276,15 +294,32 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
+	f.mu.Unlock()
+	removed, err := f.unstageFile(ctx, file, "unstaged")
+	if !removed { // another unstage took it meanwhile
+		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
+	}
+	return err
+}
+
+// unstageFile removes file from the tree if it is still staged under its
+// name (removed), logging msg with attrs.
+func (f *FS) unstageFile(ctx context.Context, file *File, msg string, attrs ...any) (removed bool, err error) {
+	name := file.Path()
+	f.mu.Lock()
+	if f.files[name] != file {
+		f.mu.Unlock()
+		return false, nil
+	}
 	delete(f.files, name)
 	f.touchLocked(name, time.Now())
 	f.mu.Unlock()
-	f.log.Info("unstaged", "name", name)
+	f.log.Info(msg, append([]any{"name", name}, attrs...)...)
 	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
-		return fmt.Errorf("unstage %s: %w", name, err)
+		return true, fmt.Errorf("unstage %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // lookup returns the staged file at p.
@@ -394,6 +429,7 @@ func (f *FS) Open(p string) (*Handle, error) {
 	if !file.store.OpenHandle() {
 		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path(), Err: fs.ErrNotExist}
 	}
+	file.track.noteOpen()
 	return &Handle{fs: f, file: file}, nil
 }
 
@@ -417,13 +453,17 @@ func (h *Handle) File() *File { return h.file }
 // ReadAt reads len(p) bytes at off, waiting for them to arrive from the
 // origin; only the real end of the file gives a short read (io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return h.file.store.ReadAt(ctx, p, off)
+	n, err := h.file.store.ReadAt(ctx, p, off)
+	h.file.track.noteServed(off, int64(n))
+	return n, err
 }
 
 // CopyTo writes [off, off+n) to w as the bytes arrive, letting a w that
 // implements io.ReaderFrom (a net/http response) use sendfile.
 func (h *Handle) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	return h.file.store.CopyTo(ctx, w, off, n)
+	done, err := h.file.store.CopyTo(ctx, w, off, n)
+	h.file.track.noteServed(off, done)
+	return done, err
 }
 
 // Close releases the handle. Closing twice is harmless.
@@ -435,6 +475,7 @@ func (h *Handle) Close() error {
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
 			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
+		h.fs.handleClosed(h.file)
 	})
 	return err
 }

@@ -183,4 +183,3 @@ func TestAfterReadReopenWaits(t *testing.T) {
 		t.Fatal("a stale action unstaged the file")
 	}
 }
-

@@ -145,9 +145,14 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
+	after, err := vfs.ParseAfterRead(req.AfterRead)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, `"after_read": `+err.Error())
+		return
+	}
 	ctx, cancel := s.stageContext(r)
 	defer cancel()
-	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
+	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header, AfterRead: after})
 	if err != nil {
 		a := answer.For(err)
 		s.log.Debug("stage refused", "status", a.Status, "code", a.Code, "err", err)
@@ -172,6 +177,9 @@ func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string
 
 func (s *Server) info(w http.ResponseWriter) {
 	in := api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL}
+	if s.opts.KeepAwake != nil {
+		in.KeepAwake = s.opts.KeepAwake()
+	}
 	for _, m := range s.opts.Mounts() {
 		switch m.Kind {
 		case MountFUSE:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fsm/control/api"
+	"fsm/vfs"
 )
 
 // writeTimeout bounds one write to an events stream, so a client that stops
@@ -31,6 +32,7 @@ type sample struct {
 	state       string
 	err         string
 	verified    bool
+	afterRead   string
 	mounts      string // the mounts' folders: a file's paths change with them
 }
 
@@ -48,7 +50,7 @@ func sampleOf(o api.File, mounts string) sample {
 	s := sample{
 		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
 		handles: o.OpenHandles, state: o.State, err: o.Error,
-		verified: o.Verified, mounts: mounts, size: -1,
+		verified: o.Verified, afterRead: o.AfterRead, mounts: mounts, size: -1,
 	}
 	if o.Size != nil {
 		s.size = *o.Size
@@ -93,7 +95,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sent := make(map[string]sample)
+	// Only actions taken while the stream is open are sent: a page that
+	// connects later sees their outcome in the files' objects.
+	_, actionSeq := s.opts.FS.Actions(^uint64(0))
 	publish := func() error {
+		var acts []vfs.Action
+		acts, actionSeq = s.opts.FS.Actions(actionSeq)
+		for _, a := range acts {
+			if err := writeEvent(bw, "after_read", api.AfterReadDone{Name: a.Name, Action: string(a.Did), Bytes: a.Bytes}); err != nil {
+				return err
+			}
+		}
 		mounts := s.opts.Mounts()
 		key := mountsKey(mounts)
 		seen := make(map[string]bool, len(sent))

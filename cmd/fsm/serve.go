@@ -13,28 +13,33 @@ import (
 	"syscall"
 	"time"
 
+	"fsm/awake"
 	"fsm/control"
 	"fsm/control/page"
 	"fsm/desktop"
 	"fsm/fuse"
 	"fsm/guard"
+	"fsm/internal/sdnotify"
 	"fsm/store"
 	"fsm/vfs"
 	"fsm/webdav"
 )
 
 type serveCmd struct {
-	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start."`
-	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
-	Fuse         string   `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
-	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
-	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
-	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
-	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
-	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
-	User         string   `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
-	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
-	LogLevel     string   `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	Sources        []string      `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start."`
+	Addr           string        `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
+	Fuse           string        `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
+	Mount          bool          `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
+	CacheDir       string        `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
+	CacheMaxSize   string        `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	Token          string        `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
+	Host           []string      `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
+	User           string        `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
+	PasswordFile   string        `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
+	LogLevel       string        `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	KeepAwake      bool          `default:"true" negatable:"" env:"FSM_KEEP_AWAKE" help:"Keep the computer from sleeping while a download runs or a staged file is being read (let go within 30 s after)."`
+	AfterRead      string        `default:"keep" env:"FSM_AFTER_READ" enum:"keep,evict,unstage" help:"Once every byte of a file has been read and its last handle closed: keep it, evict its downloaded bytes (it stays staged) or unstage it. fsm stage --after-read sets it per file."`
+	AfterReadDelay time.Duration `default:"30s" env:"FSM_AFTER_READ_DELAY" help:"How long a fully read file waits, closed, for a new open before --after-read acts."`
 }
 
 const (
@@ -50,6 +55,7 @@ const (
 
 // Run builds the server, serves until a signal, and shuts down.
 func (c *serveCmd) Run() error {
+	survivePipes() // before the first log line
 	log := newLogger(c.LogLevel)
 	slog.SetDefault(log)
 	cfg, err := c.validate()
@@ -71,6 +77,7 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	defer s.stopped()
 	sig.onAbort(s.abort)
 	// serve's own context also ends staging when serve fails.
 	ctx, cancel := context.WithCancel(sig.ctx)
@@ -90,6 +97,7 @@ type instance struct {
 	fsys      *vfs.FS
 	http      *http.Server
 	url       string // the WebDAV root
+	keeper    *awake.Keeper
 	tokenPath string // "" when it could not be written
 	// frontends are in start order (see frontend); the list is fixed by
 	// build, so the API's goroutines and the signal goroutine read it
@@ -98,6 +106,11 @@ type instance struct {
 	started   int             // how many of frontends serve has started; serve's and shutdown's goroutine only
 	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
+	activity  <-chan struct{} // closed when followActivity has returned; nil before serve
+	// unmounted and removed are what shutdown took down, for the last
+	// log line; shutdown's goroutine only.
+	unmounted []string
+	removed   []string
 }
 
 // frontendsFor lists the frontends cfg asks for, in start order: the FUSE
@@ -146,7 +159,8 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, AfterRead: cfg.afterRead, AfterReadDelay: cfg.afterReadDelay})
+	s.keeper = newKeeper(log, !cfg.keepAwake)
 	s.url = "http://" + ln.Addr().String() + "/"
 	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
 		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
@@ -160,6 +174,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		Page:      page.Handler(cfg.token),
 		Logger:    log,
 		Mounts:    s.mounts,
+		KeepAwake: s.keepAwakeStatus,
 	})
 	ctlMux := http.NewServeMux()
 	ctlMux.Handle(control.Prefix, ctl) // the control API and page
@@ -180,6 +195,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 // frontends and returns when ctx ends (nil) or a frontend fails.
 func (s *instance) serve(ctx context.Context, sources []string) error {
 	s.staging = stageAll(ctx, s.fsys, sources, s.log)
+	s.activity = followActivity(ctx, s.fsys, s.keeper)
 	failed := make(chan error, len(s.frontends))
 	fail := func(err error) {
 		select {
@@ -194,6 +210,9 @@ func (s *instance) serve(ctx context.Context, sources []string) error {
 		s.started++
 	}
 	s.log.Info("fsm is serving", "webdav", s.url, "page", s.url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(sources), "cache", s.cfg.cacheDir)
+	if err := sdnotify.Ready(); err != nil {
+		s.log.Warn("cannot tell the service manager fsm is ready", "err", err)
+	}
 	select {
 	case <-ctx.Done():
 		return nil
@@ -206,6 +225,9 @@ func (s *instance) serve(ctx context.Context, sources []string) error {
 // fails what is still running, takes the frontends down and removes the
 // temp files.
 func (s *instance) shutdown() {
+	if err := sdnotify.Stopping(); err != nil {
+		s.log.Warn("cannot tell the service manager fsm is stopping", "err", err)
+	}
 	started := s.frontends[:s.started]
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -227,6 +249,9 @@ func (s *instance) shutdown() {
 	if cut {
 		s.closeStore(unmountTimeout + closeTimeout)
 	}
+	for _, m := range s.mounts() {
+		s.unmounted = append(s.unmounted, m.Dir)
+	}
 	for i := len(s.frontends) - 1; i >= 0; i-- {
 		f := s.frontends[i]
 		sctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
@@ -246,10 +271,35 @@ func (s *instance) shutdown() {
 	}
 	if err := <-s.closing; err != nil {
 		s.log.Warn("shutdown: temp files left for the next start to remove", "err", err)
+	} else {
+		s.removed = append(s.removed, s.mgr.Dir())
 	}
+	if s.activity != nil {
+		<-s.activity // cancelled with serve's context
+	}
+	kctx, cancel := context.WithTimeout(context.Background(), keeperCloseTimeout)
+	if err := s.keeper.Close(kctx); err != nil {
+		s.log.Warn("shutdown: sleep lock not released yet", "err", err)
+	}
+	cancel()
 	if s.tokenPath != "" {
-		os.Remove(s.tokenPath)
+		if err := os.Remove(s.tokenPath); err == nil {
+			s.removed = append(s.removed, s.tokenPath)
+		}
 	}
+}
+
+// stopped writes the last line of a run, after shutdown: what it took down,
+// so a log read later shows nothing was left behind.
+func (s *instance) stopped() {
+	s.log.Info("fsm stopped", "unmounted", listOrNone(s.unmounted), "removed", listOrNone(s.removed))
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "nothing"
+	}
+	return strings.Join(l, ", ")
 }
 
 // closeStore refuses new stagings and closes the store in the background,

@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"fsm/vfs"
 )
 
 // settings are the validated flags.
@@ -22,10 +25,21 @@ type settings struct {
 	user     string
 	password string
 	token    string
+
+	keepAwake      bool
+	afterRead      vfs.AfterRead
+	afterReadDelay time.Duration
 }
 
 func (c *serveCmd) validate() (*settings, error) {
-	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
+	s := &settings{token: c.Token, mount: c.Mount, user: c.User, keepAwake: c.KeepAwake, afterReadDelay: c.AfterReadDelay}
+	var err error
+	if s.afterRead, err = vfs.ParseAfterRead(c.AfterRead); err != nil {
+		return nil, fmt.Errorf("--%w", err)
+	}
+	if c.AfterReadDelay <= 0 {
+		return nil, fmt.Errorf("--after-read-delay %s: want a duration above 0, such as 30s", c.AfterReadDelay)
+	}
 	// ~ in both is expanded already (type:"path": homePathMapper).
 	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {
@@ -38,6 +52,7 @@ func (c *serveCmd) validate() (*settings, error) {
 	// go-humanize's own error is strconv's ("parsing \"\": invalid
 	// syntax"): it says nothing the message below does not.
 	size, err := humanize.ParseBytes(c.CacheMaxSize)
+
 	if err != nil {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}

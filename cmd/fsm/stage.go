@@ -18,9 +18,10 @@ import (
 )
 
 type stageCmd struct {
-	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
-	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
-	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
+	Sources   []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
+	Name      string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
+	Header    []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
+	AfterRead string   `name:"after-read" enum:",keep,evict,unstage" default:"" placeholder:"keep|evict|unstage" help:"What the server does once every byte has been read and the last handle closed: keep, evict (drop the downloaded bytes) or unstage. Default: the server's --after-read."`
 	clientFlags
 }
 
@@ -48,7 +49,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: src, Name: c.Name, Headers: headers}, &r.file)
+			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: src, Name: c.Name, Headers: headers, AfterRead: c.AfterRead}, &r.file)
 			results[i] <- r
 		}()
 	}

@@ -52,6 +52,10 @@ type File struct {
 	Verified    bool       `json:"verified"`
 	Headers     []string   `json:"headers"`
 	Paths       []string   `json:"paths"`
+	// AfterRead is what happens once every byte has been read and the
+	// last handle closed: keep, evict or unstage ("" while probing or
+	// failed without one asked for).
+	AfterRead string `json:"after_read"`
 }
 
 // Removed is the data of a "removed" event.
@@ -59,12 +63,31 @@ type Removed struct {
 	Name string `json:"name"`
 }
 
+// AfterReadDone is the data of an "after_read" event: an after-read
+// action was taken (Action evict: the file stays, idle; unstage: a
+// "removed" event follows).
+type AfterReadDone struct {
+	Name   string `json:"name"`
+	Action string `json:"action"` // evict or unstage
+	Bytes  int64  `json:"bytes"`  // temp-file bytes freed
+}
+
 // Info is the answer of GET info.
 type Info struct {
-	Version   string `json:"version"`
-	WebDAVURL string `json:"webdav_url"`
-	FUSEDir   string `json:"fuse_dir"`
-	MountDir  string `json:"mount_dir"`
+	Version   string    `json:"version"`
+	WebDAVURL string    `json:"webdav_url"`
+	FUSEDir   string    `json:"fuse_dir"`
+	MountDir  string    `json:"mount_dir"`
+	KeepAwake KeepAwake `json:"keep_awake"`
+}
+
+// KeepAwake says whether fsm keeps the computer from sleeping now and why.
+type KeepAwake struct {
+	Active bool `json:"active"`
+	// Reason is the activity while active ("2 transfers"), why nothing
+	// could be held when sleep prevention is unavailable, "off" with
+	// --keep-awake=false, else "".
+	Reason string `json:"reason"`
 }
 
 // StageRequest is the body of POST files.
@@ -72,6 +95,9 @@ type StageRequest struct {
 	URL     string            `json:"url"`
 	Name    string            `json:"name,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// AfterRead: keep, evict or unstage; omitted: the server's
+	// --after-read.
+	AfterRead string `json:"after_read,omitempty"`
 }
 
 // Error is every answer that is not a success.

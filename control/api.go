@@ -91,7 +91,7 @@ func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
-		writeError(w, http.StatusUnauthorized, api.CodeUnauth, "missing or wrong bearer token: send the token fsm serve wrote to its token file (docs/API.md)")
+		writeError(w, http.StatusUnauthorized, api.CodeUnauth, "missing or wrong bearer token: send the token of this fsm serve (its token file, or the control page); a restarted fsm has a new one")
 		return false
 	}
 	return true

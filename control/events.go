@@ -98,7 +98,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// Only actions taken while the stream is open are sent: a page that
 	// connects later sees their outcome in the files' objects.
 	_, actionSeq := s.opts.FS.Actions(^uint64(0))
+	var awakeSent *api.KeepAwake // nil until the first is sent
 	publish := func() error {
+		if s.opts.KeepAwake != nil {
+			if ka := s.opts.KeepAwake(); awakeSent == nil || *awakeSent != ka {
+				awakeSent = &ka
+				if err := writeEvent(bw, "keep_awake", ka); err != nil {
+					return err
+				}
+			}
+		}
 		var acts []vfs.Action
 		acts, actionSeq = s.opts.FS.Actions(actionSeq)
 		for _, a := range acts {

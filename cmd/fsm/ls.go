@@ -83,7 +83,22 @@ func (c *lsCmd) Run() error {
 	for _, l := range fileTable(files, style) {
 		fmt.Println(l)
 	}
+	var in api.Info
+	if err := cl.do(ctx, http.MethodGet, api.PathInfo, nil, &in); err == nil {
+		if line := awakeLine(in.KeepAwake); line != "" {
+			fmt.Println(line)
+		}
+	}
 	return nil
+}
+
+// awakeLine is the totals line about sleep prevention: only while fsm
+// keeps the computer awake, so an idle listing stays as it was.
+func awakeLine(ka api.KeepAwake) string {
+	if !ka.Active {
+		return ""
+	}
+	return "keeping the computer awake: " + ka.Reason
 }
 
 // fileTable is the table of files, or a line saying there are none.
@@ -127,10 +142,19 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 		pct,
 		rate,
 		left,
-		f.State,
+		stateCell(f),
 		strconv.Itoa(f.OpenHandles),
 		strings.Join(f.Paths, " "),
 	}
+}
+
+// stateCell is the state, with the after-read action when there is one
+// ("complete (then evict)"): keep, the default, says nothing.
+func stateCell(f fileInfo) string {
+	if f.AfterRead == "" || f.AfterRead == "keep" {
+		return f.State
+	}
+	return f.State + " (then " + f.AfterRead + ")"
 }
 
 // shortDuration is d for a column: 42s, 3m05s, 2h07m.
@@ -209,6 +233,7 @@ type watchView struct {
 	addr  string
 	json  bool
 	files map[string]watched
+	awake api.KeepAwake // the latest keep_awake event
 }
 
 type watched struct {
@@ -236,6 +261,11 @@ func (v *watchView) apply(ev event) (*fileInfo, error) {
 		v.files[f.Name] = watched{info: f, raw: compact.Bytes()}
 	case "removed":
 		delete(v.files, f.Name)
+	case "keep_awake":
+		if err := json.Unmarshal(ev.data, &v.awake); err != nil {
+			return nil, fmt.Errorf("the fsm server at %s sent an event that is not the expected JSON: %w", v.addr, err)
+		}
+		return nil, nil
 	default:
 		return nil, nil
 	}
@@ -317,6 +347,9 @@ func (v *watchView) frame() []string {
 		noun = "file"
 	}
 	title := fmt.Sprintf("fsm at %s · %d %s · Ctrl-C to stop", v.addr, len(files), noun)
+	if v.awake.Active {
+		title = fmt.Sprintf("fsm at %s · %d %s · keeping the computer awake: %s · Ctrl-C to stop", v.addr, len(files), noun, v.awake.Reason)
+	}
 	return append([]string{title, ""}, fileTable(infos, termui.Blocks)...)
 }
 

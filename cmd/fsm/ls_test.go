@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"fsm/control/api"
 )
 
 func TestFileCells(t *testing.T) {
@@ -19,11 +21,30 @@ func TestFileCells(t *testing.T) {
 		{fileInfo{Name: "almost", Size: size(1000), Downloaded: 999, State: "downloading"}, []string{"almost", "1000 B", "[===================>]", "99%", "0 B/s", "-", "downloading", "0", ""}},
 		{fileInfo{Name: "c", Size: size(1000), Downloaded: 1000, State: "complete"}, []string{"c", "1000 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
 		{fileInfo{Name: "empty", Size: size(0), State: "complete"}, []string{"empty", "0 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
+		{fileInfo{Name: "kept", Size: size(0), State: "complete", AfterRead: "keep"}, []string{"kept", "0 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
+		{fileInfo{Name: "up", Size: size(0), State: "complete", AfterRead: "evict"}, []string{"up", "0 B", "[====================]", "100%", "-", "-", "complete (then evict)", "0", ""}},
 	}
 	for _, tc := range tests {
 		got := fileCells(tc.f, 0)
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%s:\n got %q\nwant %q", tc.f.Name, got, tc.want)
+		}
+	}
+}
+
+func TestAwakeLine(t *testing.T) {
+	tests := []struct {
+		ka   api.KeepAwake
+		want string
+	}{
+		{api.KeepAwake{}, ""},
+		{api.KeepAwake{Reason: "off"}, ""},
+		{api.KeepAwake{Reason: "no logind on the system D-Bus"}, ""},
+		{api.KeepAwake{Active: true, Reason: "2 transfers"}, "keeping the computer awake: 2 transfers"},
+	}
+	for _, tc := range tests {
+		if got := awakeLine(tc.ka); got != tc.want {
+			t.Errorf("awakeLine(%+v) = %q, want %q", tc.ka, got, tc.want)
 		}
 	}
 }

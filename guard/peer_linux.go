@@ -34,18 +34,38 @@ func peerUID(local, remote netip.AddrPort) (uint32, error) {
 
 // diagPeerUID is peerUID through sock_diag.
 func diagPeerUID(local, remote netip.AddrPort) (uint32, error) {
-	// The client's socket may be of either family: a dual-stack server
-	// socket sees 127.0.0.1 where the client's own socket is AF_INET, and
-	// an AF_INET6 client socket may have dialled a v4-mapped address.
+	s, err := diagSocket(local, remote)
+	return s.uid, err
+}
+
+// diagSocket finds the TCP socket at remote connected to local (or, with
+// a zero local of remote's family, listening at remote) through sock_diag.
+func diagSocket(local, remote netip.AddrPort) (diagAnswer, error) {
+	// The socket may be of either family: a dual-stack server socket sees
+	// 127.0.0.1 where the client's own socket is AF_INET, and an AF_INET6
+	// client socket may have dialled a v4-mapped address.
 	if !remote.Addr().Unmap().Is4() {
 		return sockDiag(unix.AF_INET6, local, remote)
 	}
-	uid, err := sockDiag(unix.AF_INET, local, remote)
+	s, err := sockDiag(unix.AF_INET, local, remote)
 	if errors.Is(err, unix.ENOENT) {
-		uid, err = sockDiag(unix.AF_INET6, local, remote)
+		s, err = sockDiag(unix.AF_INET6, local, remote)
 	}
-	return uid, err
+	return s, err
 }
+
+// diagAnswer is what sock_diag tells of one socket.
+type diagAnswer struct {
+	uid   uint32
+	inode uint32 // 0 while no process holds the socket (not accepted yet)
+	state uint8  // TCP state, as in linux/tcp_states.h
+}
+
+// TCP states of linux/tcp_states.h that the lookups tell apart.
+const (
+	tcpSynRecv = 3  // a handshake in progress; sock_diag reports uid 0 for it
+	tcpListen  = 10 // a listening socket
+)
 
 var diagSeq atomic.Uint32
 
@@ -54,19 +74,21 @@ var diagSeq atomic.Uint32
 const (
 	nlmsgHdrLen      = 16
 	inetDiagReqLen   = 56 // family, protocol, ext, pad, states, sockid
+	inetDiagStateOff = 1  // in inet_diag_msg: after the family
 	inetDiagUIDOff   = 64 // in inet_diag_msg: 4 bytes, 48 of sockid, expires, rqueue, wqueue
+	inetDiagInodeOff = 68 // in inet_diag_msg: after the uid
 	inetDiagMsgLen   = 72
 	inetDiagNoCookie = 0xffffffff
 )
 
 // sockDiag asks the kernel for the owner of the TCP socket of family whose
 // source is remote and destination local.
-func sockDiag(family uint8, local, remote netip.AddrPort) (uint32, error) {
+func sockDiag(family uint8, local, remote netip.AddrPort) (diagAnswer, error) {
 	var src, dst [16]byte
 	if family == unix.AF_INET {
 		l, r := local.Addr().Unmap(), remote.Addr().Unmap()
 		if !l.Is4() || !r.Is4() {
-			return 0, unix.ENOENT
+			return diagAnswer{}, unix.ENOENT
 		}
 		l4, r4 := l.As4(), r.As4()
 		copy(src[:], r4[:])
@@ -96,26 +118,26 @@ func sockDiag(family uint8, local, remote netip.AddrPort) (uint32, error) {
 
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, fmt.Errorf("sock_diag socket: %w", err)
+		return diagAnswer{}, fmt.Errorf("sock_diag socket: %w", err)
 	}
 	defer unix.Close(fd)
 	// A kernel that never answers must not hang the request.
 	tv := unix.Timeval{Sec: 2}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return 0, fmt.Errorf("sock_diag receive timeout: %w", err)
+		return diagAnswer{}, fmt.Errorf("sock_diag receive timeout: %w", err)
 	}
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, fmt.Errorf("sock_diag query: %w", err)
+		return diagAnswer{}, fmt.Errorf("sock_diag query: %w", err)
 	}
 	buf := make([]byte, 8192)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return 0, fmt.Errorf("sock_diag answer: %w", err)
+			return diagAnswer{}, fmt.Errorf("sock_diag answer: %w", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return 0, fmt.Errorf("sock_diag answer: %w", err)
+			return diagAnswer{}, fmt.Errorf("sock_diag answer: %w", err)
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != seq {
@@ -125,15 +147,19 @@ func sockDiag(family uint8, local, remote netip.AddrPort) (uint32, error) {
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if code := int32(ne.Uint32(m.Data)); code != 0 {
-						return 0, syscall.Errno(-code)
+						return diagAnswer{}, syscall.Errno(-code)
 					}
 				}
-				return 0, errors.New("sock_diag: empty answer")
+				return diagAnswer{}, errors.New("sock_diag: empty answer")
 			case unix.SOCK_DIAG_BY_FAMILY:
 				if len(m.Data) < inetDiagMsgLen {
-					return 0, fmt.Errorf("sock_diag: answer of %d bytes", len(m.Data))
+					return diagAnswer{}, fmt.Errorf("sock_diag: answer of %d bytes", len(m.Data))
 				}
-				return ne.Uint32(m.Data[inetDiagUIDOff:]), nil
+				return diagAnswer{
+					uid:   ne.Uint32(m.Data[inetDiagUIDOff:]),
+					inode: ne.Uint32(m.Data[inetDiagInodeOff:]),
+					state: m.Data[inetDiagStateOff],
+				}, nil
 			}
 		}
 	}

@@ -82,6 +82,15 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 		if err := f.reserve(name); err != nil {
 			return nil, err
 		}
+	} else {
+		// The name comes with the probe, and reserve checks the limit
+		// again then; a full tree need not ask the origin first.
+		f.mu.RLock()
+		err := f.fullLocked()
+		f.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
 	}
 	st := &staging{
 		name:        name,

@@ -232,6 +232,23 @@ func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, watchRetryMax)
+		c.retoken(cl)
+	}
+}
+
+// retoken reads the server's token again before a retry: a restarted
+// server has written a new one, with its own pid, and the check of each
+// connection refuses a server other than the token's writer. A token given
+// on the command line stays.
+func (c *lsCmd) retoken(cl *apiClient) {
+	switch {
+	case c.Token != "":
+	case c.TokenFile != "":
+		if r, err := readTokenFile(c.TokenFile, false); err == nil {
+			cl.token = token{value: r.token, file: c.TokenFile, pid: r.pid, addr: r.addr}
+		}
+	default:
+		cl.token = findToken(cl.addr)
 	}
 }
 

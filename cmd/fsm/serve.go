@@ -32,7 +32,9 @@ type serveCmd struct {
 	Mount          bool          `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
 	CacheDir       string        `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize   string        `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
-	Token          string        `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
+	MaxFiles       int           `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
+	Token          string        `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
+	TokenFile      string        `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	Host           []string      `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
 	User           string        `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
 	PasswordFile   string        `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
@@ -153,18 +155,28 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		}
 		return nil, fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	tokenPath, err := writeToken(ln.Addr().String(), cfg.token)
+	switch {
+	case errors.Is(err, errTokenRefused):
+		// Someone else's file or folder where the CLI looks: serving
+		// beside it would leave the CLI reading what they wrote.
+		ln.Close()
+		return nil, err
+	case err != nil:
+		log.Warn("cannot write the control API token file; the CLI will need --token or --token-file", "err", err)
+	}
 	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Logger: log})
 	if err != nil {
 		ln.Close()
+		if tokenPath != "" {
+			removeToken(tokenPath)
+		}
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, AfterRead: cfg.afterRead, AfterReadDelay: cfg.afterReadDelay})
+	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr, tokenPath: tokenPath}
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, AfterRead: cfg.afterRead, AfterReadDelay: cfg.afterReadDelay})
 	s.keeper = newKeeper(log, !cfg.keepAwake)
 	s.url = "http://" + ln.Addr().String() + "/"
-	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
-		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
-	}
 
 	ctl := control.New(control.Options{
 		FS:        s.fsys,
@@ -283,7 +295,7 @@ func (s *instance) shutdown() {
 	}
 	cancel()
 	if s.tokenPath != "" {
-		if err := os.Remove(s.tokenPath); err == nil {
+		if removeToken(s.tokenPath) {
 			s.removed = append(s.removed, s.tokenPath)
 		}
 	}
@@ -326,7 +338,7 @@ func (s *instance) abort(sig os.Signal) {
 		f.abort()
 	}
 	if s.tokenPath != "" {
-		os.Remove(s.tokenPath)
+		removeToken(s.tokenPath)
 	}
 }
 

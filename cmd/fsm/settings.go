@@ -22,6 +22,7 @@ type settings struct {
 	fuseDir  string // "" without --fuse
 	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
+	maxFiles int
 	user     string
 	password string
 	token    string
@@ -57,6 +58,10 @@ func (c *serveCmd) validate() (*settings, error) {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}
 	s.maxSize = int64(size)
+	if c.MaxFiles < 1 {
+		return nil, fmt.Errorf("--max-files %d: want at least 1", c.MaxFiles)
+	}
+	s.maxFiles = c.MaxFiles
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8080", c.Addr)
@@ -73,6 +78,16 @@ func (c *serveCmd) validate() (*settings, error) {
 	}
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
+	}
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			return nil, errBothTokens
+		}
+		r, err := readTokenFile(c.TokenFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		s.token = r.token
 	}
 	if s.token == "" {
 		b := make([]byte, 24)

@@ -71,6 +71,7 @@ var sentinelCodes = []struct {
 	{vfs.ErrNoName, "400", api.CodeNoName},
 	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
 	{vfs.ErrBusy, "409", api.CodeBusy},
+	{vfs.ErrTooMany, "507", api.CodeTooMany},
 }
 
 func TestSentinelCodes(t *testing.T) {

@@ -71,3 +71,17 @@ func TestInfoKeepAwake(t *testing.T) {
 		})
 	}
 }
+
+// The refusal of a wrong token says what to send and that a restarted fsm
+// has a new token; it names no file of fsm's source (a user has none).
+func TestUnauthorizedMessage(t *testing.T) {
+	e := newEnv(t, control.Options{})
+	st, _, b := e.do(t, call{method: "DELETE", path: "/.fsm/api/v1/files/x", noToken: true})
+	var ae api.Error
+	if err := json.Unmarshal(b, &ae); err != nil || st != 401 {
+		t.Fatalf("%d %s (%v)", st, b, err)
+	}
+	if strings.Contains(ae.Error, ".md") || strings.Contains(ae.Error, "docs/") || !strings.Contains(ae.Error, "restarted") {
+		t.Fatalf("401 message %q: want one naming no repository file and the restart", ae.Error)
+	}
+}

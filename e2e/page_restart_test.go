@@ -143,3 +143,28 @@ func TestBrowserPageAcrossRestart(t *testing.T) {
 	}
 	problems.check(t)
 }
+
+// The form's "Once read" choice reaches the server as the file's
+// after_read, and the row says what will happen.
+func TestBrowserStageAfterRead(t *testing.T) {
+	sink := newLogSink(t)
+	chromiumPath(t)
+	origin := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 82, Size: 5000}, Name: "/once.bin"})
+	srv := newRestartable(t, sink)
+	ctx := newBrowser(t, sink)
+	problems := watchPage(ctx)
+	var shown string
+	run(t, ctx, "stage with after-read unstage",
+		chromedp.Navigate("http://"+srv.addr+"/.fsm/"),
+		chromedp.Poll(`document.getElementById('live').dataset.state === 'live'`, nil),
+		chromedp.SendKeys("#stage-url", origin.URL(), chromedp.ByID),
+		chromedp.SetValue("#stage-after-read", "unstage", chromedp.ByID),
+		chromedp.Click("#stage-go", chromedp.ByID),
+		chromedp.Poll(`(`+rowJS("once.bin")+`) !== undefined`, nil),
+		chromedp.Evaluate(`(`+rowJS("once.bin")+`).querySelector('.after-read').textContent`, &shown),
+	)
+	if shown != "unstaged once read" {
+		t.Errorf("row says %q, want \"unstaged once read\"", shown)
+	}
+	problems.check(t)
+}

@@ -309,6 +309,8 @@
     if (!url) { stageFailed('Enter the http:// or https:// URL of the file to stage.'); urlInput.focus(); return; }
     const body = { url };
     if (name) body.name = name;
+    const afterRead = $('stage-after-read').value;
+    if (afterRead) body.after_read = afterRead;
     stageButton.disabled = true;
     stageButton.textContent = 'Staging…';
     form.setAttribute('aria-busy', 'true');

@@ -109,6 +109,8 @@ type instance struct {
 	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
 	activity  <-chan struct{} // closed when followActivity has returned; nil before serve
+	// stopActivity ends followActivity; set with activity.
+	stopActivity context.CancelFunc
 	// unmounted and removed are what shutdown took down, for the last
 	// log line; shutdown's goroutine only.
 	unmounted []string
@@ -207,7 +209,11 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 // frontends and returns when ctx ends (nil) or a frontend fails.
 func (s *instance) serve(ctx context.Context, sources []string) error {
 	s.staging = stageAll(ctx, s.fsys, sources, s.log)
-	s.activity = followActivity(ctx, s.fsys, s.keeper)
+	// Not serve's context: the reads that drain at shutdown are transfers
+	// too, so the count goes on until shutdown has closed the store.
+	actx, stopActivity := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopActivity = stopActivity
+	s.activity = followActivity(actx, s.fsys, s.keeper)
 	failed := make(chan error, len(s.frontends))
 	fail := func(err error) {
 		select {
@@ -287,7 +293,8 @@ func (s *instance) shutdown() {
 		s.removed = append(s.removed, s.mgr.Dir())
 	}
 	if s.activity != nil {
-		<-s.activity // cancelled with serve's context
+		s.stopActivity()
+		<-s.activity
 	}
 	kctx, cancel := context.WithTimeout(context.Background(), keeperCloseTimeout)
 	if err := s.keeper.Close(kctx); err != nil {

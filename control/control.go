@@ -77,6 +77,7 @@ type Server struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: ends every events stream
 	streams   streamSet     // open events streams, capped
+	hub       *eventHub     // the snapshot every events stream sends from
 }
 
 // New returns a Server for opts.
@@ -99,7 +100,11 @@ func New(opts Options) *Server {
 	if opts.Mounts == nil {
 		opts.Mounts = func() []Mount { return nil }
 	}
-	return &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	s.hub = newEventHub(opts.Tick, s.sampleTree, opts.Logger)
+	s.hub.awake = opts.KeepAwake
+	s.hub.actions = opts.FS.Actions
+	return s
 }
 
 // Close ends every events stream, so a server shutdown does not wait for

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"fsm/internal/fsmtest"
+	"fsm/internal/mountinfo"
 	"fsm/internal/testorigin"
 )
 
@@ -69,7 +70,7 @@ func TestServeFuseIntoHead(t *testing.T) {
 	}
 	t.Logf("head printed: %s", headOut.String())
 
-	fsmtest.Eventually(t, "the mount", func() bool { return fsmtest.Mounted(dir) })
+	fsmtest.Eventually(t, "the mount", func() bool { return mountinfo.Mounted(dir) })
 	// Reading through the mount logs lines (staged, downloads) into the
 	// broken pipe.
 	fsmtest.Eventually(t, "h.bin in the mount", func() bool { _, err := os.Stat(filepath.Join(dir, "h.bin")); return err == nil })
@@ -96,7 +97,7 @@ func TestServeFuseIntoHead(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("fsm did not exit after SIGINT")
 	}
-	if fsmtest.Mounted(dir) {
+	if mountinfo.Mounted(dir) {
 		t.Error("mount left behind")
 	}
 	if _, err := os.Stat(token); !os.IsNotExist(err) {

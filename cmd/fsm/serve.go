@@ -175,7 +175,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		}
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr, tokenPath: tokenPath}
+	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, controlConns, log), mgr: mgr, tokenPath: tokenPath}
 	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, AfterRead: cfg.afterRead, AfterReadDelay: cfg.afterReadDelay})
 	s.keeper = newKeeper(log, !cfg.keepAwake)
 	s.url = "http://" + ln.Addr().String() + "/"

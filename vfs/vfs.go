@@ -36,6 +36,9 @@ type Options struct {
 	// MaxFiles bounds the files staged and being staged; staging beyond
 	// it fails with ErrTooMany (0: DefaultMaxFiles).
 	MaxFiles int
+	// List reads folders' index pages (StageFolder); internal/folderlist
+	// has the one fsm uses. Nil: StageFolder refuses.
+	List Lister
 	// AfterRead is the policy of files staged without one of their own
 	// (keep when empty); see AfterRead.
 	AfterRead AfterRead
@@ -59,7 +62,15 @@ type FS struct {
 	pending  map[string]bool      // names reserved by stagings in progress
 	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
+	folders  map[string]*folder   // staged folder sources, by name
+	queued   int                  // folders' files queued or being probed: they count against MaxFiles
 	closed   bool
+
+	queue queue // the one staging queue; has its own lock
+	// life ends at Close: the background stagings of folders' files run
+	// under it, since no request waits for them.
+	life    context.Context
+	endLife context.CancelFunc
 
 	unstageHooks unstageHooks // has its own lock
 	actions      actionLog    // after-read actions taken; has its own lock
@@ -78,6 +89,11 @@ type File struct {
 	headerNames []string  // names of the request headers given at staging, sorted
 	afterRead   AfterRead // "" when staged without one: the tree's default applies
 	store       *store.Store
+	folder      *folder // the staged folder it came from, else nil
+
+	// gone: a refresh found it no longer in its folder's index while a
+	// handle was open; the last Close unstages it. Guarded by FS.mu.
+	gone bool
 
 	track readTrack // after-read accounting; has its own lock
 }
@@ -151,7 +167,11 @@ func New(opts Options) *FS {
 		opts.AfterReadDelay = DefaultAfterReadDelay
 	}
 	now := time.Now().Truncate(time.Second)
+	life, endLife := context.WithCancel(context.Background())
 	return &FS{
+		life:     life,
+		endLife:  endLife,
+		folders:  make(map[string]*folder),
 		opts:     opts,
 		log:      opts.Logger,
 		started:  now,
@@ -188,27 +208,11 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	dirs := parents(name)
 	now := time.Now()
-	mtime := r.LastModified
-	if mtime.IsZero() {
-		mtime = now
-	}
-	mtime = mtime.Truncate(time.Second)
-	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: source, Header: req.Header}, r)
+	file, err = f.newFile(ctx, req, name, r)
 	if err != nil {
 		return nil, err
 	}
-	file = &File{
-		path:        name,
-		url:         redact.Bare(source),
-		size:        st.Size(),
-		modTime:     mtime,
-		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
-		contentType: contentType(name, r.ContentType),
-		verified:    r.Verified(),
-		headerNames: headerNames(req.Header),
-		afterRead:   req.AfterRead,
-		store:       st,
-	}
+	st := file.store
 	f.mu.Lock()
 	if f.closed || context.Cause(ctx) == ErrUnstaged {
 		// Closed, or unstaged while this probe ran (Unstage cancels ctx
@@ -227,6 +231,32 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
+}
+
+// newFile stages the probed source r under name in the store and returns
+// its File, not yet in the tree.
+func (f *FS) newFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
+	mtime := r.LastModified
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	mtime = mtime.Truncate(time.Second)
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r)
+	if err != nil {
+		return nil, err
+	}
+	return &File{
+		path:        name,
+		url:         redact.Bare(req.URL),
+		size:        st.Size(),
+		modTime:     mtime,
+		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		contentType: contentType(name, r.ContentType),
+		verified:    r.Verified(),
+		headerNames: headerNames(req.Header),
+		afterRead:   req.AfterRead,
+		store:       st,
+	}, nil
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
@@ -266,6 +296,9 @@ func (f *FS) clashLocked(name string, dirs []string) error {
 			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
 	}
+	if err := f.folderClashLocked(name); err != nil {
+		return err
+	}
 	prefix := name + "/"
 	for p := range f.files {
 		if strings.HasPrefix(p, prefix) {
@@ -298,8 +331,13 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
-		dropped := f.dropFailedLocked(name)
-		probing := f.cancelProbingLocked(name)
+		if fo := f.folders[name]; fo != nil {
+			n := len(fo.members)
+			f.mu.Unlock()
+			return fmt.Errorf("unstage %s: %w of %d files; unstage it recursively to remove it and everything in it", name, ErrIsFolder, n)
+		}
+		dropped := f.dropFailedLocked(name) || f.dropFailedMemberLocked(name)
+		probing := f.cancelProbingLocked(name) || f.dropProbingMemberLocked(name)
 		f.mu.Unlock()
 		switch {
 		case probing:
@@ -329,6 +367,9 @@ func (f *FS) unstageFile(ctx context.Context, file *File, msg string, attrs ...a
 		return false, nil
 	}
 	delete(f.files, name)
+	if fo := file.folder; fo != nil && f.folders[fo.name] == fo {
+		delete(fo.members, name) // until a refresh finds it in the index again
+	}
 	f.touchLocked(parents(name), time.Now())
 	f.mu.Unlock()
 	f.log.Info(msg, append([]any{"name", name}, attrs...)...)
@@ -455,6 +496,7 @@ func (f *FS) Close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.endLife() // folders' queued stagings end without a request
 }
 
 // Handle is an open file. ReadAt may be called concurrently.
@@ -492,6 +534,7 @@ func (h *Handle) Close() error {
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
 			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
+		h.fs.dropGone(ctx, h.file)
 		h.fs.handleClosed(h.file)
 	})
 	return err

@@ -54,8 +54,17 @@ type File struct {
 	Paths       []string   `json:"paths"`
 	// AfterRead is what happens once every byte has been read and the
 	// last handle closed: keep, evict or unstage ("" while probing or
-	// failed without one asked for).
+	// failed without one asked for, and for a folder).
 	AfterRead string `json:"after_read"`
+
+	// A staged folder is a File with Folder set: Size, Downloaded, Rate,
+	// Connections and OpenHandles are its entries' sums, State is probing
+	// while any entry is, and Entries are its files, in this same shape.
+	Folder  bool   `json:"folder,omitempty"`
+	Depth   *int   `json:"depth,omitempty"`   // folders only: sub-folder levels followed
+	Files   int    `json:"files,omitempty"`   // folders only: how many entries
+	Failed  int    `json:"failed,omitempty"`  // folders only: how many entries failed
+	Entries []File `json:"entries,omitempty"` // folders only, sorted by name
 }
 
 // Removed is the data of a "removed" event.
@@ -96,8 +105,13 @@ type StageRequest struct {
 	Name    string            `json:"name,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	// AfterRead: keep, evict or unstage; omitted: the server's
-	// --after-read.
+	// --after-read. Files only: refused with Folder.
 	AfterRead string `json:"after_read,omitempty"`
+	// Folder stages every file the index page at URL links under it, as
+	// one folder; Depth is how many levels of sub-folders are followed
+	// (absent: 8; 0: the page's own links only).
+	Folder bool `json:"folder,omitempty"`
+	Depth  *int `json:"depth,omitempty"`
 }
 
 // Error is every answer that is not a success.

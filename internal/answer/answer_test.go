@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fsm/control/api"
+	"fsm/index"
 	"fsm/internal/answer"
 	"fsm/internal/fsmtest"
 	"fsm/store"
@@ -69,6 +70,9 @@ var sentinelCodes = []struct {
 	{vfs.ErrBadName, "400", api.CodeBadName},
 	{vfs.ErrNoName, "400", api.CodeNoName},
 	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
+	{fmt.Errorf("unstage pub: %w of 3 files", vfs.ErrIsFolder), "409", api.CodeIsFolder},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNotHTML}, "400", api.CodeNotIndex},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNoLinks}, "400", api.CodeNotIndex},
 	{vfs.ErrTooMany, "507", api.CodeTooMany},
 }
 

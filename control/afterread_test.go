@@ -25,6 +25,7 @@ func TestStageAfterRead(t *testing.T) {
 		{"evict", `{"url":"` + o.URL() + `","name":"b.bin","after_read":"evict"}`, 201, "evict"},
 		{"the server's default", `{"url":"` + o.URL() + `","name":"c.bin"}`, 201, "keep"},
 		{"unknown policy", `{"url":"` + o.URL() + `","name":"d.bin","after_read":"delete"}`, 400, "after_read"},
+		{"not for a folder", `{"url":"` + o.URL() + `","folder":true,"after_read":"evict"}`, 400, "--after-read"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ func TestHoldsDuringActivityAndReleasesAfterGrace(t *testing.T) {
 	k.Set(0)
 	fsmtest.Eventually(t, "reason 1 transfer", func() bool { return k.Status().Reason == "1 transfer" })
 	select {
-	case <-in.released:
+	case <-in.Released:
 		t.Fatal("lock released while a Hold is outstanding")
 	default:
 	}
@@ -106,7 +106,7 @@ func TestActivityWithinGraceKeepsTheLock(t *testing.T) {
 	k.Set(1)
 	waitPhase(t, k, PhaseHolding)
 	select {
-	case <-in.released:
+	case <-in.Released:
 		t.Fatal("lock released although activity came back within the grace")
 	default:
 	}

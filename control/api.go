@@ -103,7 +103,7 @@ func (s *Server) allowMutation(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fsm"`)
-		writeError(w, http.StatusUnauthorized, api.CodeUnauth, "missing or wrong bearer token: send the token fsm serve wrote to its token file (docs/API.md)")
+		writeError(w, http.StatusUnauthorized, api.CodeUnauth, "missing or wrong bearer token: send the token of this fsm serve (its token file, or the control page); a restarted fsm has a new one")
 		return false
 	}
 	return true
@@ -153,6 +153,12 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadURL, `"url" is required`)
 		return
 	}
+	if req.Folder && req.AfterRead != "" {
+		// Not silently dropped: a folder's files follow the server's
+		// --after-read.
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, `"after_read" is for files; a folder's files follow the server's --after-read`)
+		return
+	}
 	if req.Folder {
 		s.stageFolder(w, r, req)
 		return
@@ -166,9 +172,14 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
+	after, err := vfs.ParseAfterRead(req.AfterRead)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, `"after_read": `+err.Error())
+		return
+	}
 	ctx, cancel := s.stageContext(r)
 	defer cancel()
-	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
+	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header, AfterRead: after})
 	if err != nil {
 		a := answer.For(err)
 		s.log.Debug("stage refused", "status", a.Status, "code", a.Code, "err", err)
@@ -220,6 +231,9 @@ func (s *Server) retryFile(w http.ResponseWriter, r *http.Request, name string) 
 
 func (s *Server) info(w http.ResponseWriter) {
 	in := api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL}
+	if s.opts.KeepAwake != nil {
+		in.KeepAwake = s.opts.KeepAwake()
+	}
 	for _, m := range s.opts.Mounts() {
 		switch m.Kind {
 		case MountFUSE:

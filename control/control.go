@@ -39,8 +39,11 @@ type Options struct {
 	// paths list them. Nil: none.
 	Mounts func() []Mount
 	// Page serves the web page at Prefix, with Prefix stripped. Nil: 404.
-	Page   http.Handler
-	Logger *slog.Logger
+	Page http.Handler
+	// KeepAwake reports the sleep prevention for GET info. Nil: inactive,
+	// no reason.
+	KeepAwake func() api.KeepAwake
+	Logger    *slog.Logger
 	// StageTimeout bounds how long POST files waits for a probe (60 s).
 	StageTimeout time.Duration
 	// Tick is how often the events stream samples progress (250 ms); a
@@ -99,6 +102,8 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
 	s.hub = newEventHub(opts.Tick, s.sampleTree, opts.Logger)
+	s.hub.awake = opts.KeepAwake
+	s.hub.actions = opts.FS.Actions
 	return s
 }
 

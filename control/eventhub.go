@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fsm/control/api"
+	"fsm/vfs"
 )
 
 // fileFrame is one file's object as sampled at some tick, with its event
@@ -32,6 +33,16 @@ type snapshot struct {
 	// next is closed when a newer snapshot replaces this one: streams wait
 	// on it instead of ticking on their own.
 	next chan struct{}
+	// awake is the keep-awake state at this tick and awakeFrame its
+	// event; nil when the hub has no awake source.
+	awake      api.KeepAwake
+	awakeFrame []byte
+	// actions are the after-read actions still kept at this tick, oldest
+	// first, and actionSeq the latest one's Seq: a stream sends those
+	// after its own snapshot's actionSeq, so each action taken while it
+	// is open reaches it once.
+	actions   []vfs.Action
+	actionSeq uint64
 }
 
 // eventHub samples the tree for every events stream at once: one producer
@@ -43,6 +54,11 @@ type eventHub struct {
 	tick   time.Duration
 	sample func() ([]api.File, string) // the tree's objects now, and their mountsKey
 	log    *slog.Logger
+	// awake reports the keep-awake state (nil: no keep_awake events) and
+	// actions the after-read actions after a Seq (nil: none); both are set
+	// before the first stream subscribes and never change.
+	awake   func() api.KeepAwake
+	actions func(after uint64) ([]vfs.Action, uint64)
 
 	refreshMu sync.Mutex // serializes refresh: one sampler at a time
 
@@ -127,6 +143,24 @@ func (h *eventHub) refresh() {
 		next:   make(chan struct{}),
 	}
 	var delta bytes.Buffer
+	next.awake, next.awakeFrame = prev.awake, prev.awakeFrame
+	if h.awake != nil {
+		if ka := h.awake(); ka != prev.awake || prev.awakeFrame == nil {
+			if frame, err := encodeEvent("keep_awake", ka); err != nil {
+				h.log.Error("events: cannot send keep_awake", "err", err)
+			} else {
+				next.awake, next.awakeFrame = ka, frame
+				delta.Write(frame)
+			}
+		}
+	}
+	next.actions, next.actionSeq = prev.actions, prev.actionSeq
+	if h.actions != nil {
+		if fresh, last := h.actions(prev.actionSeq); last != prev.actionSeq {
+			next.actions, next.actionSeq = h.keptActions(prev.actions, fresh), last
+			delta.Write(actionFrames(fresh))
+		}
+	}
 	for _, o := range objs {
 		smp := sampleOf(o, key)
 		f := prev.byName[o.Name]
@@ -173,6 +207,16 @@ func changes(from, to *snapshot) []byte {
 		return to.delta
 	}
 	var b bytes.Buffer
+	if !bytes.Equal(from.awakeFrame, to.awakeFrame) {
+		b.Write(to.awakeFrame)
+	}
+	var missed []vfs.Action
+	for _, a := range to.actions {
+		if a.Seq > from.actionSeq {
+			missed = append(missed, a)
+		}
+	}
+	b.Write(actionFrames(missed))
 	for _, f := range to.order {
 		if from.byName[f.name] != f {
 			b.Write(f.frame)
@@ -188,13 +232,40 @@ func changes(from, to *snapshot) []byte {
 
 // full returns every file's event of s, for a stream that just connected.
 func (s *snapshot) full() []byte {
-	n := 0
+	n := len(s.awakeFrame)
 	for _, f := range s.order {
 		n += len(f.frame)
 	}
 	b := make([]byte, 0, n)
+	b = append(b, s.awakeFrame...)
 	for _, f := range s.order {
 		b = append(b, f.frame...)
+	}
+	return b
+}
+
+// keptActions is kept with fresh added, at most as many as the tree keeps.
+func (h *eventHub) keptActions(kept, fresh []vfs.Action) []vfs.Action {
+	out := append(append([]vfs.Action(nil), kept...), fresh...)
+	if len(out) > maxActions {
+		out = out[len(out)-maxActions:]
+	}
+	return out
+}
+
+// maxActions bounds the actions a snapshot keeps for streams that fell
+// behind; the tree keeps as many.
+const maxActions = 64
+
+// actionFrames are the after_read events of acts.
+func actionFrames(acts []vfs.Action) []byte {
+	var b []byte
+	for _, a := range acts {
+		frame, err := encodeEvent("after_read", api.AfterReadDone{Name: a.Name, Action: string(a.Did), Bytes: a.Bytes})
+		if err != nil {
+			panic("encode after_read event: " + err.Error()) // strings and a number
+		}
+		b = append(b, frame...)
 	}
 	return b
 }

@@ -32,6 +32,7 @@ type sample struct {
 	state       string
 	err         string
 	verified    bool
+	afterRead   string
 	mounts      string // the mounts' folders: a file's paths change with them
 }
 
@@ -49,7 +50,7 @@ func sampleOf(o api.File, mounts string) sample {
 	s := sample{
 		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections, protocol: o.Protocol,
 		handles: o.OpenHandles, state: o.State, err: o.Error,
-		verified: o.Verified, mounts: mounts, size: -1,
+		verified: o.Verified, afterRead: o.AfterRead, mounts: mounts, size: -1,
 	}
 	if o.Size != nil {
 		s.size = *o.Size

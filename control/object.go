@@ -11,12 +11,13 @@ import (
 
 func objectOf(e vfs.Entry, mounts []Mount) api.File {
 	o := api.File{
-		Name:     e.Name,
-		URL:      e.URL,
-		State:    string(e.State),
-		Verified: true,
-		Headers:  e.HeaderNames,
-		Paths:    []string{},
+		Name:      e.Name,
+		URL:       e.URL,
+		State:     string(e.State),
+		Verified:  true,
+		Headers:   e.HeaderNames,
+		Paths:     []string{},
+		AfterRead: string(e.AfterRead),
 	}
 	if o.Headers == nil {
 		o.Headers = []string{}

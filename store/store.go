@@ -490,6 +490,11 @@ func (s *Store) Progress() Progress {
 // is open or any read is in flight.
 func (s *Store) evict() (freed int64) { return s.evictIf(evictUnused) }
 
+// Evict drops the downloaded bytes now, as the disk budget would: the file
+// stays staged and a later read downloads again. It frees nothing (0) while
+// a handle is open or a read is in flight, or when nothing is downloaded.
+func (s *Store) Evict() (freed int64) { return s.evict() }
+
 // evictScope says which stores an eviction may take.
 type evictScope int
 

@@ -37,6 +37,7 @@ func (f *FS) Saved() []state.File {
 			Failed:       sv.Failed,
 			Changed:      sv.Changed,
 			Downloading:  sv.Downloading,
+			AfterRead:    string(file.afterRead),
 		})
 	}
 	return out
@@ -96,6 +97,9 @@ func (f *FS) restore(sf state.File) error {
 		mtime = time.Now()
 	}
 	file := newFile(name, sf.URL, sf.Header, &rem, mtime.Truncate(time.Second), st)
+	if file.afterRead, err = ParseAfterRead(sf.AfterRead); err != nil {
+		file.afterRead = "" // an unknown policy: the tree's default
+	}
 	dirs := parents(name)
 	f.mu.Lock()
 	defer f.mu.Unlock()

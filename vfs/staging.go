@@ -32,6 +32,8 @@ type Request struct {
 	// Sources given together use it to claim names in the order given,
 	// whichever probe answers first.
 	Turn func(ctx context.Context, name string) (release func(), err error)
+	// AfterRead is this file's after-read policy; "": the tree's.
+	AfterRead AfterRead
 }
 
 // reserveInTurn claims name for req, in req's turn if it has one.
@@ -83,8 +85,9 @@ type staging struct {
 	url         string // redacted
 	headerNames []string
 	since       time.Time
-	err         error    // nil while probing
-	req         *Request // what failed, for Retry; set with err
+	afterRead   AfterRead // as requested; "" shows as ""
+	err         error     // nil while probing
+	req         *Request  // what failed, for Retry; set with err
 	// cancel ends the probe (and the whole download of a source of unknown
 	// size) when the name is unstaged while probing; nil once failed.
 	cancel context.CancelCauseFunc
@@ -104,7 +107,8 @@ type Entry struct {
 	Err         error // why, when State is error or failed
 	File        *File // nil while probing or when staging failed
 	Progress    store.Progress
-	Folder      string // the staged folder it is in, else ""
+	Folder      string    // the staged folder it is in, else ""
+	AfterRead   AfterRead // the policy that applies: the file's own, else the tree's
 }
 
 // Stage stages req.URL under req.Name (or the name the origin gives).
@@ -136,6 +140,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 		url:         redact.Bare(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
+		afterRead:   req.AfterRead,
 	}
 	if st.name == "" {
 		st.name = provisionalName(req.URL)
@@ -223,7 +228,7 @@ func (f *FS) Entries() []Entry {
 	f.mu.RLock()
 	out := make([]Entry, 0, len(f.files)+len(f.staging))
 	for _, file := range f.files {
-		out = append(out, file.entry())
+		out = append(out, f.entryOf(file))
 	}
 	for st := range f.staging {
 		out = append(out, st.entry())
@@ -243,7 +248,7 @@ func (f *FS) Entry(name string) (Entry, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if file := f.files[name]; file != nil {
-		return file.entry(), true
+		return f.entryOf(file), true
 	}
 	var found *staging
 	for st := range f.staging {
@@ -279,10 +284,17 @@ func (f *FS) memberEntryLocked(name string) (Entry, bool) {
 }
 
 func (st *staging) entry() Entry {
-	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing}
+	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing, AfterRead: st.afterRead}
 	if st.err != nil {
 		e.State, e.Err = StateFailed, st.err
 	}
+	return e
+}
+
+// entryOf is file's entry, with the after-read policy that applies.
+func (f *FS) entryOf(file *File) Entry {
+	e := file.entry()
+	e.AfterRead = f.policy(file)
 	return e
 }
 

@@ -44,6 +44,13 @@ type Options struct {
 	// List reads folders' index pages (StageFolder); internal/folderlist
 	// has the one fsm uses. Nil: StageFolder refuses.
 	List Lister
+	// AfterRead is the policy of files staged without one of their own
+	// (keep when empty); see AfterRead.
+	AfterRead AfterRead
+	// AfterReadDelay is how long a file whose every byte was read waits,
+	// closed, for a new open before its after-read action
+	// (DefaultAfterReadDelay when zero).
+	AfterReadDelay time.Duration
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -71,6 +78,7 @@ type FS struct {
 	endLife context.CancelFunc
 
 	unstageHooks unstageHooks // has its own lock
+	actions      actionLog    // after-read actions taken; has its own lock
 }
 
 // File is one staged remote file. Its metadata never changes while staged,
@@ -83,13 +91,16 @@ type File struct {
 	etag        string    // ours, strong and quoted: stable while staged
 	contentType string
 	verified    bool
-	headerNames []string // names of the request headers given at staging, sorted
+	headerNames []string  // names of the request headers given at staging, sorted
+	afterRead   AfterRead // "" when staged without one: the tree's default applies
 	store       *store.Store
 	folder      *folder // the staged folder it came from, else nil
 
 	// gone: a refresh found it no longer in its folder's index while a
 	// handle was open; the last Close unstages it. Guarded by FS.mu.
 	gone bool
+
+	track readTrack // after-read accounting; has its own lock
 }
 
 // Path is the file's clean path, e.g. "movies/big.iso".
@@ -153,6 +164,12 @@ func New(opts Options) *FS {
 	}
 	if opts.MaxFiles <= 0 {
 		opts.MaxFiles = DefaultMaxFiles
+	}
+	if opts.AfterRead == "" {
+		opts.AfterRead = AfterReadKeep
+	}
+	if opts.AfterReadDelay <= 0 {
+		opts.AfterReadDelay = DefaultAfterReadDelay
 	}
 	now := time.Now().Truncate(time.Second)
 	life, endLife := context.WithCancel(context.Background())
@@ -233,7 +250,9 @@ func (f *FS) stageFile(ctx context.Context, req Request, name string, r *store.R
 	if err != nil {
 		return nil, err
 	}
-	return newFile(name, req.URL, req.Header, r, mtime.Truncate(time.Second), st), nil
+	file := newFile(name, req.URL, req.Header, r, mtime.Truncate(time.Second), st)
+	file.afterRead = req.AfterRead
+	return file, nil
 }
 
 // newFile is the tree's file for store st, staged from source as r
@@ -321,10 +340,6 @@ func (f *FS) touchLocked(dirs []string, t time.Time) {
 // temp file goes when the last one closes.
 func (f *FS) Unstage(ctx context.Context, name string) error {
 	name = Clean(name)
-	var dirs []string
-	if len(name) <= maxNameBytes { // no longer name is staged
-		dirs = parents(name)
-	}
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
@@ -346,19 +361,36 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
+	f.mu.Unlock()
+	removed, err := f.unstageFile(ctx, file, "unstaged")
+	if !removed { // another unstage took it meanwhile
+		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
+	}
+	return err
+}
+
+// unstageFile removes file from the tree if it is still staged under its
+// name (removed), logging msg with attrs.
+func (f *FS) unstageFile(ctx context.Context, file *File, msg string, attrs ...any) (removed bool, err error) {
+	name := file.Path()
+	f.mu.Lock()
+	if f.files[name] != file {
+		f.mu.Unlock()
+		return false, nil
+	}
 	delete(f.files, name)
 	if fo := file.folder; fo != nil && f.folders[fo.name] == fo {
 		delete(fo.members, name) // until a refresh finds it in the index again
 	}
-	f.touchLocked(dirs, time.Now())
+	f.touchLocked(parents(name), time.Now())
 	f.mu.Unlock()
-	f.log.Info("unstaged", "name", name)
+	f.log.Info(msg, append([]any{"name", name}, attrs...)...)
 	f.changed()
 	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
-		return fmt.Errorf("unstage %s: %w", name, err)
+		return true, fmt.Errorf("unstage %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // lookup returns the staged file at p.
@@ -468,6 +500,7 @@ func (f *FS) Open(p string) (*Handle, error) {
 	if !file.store.OpenHandle() {
 		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path(), Err: fs.ErrNotExist}
 	}
+	file.track.noteOpen()
 	return &Handle{fs: f, file: file}, nil
 }
 
@@ -492,13 +525,17 @@ func (h *Handle) File() *File { return h.file }
 // ReadAt reads len(p) bytes at off, waiting for them to arrive from the
 // origin; only the real end of the file gives a short read (io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return h.file.store.ReadAt(ctx, p, off)
+	n, err := h.file.store.ReadAt(ctx, p, off)
+	h.file.track.noteServed(off, int64(n))
+	return n, err
 }
 
 // CopyTo writes [off, off+n) to w as the bytes arrive, letting a w that
 // implements io.ReaderFrom (a net/http response) use sendfile.
 func (h *Handle) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	return h.file.store.CopyTo(ctx, w, off, n)
+	done, err := h.file.store.CopyTo(ctx, w, off, n)
+	h.file.track.noteServed(off, done)
+	return done, err
 }
 
 // Close releases the handle. Closing twice is harmless.
@@ -511,6 +548,7 @@ func (h *Handle) Close() error {
 			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
 		h.fs.dropGone(ctx, h.file)
+		h.fs.handleClosed(h.file)
 	})
 	return err
 }

@@ -90,7 +90,7 @@ func newTestInstance(t *testing.T, fs []frontend) *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	return &instance{log: log, cfg: &settings{}, ln: ln, mgr: mgr, fsys: vfs.New(vfs.Options{Manager: mgr, Logger: log}), frontends: fs}
+	return &instance{log: log, cfg: &settings{}, ln: ln, mgr: mgr, fsys: vfs.New(vfs.Options{Manager: mgr, Logger: log}), keeper: newKeeper(log, true), frontends: fs}
 }
 
 // Frontends start in list order and are drained, then stopped, in the

@@ -83,7 +83,22 @@ func (c *lsCmd) Run() error {
 	for _, l := range fileTable(files, style) {
 		fmt.Println(l)
 	}
+	var in api.Info
+	if err := cl.do(ctx, http.MethodGet, api.PathInfo, nil, &in); err == nil {
+		if line := awakeLine(in.KeepAwake); line != "" {
+			fmt.Println(line)
+		}
+	}
 	return nil
+}
+
+// awakeLine is the totals line about sleep prevention: only while fsm
+// keeps the computer awake, so an idle listing stays as it was.
+func awakeLine(ka api.KeepAwake) string {
+	if !ka.Active {
+		return ""
+	}
+	return "keeping the computer awake: " + ka.Reason
 }
 
 // fileTable is the table of files, or a line saying there are none.
@@ -157,6 +172,21 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 	}
 }
 
+// stateCell is a file's STATE: "retrying" while its fetches fail and are
+// retried (the state alone says downloading then), else its state, with the
+// after-read action when there is one ("complete (then evict)"): keep, the
+// default, says nothing.
+func stateCell(f fileInfo) string {
+	state := f.State
+	if f.Retrying != nil {
+		state = "retrying"
+	}
+	if f.AfterRead == "" || f.AfterRead == "keep" {
+		return state
+	}
+	return state + " (then " + f.AfterRead + ")"
+}
+
 // shortDuration is d for a column: 42s, 3m05s, 2h07m.
 func shortDuration(d time.Duration) string {
 	d = d.Round(time.Second)
@@ -179,35 +209,122 @@ func percent(done, total int64) int64 {
 	return min(done, total) * 100 / total
 }
 
-// watch follows GET events until ctx ends or the stream does.
+// Backoff of --watch while its server is gone: quick for a restart, then
+// no more than one try every watchRetryMax.
+const (
+	watchRetryMin = 250 * time.Millisecond
+	watchRetryMax = 5 * time.Second
+)
+
+// watch follows GET events until ctx ends. A server that goes away (an
+// upgrade, a reboot, a restart by the service manager) is waited for, with
+// backoff, and the display resumes when it answers again; only a server
+// that is not there at the start, or an answer that is not fsm's, ends the
+// watch.
 func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
+	v := newWatchView(cl.addr, c.JSON)
+	screen, live := termui.NewScreen(os.Stdout)
+	live = live && !c.JSON
+	connected, gone := false, false
+	delay := watchRetryMin
+	for {
+		err := v.follow(ctx, cl, screen, live, func() {
+			connected = true
+			delay = watchRetryMin
+			if gone {
+				gone = false
+				v.status = ""
+				if !live {
+					fmt.Fprintf(os.Stderr, "fsm: the fsm server at %s answers again\n", cl.addr)
+				}
+			}
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var g *goneError
+		if !connected || !errors.As(err, &g) {
+			return err
+		}
+		if !gone {
+			gone = true
+			if !live {
+				fmt.Fprintf(os.Stderr, "fsm: %v; retrying until it answers (Ctrl-C to stop)\n", g.err)
+			}
+		}
+		if live {
+			v.status = fmt.Sprintf("server gone, retrying in %s", shortDuration(max(delay, time.Second)))
+			screen.Draw(v.frame())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, watchRetryMax)
+		c.retoken(cl)
+	}
+}
+
+// retoken reads the server's token again before a retry: a restarted
+// server has written a new one, with its own pid, and the check of each
+// connection refuses a server other than the token's writer. A token given
+// on the command line stays.
+func (c *lsCmd) retoken(cl *apiClient) {
+	switch {
+	case c.Token != "":
+	case c.TokenFile != "":
+		if r, err := readTokenFile(c.TokenFile, false); err == nil {
+			cl.token = token{value: r.token, file: c.TokenFile, pid: r.pid, addr: r.addr}
+		}
+	default:
+		cl.token = findToken(cl.addr)
+	}
+}
+
+// goneError is a server that went away (its stream ended, nothing answers
+// at its address): --watch waits for it.
+type goneError struct{ err error }
+
+func (e *goneError) Error() string { return e.err.Error() }
+func (e *goneError) Unwrap() error { return e.err }
+
+// follow shows one events stream until it ends; opened is called once the
+// server has answered.
+func (v *watchView) follow(ctx context.Context, cl *apiClient, screen *termui.Screen, live bool, opened func()) error {
 	resp, err := cl.send(ctx, http.MethodGet, api.PathEvents, nil)
 	if err != nil {
-		return err
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return err // an answer, not fsm's events: waiting will not help
+		}
+		return &goneError{err}
 	}
 	defer resp.Body.Close()
+	opened()
 	// Closing the body is what stops a blocked read of the stream.
-	go func() {
-		<-ctx.Done()
-		resp.Body.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { resp.Body.Close() })
+	defer stop()
+	if err := v.forgetGone(ctx, cl, live); err != nil {
+		return err
+	}
 
 	events := make(chan event)
 	streamErr := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		streamErr <- readEvents(resp.Body, func(ev event) error {
 			select {
 			case events <- ev:
 				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-done:
+				return context.Canceled
 			}
 		})
 	}()
 
-	v := newWatchView(cl.addr, c.JSON)
-	screen, live := termui.NewScreen(os.Stdout)
-	if live && !c.JSON {
+	if live {
 		return v.liveLoop(ctx, screen, events, streamErr)
 	}
 	for {
@@ -228,11 +345,46 @@ func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
 	}
 }
 
+// forgetGone drops the files that went while the watch was away from its
+// server (a restarted server's stream starts with the files it has, and
+// cannot say which it no longer has), printing their removal when piped.
+func (v *watchView) forgetGone(ctx context.Context, cl *apiClient, live bool) error {
+	if len(v.files) == 0 {
+		return nil
+	}
+	var now []fileInfo
+	if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &now); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return err
+		}
+		return &goneError{err}
+	}
+	have := make(map[string]bool, len(now))
+	for _, f := range now {
+		have[f.Name] = true
+	}
+	for _, w := range v.sorted() {
+		if have[w.info.Name] {
+			continue
+		}
+		delete(v.files, w.info.Name)
+		if !live {
+			f := w.info
+			fmt.Println(v.plainLine(event{kind: "removed"}, &f))
+		}
+	}
+	return nil
+}
+
 // watchView is the state --watch shows: the latest object of every file.
 type watchView struct {
 	addr  string
 	json  bool
 	files map[string]watched
+	awake api.KeepAwake // the latest keep_awake event
+	// status replaces the title's hint while the server is gone.
+	status string
 }
 
 type watched struct {
@@ -260,6 +412,11 @@ func (v *watchView) apply(ev event) (*fileInfo, error) {
 		v.files[f.Name] = watched{info: f, raw: compact.Bytes()}
 	case "removed":
 		delete(v.files, f.Name)
+	case "keep_awake":
+		if err := json.Unmarshal(ev.data, &v.awake); err != nil {
+			return nil, fmt.Errorf("the fsm server at %s sent an event that is not the expected JSON: %w", v.addr, err)
+		}
+		return nil, nil
 	default:
 		return nil, nil
 	}
@@ -340,16 +497,24 @@ func (v *watchView) frame() []string {
 	if len(files) == 1 {
 		noun = "file"
 	}
-	title := fmt.Sprintf("fsm at %s · %d %s · Ctrl-C to stop", v.addr, len(files), noun)
+	parts := []string{"fsm at " + v.addr, fmt.Sprintf("%d %s", len(files), noun)}
+	switch {
+	case v.status != "":
+		parts = append(parts, v.status)
+	case v.awake.Active:
+		parts = append(parts, "keeping the computer awake: "+v.awake.Reason)
+	}
+	title := strings.Join(append(parts, "Ctrl-C to stop"), " · ")
 	return append([]string{title, ""}, fileTable(infos, termui.Blocks)...)
 }
 
+// streamEnded is why a stream ended: a goneError unless ctx ended it.
 func (v *watchView) streamEnded(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("the fsm server at %s ended the event stream (was it stopped?)", v.addr)
+		return &goneError{fmt.Errorf("the fsm server at %s ended the event stream (was it stopped?)", v.addr)}
 	}
-	return fmt.Errorf("event stream of the fsm server at %s: %w", v.addr, err)
+	return &goneError{fmt.Errorf("event stream of the fsm server at %s: %w", v.addr, err)}
 }

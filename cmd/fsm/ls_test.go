@@ -23,6 +23,8 @@ func TestFileCells(t *testing.T) {
 		{fileInfo{Name: "empty", Size: size(0), State: "complete"}, []string{"empty", "0 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
 		{fileInfo{Name: "r", Size: size(1000), Downloaded: 10, State: "downloading", Retrying: &api.Retrying{Reason: "origin answered 503"}},
 			[]string{"r", "1000 B", "[--------------------]", "1%", "0 B/s", "-", "retrying", "0", ""}},
+		{fileInfo{Name: "kept", Size: size(0), State: "complete", AfterRead: "keep"}, []string{"kept", "0 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
+		{fileInfo{Name: "up", Size: size(0), State: "complete", AfterRead: "evict"}, []string{"up", "0 B", "[====================]", "100%", "-", "-", "complete (then evict)", "0", ""}},
 	}
 	for _, tc := range tests {
 		got := fileCells(tc.f, 0)
@@ -54,5 +56,22 @@ func TestFolderRows(t *testing.T) {
 	}
 	if rows[3].Note != "└ bad name" {
 		t.Errorf("failed entry's note: %q", rows[3].Note)
+	}
+}
+
+func TestAwakeLine(t *testing.T) {
+	tests := []struct {
+		ka   api.KeepAwake
+		want string
+	}{
+		{api.KeepAwake{}, ""},
+		{api.KeepAwake{Reason: "off"}, ""},
+		{api.KeepAwake{Reason: "no logind on the system D-Bus"}, ""},
+		{api.KeepAwake{Active: true, Reason: "2 transfers"}, "keeping the computer awake: 2 transfers"},
+	}
+	for _, tc := range tests {
+		if got := awakeLine(tc.ka); got != tc.want {
+			t.Errorf("awakeLine(%+v) = %q, want %q", tc.ka, got, tc.want)
+		}
 	}
 }

@@ -46,12 +46,3 @@ func (c *retryCmd) Run() error {
 	}
 	return b.result()
 }
-
-// stateCell is a file's STATE: its state, or "retrying" while its fetches
-// fail and are retried (the state alone says downloading then).
-func stateCell(f fileInfo) string {
-	if f.Retrying != nil {
-		return "retrying"
-	}
-	return f.State
-}

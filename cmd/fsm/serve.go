@@ -12,12 +12,14 @@ import (
 	"syscall"
 	"time"
 
+	"fsm/awake"
 	"fsm/control"
 	"fsm/control/page"
 	"fsm/desktop"
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/internal/folderlist"
+	"fsm/internal/sdnotify"
 	"fsm/state"
 	"fsm/store"
 	"fsm/vfs"
@@ -25,22 +27,25 @@ import (
 )
 
 type serveCmd struct {
-	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start, each optionally named: NAME=URL. The first SOURCE wins a name clash."`
-	Header       []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin of the SOURCEs given here, e.g. 'Authorization: Bearer …' (repeatable; never shown)."`
-	Persist      bool     `default:"true" env:"FSM_PERSIST" help:"Keep the staged files and their downloaded bytes in --cache-dir across restarts (--persist=false: in memory only, temp files removed at exit)."`
-	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
-	Fuse         string   `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
-	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
-	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files and the staged set live (default: the user's cache dir + /fsm). With --persist one fsm owns it. Leftovers of a crashed run are removed at start."`
-	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
-	Connections  int      `default:"4" env:"FSM_CONNECTIONS" placeholder:"N" help:"Most TCP connections one file downloads over in parallel (1-32). More are tried only while one is slow, and kept only while they deliver more."`
-	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
-	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
-	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
-	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
-	User         string   `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
-	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
-	LogLevel     string   `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	Sources        []string      `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start, each optionally named: NAME=URL. The first SOURCE wins a name clash."`
+	Header         []string      `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin of the SOURCEs given here, e.g. 'Authorization: Bearer …' (repeatable; never shown)."`
+	Persist        bool          `default:"true" env:"FSM_PERSIST" help:"Keep the staged files and their downloaded bytes in --cache-dir across restarts (--persist=false: in memory only, temp files removed at exit)."`
+	Addr           string        `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
+	Fuse           string        `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
+	Mount          bool          `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
+	CacheDir       string        `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files and the staged set live (default: the user's cache dir + /fsm). With --persist one fsm owns it. Leftovers of a crashed run are removed at start."`
+	CacheMaxSize   string        `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	Connections    int           `default:"4" env:"FSM_CONNECTIONS" placeholder:"N" help:"Most TCP connections one file downloads over in parallel (1-32). More are tried only while one is slow, and kept only while they deliver more."`
+	MaxFiles       int           `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
+	Token          string        `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
+	TokenFile      string        `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
+	Host           []string      `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
+	User           string        `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
+	PasswordFile   string        `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
+	LogLevel       string        `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	KeepAwake      bool          `default:"true" negatable:"" env:"FSM_KEEP_AWAKE" help:"Keep the computer from sleeping while a download runs or a staged file is being read (let go within 30 s after)."`
+	AfterRead      string        `default:"keep" env:"FSM_AFTER_READ" enum:"keep,evict,unstage" help:"Once every byte of a file has been read and its last handle closed: keep it, evict its downloaded bytes (it stays staged) or unstage it. fsm stage --after-read sets it per file."`
+	AfterReadDelay time.Duration `default:"30s" env:"FSM_AFTER_READ_DELAY" help:"How long a fully read file waits, closed, for a new open before --after-read acts."`
 }
 
 const (
@@ -56,6 +61,7 @@ const (
 
 // Run builds the server, serves until a signal, and shuts down.
 func (c *serveCmd) Run() error {
+	survivePipes() // before the first log line
 	log := newLogger(c.LogLevel)
 	slog.SetDefault(log)
 	cfg, err := c.validate()
@@ -77,6 +83,7 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	defer s.stopped()
 	sig.onAbort(s.abort)
 	// serve's own context also ends staging when serve fails.
 	ctx, cancel := context.WithCancel(sig.ctx)
@@ -96,6 +103,7 @@ type instance struct {
 	fsys      *vfs.FS
 	http      *http.Server
 	url       string // the WebDAV root
+	keeper    *awake.Keeper
 	tokenPath string // "" when it could not be written
 	// frontends are in start order (see frontend); the list is fixed by
 	// build, so the API's goroutines and the signal goroutine read it
@@ -104,15 +112,22 @@ type instance struct {
 	started   int             // how many of frontends serve has started; serve's and shutdown's goroutine only
 	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
-	keeper    *state.Keeper   // saves the staged set; nil with --persist=false
-	keeping   <-chan struct{} // closed when the keeper's loop has ended
+	saver     *state.Keeper   // saves the staged set; nil with --persist=false
+	saving    <-chan struct{} // closed when the saver's loop has ended
+	activity  <-chan struct{} // closed when followActivity has returned; nil before serve
+	// stopActivity ends followActivity; set with activity.
+	stopActivity context.CancelFunc
+	// unmounted and removed are what shutdown took down, for the last
+	// log line; shutdown's goroutine only.
+	unmounted []string
+	removed   []string
 }
 
 // kickState asks for the staged set to be saved now (a file was staged or
 // unstaged).
 func (s *instance) kickState() {
-	if s.keeper != nil {
-		s.keeper.Kick()
+	if s.saver != nil {
+		s.saver.Kick()
 	}
 }
 
@@ -179,12 +194,13 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, controlConns, log), mgr: mgr, tokenPath: tokenPath}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, Changed: s.kickState, List: folderlist.New(nil, log)})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, Changed: s.kickState, List: folderlist.New(nil, log), AfterRead: cfg.afterRead, AfterReadDelay: cfg.afterReadDelay})
 	if cfg.persist {
-		s.keeper = state.NewKeeper(cfg.cacheDir, log, s.fsys.Saved, mgr.Arrived)
+		s.saver = state.NewKeeper(cfg.cacheDir, log, s.fsys.Saved, mgr.Arrived)
 		s.fsys.Restore(state.Load(cfg.cacheDir, log))
 		mgr.PruneTemps()
 	}
+	s.keeper = newKeeper(log, !cfg.keepAwake)
 	s.url = "http://" + ln.Addr().String() + "/"
 
 	ctl := control.New(control.Options{
@@ -195,6 +211,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		Page:      page.Handler(cfg.token),
 		Logger:    log,
 		Mounts:    s.mounts,
+		KeepAwake: s.keepAwakeStatus,
 	})
 	ctlMux := http.NewServeMux()
 	ctlMux.Handle(control.Prefix, ctl) // the control API and page
@@ -214,15 +231,20 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 // serve stages the command-line sources in the background, starts the
 // frontends and returns when ctx ends (nil) or a frontend fails.
 func (s *instance) serve(ctx context.Context, sources []source) error {
-	if s.keeper != nil {
-		keeping := make(chan struct{})
-		s.keeping = keeping
+	if s.saver != nil {
+		saving := make(chan struct{})
+		s.saving = saving
 		go func() {
-			defer close(keeping)
-			s.keeper.Run(ctx)
+			defer close(saving)
+			s.saver.Run(ctx)
 		}()
 	}
 	s.staging = stageAll(ctx, s.fsys, sources, s.cfg.header, s.log)
+	// Not serve's context: the reads that drain at shutdown are transfers
+	// too, so the count goes on until shutdown has closed the store.
+	actx, stopActivity := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopActivity = stopActivity
+	s.activity = followActivity(actx, s.fsys, s.keeper)
 	failed := make(chan error, len(s.frontends))
 	fail := func(err error) {
 		select {
@@ -237,6 +259,9 @@ func (s *instance) serve(ctx context.Context, sources []source) error {
 		s.started++
 	}
 	s.log.Info("fsm is serving", "webdav", s.url, "page", s.url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(sources), "cache", s.cfg.cacheDir)
+	if err := sdnotify.Ready(); err != nil {
+		s.log.Warn("cannot tell the service manager fsm is ready", "err", err)
+	}
 	select {
 	case <-ctx.Done():
 		return nil
@@ -249,6 +274,9 @@ func (s *instance) serve(ctx context.Context, sources []source) error {
 // fails what is still running, takes the frontends down and removes the
 // temp files.
 func (s *instance) shutdown() {
+	if err := sdnotify.Stopping(); err != nil {
+		s.log.Warn("cannot tell the service manager fsm is stopping", "err", err)
+	}
 	started := s.frontends[:s.started]
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -270,6 +298,9 @@ func (s *instance) shutdown() {
 	if cut {
 		s.closeStore(unmountTimeout + closeTimeout)
 	}
+	for _, m := range s.mounts() {
+		s.unmounted = append(s.unmounted, m.Dir)
+	}
 	for i := len(s.frontends) - 1; i >= 0; i-- {
 		f := s.frontends[i]
 		sctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
@@ -289,17 +320,43 @@ func (s *instance) shutdown() {
 	}
 	if err := <-s.closing; err != nil {
 		s.log.Warn("shutdown: temp files left for the next start to remove", "err", err)
+	} else {
+		s.removed = append(s.removed, s.mgr.Dir())
 	}
-	if s.keeper != nil {
-		if s.keeping != nil {
-			<-s.keeping // ended with serve's context
+	if s.activity != nil {
+		s.stopActivity()
+		<-s.activity
+	}
+	kctx, cancel := context.WithTimeout(context.Background(), keeperCloseTimeout)
+	if err := s.keeper.Close(kctx); err != nil {
+		s.log.Warn("shutdown: sleep lock not released yet", "err", err)
+	}
+	cancel()
+	if s.saver != nil {
+		if s.saving != nil {
+			<-s.saving // ended with serve's context
 		}
 		// The stores are closed: what they kept is final.
-		s.keeper.Save()
+		s.saver.Save()
 	}
 	if s.tokenPath != "" {
-		removeToken(s.tokenPath)
+		if removeToken(s.tokenPath) {
+			s.removed = append(s.removed, s.tokenPath)
+		}
 	}
+}
+
+// stopped writes the last line of a run, after shutdown: what it took down,
+// so a log read later shows nothing was left behind.
+func (s *instance) stopped() {
+	s.log.Info("fsm stopped", "unmounted", listOrNone(s.unmounted), "removed", listOrNone(s.removed))
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "nothing"
+	}
+	return strings.Join(l, ", ")
 }
 
 // closeStore refuses new stagings and closes the store in the background,

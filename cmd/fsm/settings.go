@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"fsm/vfs"
 )
 
 // maxLanes bounds --connections: as many as the origin transport keeps
@@ -20,23 +23,32 @@ const maxLanes = 32
 
 // settings are the validated flags.
 type settings struct {
-	cacheDir string
-	fuseDir  string // "" without --fuse
-	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
-	maxSize  int64
-	conns    int // --connections
-	maxFiles int
-	user     string
-	password string
-	token    string
-	persist  bool        // --persist: the staged set survives restarts
-	sources  []source    // the SOURCEs, parsed
-	header   http.Header // --header, for the SOURCEs; nil if none
+	cacheDir       string
+	fuseDir        string // "" without --fuse
+	mount          bool   // --mount: the desktop's WebDAV client mounts the tree
+	maxSize        int64
+	conns          int // --connections
+	maxFiles       int
+	user           string
+	password       string
+	token          string
+	persist        bool        // --persist: the staged set survives restarts
+	sources        []source    // the SOURCEs, parsed
+	header         http.Header // --header, for the SOURCEs; nil if none
+	keepAwake      bool
+	afterRead      vfs.AfterRead
+	afterReadDelay time.Duration
 }
 
 func (c *serveCmd) validate() (*settings, error) {
-	s := &settings{token: c.Token, mount: c.Mount, user: c.User, persist: c.Persist}
+	s := &settings{token: c.Token, mount: c.Mount, user: c.User, persist: c.Persist, keepAwake: c.KeepAwake, afterReadDelay: c.AfterReadDelay}
 	var err error
+	if s.afterRead, err = vfs.ParseAfterRead(c.AfterRead); err != nil {
+		return nil, fmt.Errorf("--%w", err)
+	}
+	if c.AfterReadDelay <= 0 {
+		return nil, fmt.Errorf("--after-read-delay %s: want a duration above 0, such as 30s", c.AfterReadDelay)
+	}
 	if s.sources, err = parseSources(c.Sources); err != nil {
 		return nil, err
 	}
@@ -57,6 +69,7 @@ func (c *serveCmd) validate() (*settings, error) {
 	// go-humanize's own error is strconv's ("parsing \"\": invalid
 	// syntax"): it says nothing the message below does not.
 	size, err := humanize.ParseBytes(c.CacheMaxSize)
+
 	if err != nil {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}

@@ -18,11 +18,12 @@ import (
 )
 
 type stageCmd struct {
-	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
-	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
-	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; never shown; kept in the server's 0600 state file unless it runs with --persist=false)."`
-	Folder  bool     `help:"Each SOURCE is a folder's index page (an autoindex or any page of links): stage every file it links under it, as one folder named by --name or the URL's last segment. Again on a staged folder: refresh it from its index."`
-	Depth   *int     `placeholder:"N" help:"With --folder: how many levels of sub-folders to follow (default 8; 0: the page's own links only)."`
+	Sources   []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
+	Name      string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
+	Header    []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; never shown; kept in the server's 0600 state file unless it runs with --persist=false)."`
+	Folder    bool     `help:"Each SOURCE is a folder's index page (an autoindex or any page of links): stage every file it links under it, as one folder named by --name or the URL's last segment. Again on a staged folder: refresh it from its index."`
+	Depth     *int     `placeholder:"N" help:"With --folder: how many levels of sub-folders to follow (default 8; 0: the page's own links only)."`
+	AfterRead string   `name:"after-read" enum:",keep,evict,unstage" default:"" placeholder:"keep|evict|unstage" help:"What the server does once every byte has been read and the last handle closed: keep, evict (drop the downloaded bytes) or unstage. Default: the server's --after-read."`
 	clientFlags
 }
 
@@ -53,7 +54,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			req := api.StageRequest{URL: src, Name: c.Name, Headers: headers, Folder: c.Folder, Depth: c.Depth}
+			req := api.StageRequest{URL: src, Name: c.Name, Headers: headers, Folder: c.Folder, Depth: c.Depth, AfterRead: c.AfterRead}
 			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, req, &r.file)
 			results[i] <- r
 		}()

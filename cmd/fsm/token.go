@@ -227,8 +227,9 @@ func removeStale(p string) error {
 
 // removeToken removes the token file at p at exit, unless another fsm's
 // has replaced it meanwhile.
-func removeToken(p string) {
+func removeToken(p string) (removed bool) {
 	if r, err := readTokenFile(p, true); err == nil && r.pid == os.Getpid() {
-		os.Remove(p)
+		return os.Remove(p) == nil
 	}
+	return false
 }

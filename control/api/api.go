@@ -57,6 +57,10 @@ type File struct {
 	Verified    bool       `json:"verified"`
 	Headers     []string   `json:"headers"`
 	Paths       []string   `json:"paths"`
+	// AfterRead is what happens once every byte has been read and the
+	// last handle closed: keep, evict or unstage ("" while probing or
+	// failed without one asked for, and for a folder).
+	AfterRead string `json:"after_read"`
 
 	// A staged folder is a File with Folder set: Size, Downloaded, Rate,
 	// Connections and OpenHandles are its entries' sums, State is probing
@@ -80,12 +84,31 @@ type Removed struct {
 	Name string `json:"name"`
 }
 
+// AfterReadDone is the data of an "after_read" event: an after-read
+// action was taken (Action evict: the file stays, idle; unstage: a
+// "removed" event follows).
+type AfterReadDone struct {
+	Name   string `json:"name"`
+	Action string `json:"action"` // evict or unstage
+	Bytes  int64  `json:"bytes"`  // temp-file bytes freed
+}
+
 // Info is the answer of GET info.
 type Info struct {
-	Version   string `json:"version"`
-	WebDAVURL string `json:"webdav_url"`
-	FUSEDir   string `json:"fuse_dir"`
-	MountDir  string `json:"mount_dir"`
+	Version   string    `json:"version"`
+	WebDAVURL string    `json:"webdav_url"`
+	FUSEDir   string    `json:"fuse_dir"`
+	MountDir  string    `json:"mount_dir"`
+	KeepAwake KeepAwake `json:"keep_awake"`
+}
+
+// KeepAwake says whether fsm keeps the computer from sleeping now and why.
+type KeepAwake struct {
+	Active bool `json:"active"`
+	// Reason is the activity while active ("2 transfers"), why nothing
+	// could be held when sleep prevention is unavailable, "off" with
+	// --keep-awake=false, else "".
+	Reason string `json:"reason"`
 }
 
 // StageRequest is the body of POST files.
@@ -93,6 +116,9 @@ type StageRequest struct {
 	URL     string            `json:"url"`
 	Name    string            `json:"name,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// AfterRead: keep, evict or unstage; omitted: the server's
+	// --after-read. Files only: refused with Folder.
+	AfterRead string `json:"after_read,omitempty"`
 	// Folder stages every file the index page at URL links under it, as
 	// one folder; Depth is how many levels of sub-folders are followed
 	// (absent: 8; 0: the page's own links only).

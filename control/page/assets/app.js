@@ -9,7 +9,9 @@
 (() => {
   // The API's base path and the token come from the page's own <meta>s.
   const API = document.querySelector('meta[name="fsm-api"]')?.content ?? '';
-  const token = document.querySelector('meta[name="fsm-token"]')?.content ?? '';
+  // The token changes when fsm restarts: refreshToken reads it again from a
+  // fresh copy of this page.
+  let token = document.querySelector('meta[name="fsm-token"]')?.content ?? '';
   const $ = (id) => document.getElementById(id);
 
   // ---- formatting
@@ -49,6 +51,11 @@
     complete: 'complete', error: 'error', failed: 'failed',
   };
 
+  // What happens once every byte has been read; keep says nothing.
+  const AFTER_READ_LABELS = {
+    evict: 'bytes dropped once read', unstage: 'unstaged once read',
+  };
+
   function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
   function show(el, on) { if (el.hidden === on) el.hidden = !on; }
 
@@ -63,8 +70,32 @@
       if (body && typeof body.error === 'string') msg = body.error;
     } catch { /* not JSON: fall back to the status */ }
     if (!msg) msg = resp.status + ' ' + resp.statusText;
-    if (resp.status === 401) msg += ' (fsm may have restarted with a new token: reload this page)';
+    if (resp.status === 401) msg = 'fsm refused this page\'s token, even after fetching it again: reload this page';
     return msg;
+  }
+
+  // refreshToken fetches this page again (same origin: only it can read the
+  // token there) and takes the token of the server answering now.
+  async function refreshToken() {
+    try {
+      const resp = await fetch(location.pathname, { cache: 'no-store' });
+      if (!resp.ok) return false;
+      const doc = new DOMParser().parseFromString(await resp.text(), 'text/html');
+      const fresh = doc.querySelector('meta[name="fsm-token"]')?.content ?? '';
+      if (!fresh) return false;
+      token = fresh;
+      return true;
+    } catch { return false; }
+  }
+
+  // mutate sends a request that needs the token; refused with 401 (fsm
+  // restarted since this page was loaded), it fetches the new token and
+  // sends it once more.
+  async function mutate(path, init) {
+    const send = () => fetch(API + path, Object.assign({}, init, { headers: authHeaders(init.headers) }));
+    const resp = await send();
+    if (resp.status !== 401 || !(await refreshToken())) return resp;
+    return send();
   }
 
   // Its own header, not Authorization: with --user the browser sends the basic
@@ -131,7 +162,7 @@
       name, el, file: null, pathsKey: '',
       nameEl: q('.file-name'), badge: q('.badge'), unstage: q('.unstage'), retry: q('.retry'),
       bar: q('.bar'), fill: q('.bar-fill'), amount: q('.amount'), pct: q('.pct'),
-      rate: q('.rate'), handles: q('.handles'), unverified: q('.unverified'),
+      rate: q('.rate'), handles: q('.handles'), afterRead: q('.after-read'), unverified: q('.unverified'),
       url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), rowError: q('.row-error'),
     };
     el.dataset.name = name;
@@ -188,6 +219,7 @@
     }
     setText(row.rate, speed.join(' · '));
     setText(row.handles, f.open_handles > 0 ? plural(f.open_handles, 'open handle', 'open handles') : '');
+    setText(row.afterRead, AFTER_READ_LABELS[f.after_read] || '');
     show(row.unverified, f.verified === false && f.state !== 'probing' && f.state !== 'failed');
 
     let url = f.url || '';
@@ -252,7 +284,7 @@
     button.textContent = 'Unstaging…';
     show(row.rowError, false);
     try {
-      const resp = await fetch(API + 'files/' + encodeName(row.name), { method: 'DELETE', headers: authHeaders() });
+      const resp = await mutate('files/' + encodeName(row.name), { method: 'DELETE' });
       if (resp.status === 204 || resp.status === 404) {
         removeRow(row.name);
         return;
@@ -312,13 +344,15 @@
     const body = { url };
     if (name) body.name = name;
     if (folder) body.folder = true;
+    const afterRead = $('stage-after-read').value;
+    if (afterRead && !folder) body.after_read = afterRead; // a folder's files follow the server's
     stageButton.disabled = true;
     stageButton.textContent = 'Staging…';
     form.setAttribute('aria-busy', 'true');
     try {
-      const resp = await fetch(API + 'files', {
+      const resp = await mutate('files', {
         method: 'POST',
-        headers: authHeaders({ 'Content-Type': 'application/json' }),
+        headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
       });
       if (resp.status === 201 || (folder && resp.status === 200)) {
@@ -366,6 +400,16 @@
     $('mount-dir').textContent = info.mount_dir || '';
     show($('mount-row'), !!info.mount_dir);
     if (info.version) setText($('version'), 'fsm ' + info.version);
+    if (info.keep_awake) showAwake(info.keep_awake);
+  }
+
+  // showAwake is the header's badge: shown only while fsm keeps the
+  // computer from sleeping, saying why.
+  function showAwake(ka) {
+    const el = $('awake');
+    const on = !!(ka && ka.active);
+    setText(el, on ? 'keeping awake: ' + (ka.reason || 'transfers') : '');
+    show(el, on);
   }
 
   // ---- live updates
@@ -408,6 +452,7 @@
   }
 
   let retry = 1000;
+  let lost = false; // the stream broke since it last opened
   function connect() {
     const es = new EventSource(API + 'events');
     es.addEventListener('file', (ev) => {
@@ -422,13 +467,22 @@
       if (touched) touched.add(r.name);
       removeRow(r.name);
     });
+    es.addEventListener('keep_awake', (ev) => {
+      let ka;
+      try { ka = JSON.parse(ev.data); } catch { return; }
+      showAwake(ka);
+    });
     es.addEventListener('open', () => {
       retry = 1000;
       setLive('live', 'live');
+      // After an outage the server may be a new fsm with a new token.
+      if (lost) refreshToken();
+      lost = false;
       snapshot();
       loadInfo();
     });
     es.addEventListener('error', () => {
+      lost = true;
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (fsm answered something other than a
         // stream): try again ourselves, backing off.

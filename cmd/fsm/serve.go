@@ -35,7 +35,8 @@ type serveCmd struct {
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
 	User         string   `env:"FSM_USER" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
 	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" placeholder:"FILE" help:"File holding the basic auth password."`
-	LogLevel     string   `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	logFlags
+	tlsFlags
 }
 
 const (
@@ -50,7 +51,11 @@ const (
 
 // Run builds the server, serves until a signal, and shuts down.
 func (c *serveCmd) Run() error {
-	log := newLogger(c.LogLevel)
+	log, closeLog, err := c.logFlags.open()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	slog.SetDefault(log)
 	cfg, err := c.validate()
 	if err != nil {
@@ -119,7 +124,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
 	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
-	s.url = "http://" + ln.Addr().String() + "/"
+	s.ln, s.url = serveTLS(s.ln, cfg.tls, log)
 	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
 		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
 	}
@@ -149,7 +154,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		h = guard.BasicAuth(h, c.User, cfg.password, "fsm")
 	}
 	h = guard.Host(h, c.Host, ln.Addr().String())
-	s.http = newHTTPServer(h, log)
+	s.http = newHTTPServer(logRequests(h, log), log)
 	s.http.RegisterOnShutdown(ctl.Close)
 	return s, nil
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +23,7 @@ type settings struct {
 	user     string
 	password string
 	token    string
+	tls      *tls.Config // nil without --tls-cert
 }
 
 func (c *serveCmd) validate() (*settings, error) {
@@ -65,6 +66,9 @@ func (c *serveCmd) validate() (*settings, error) {
 			return nil, fmt.Errorf("--password-file %s is empty", c.PasswordFile)
 		}
 	}
+	if s.tls, err = c.tlsFlags.config(); err != nil {
+		return nil, err
+	}
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
@@ -98,10 +102,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }

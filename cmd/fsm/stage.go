@@ -99,7 +99,7 @@ type stageResult struct {
 func stagedLine(f fileInfo) string {
 	s := "staged " + f.Name
 	if f.Size != nil {
-		s += " (" + humanize.IBytes(uint64(*f.Size)) + ")"
+		s += " (" + humanize.Bytes(uint64(*f.Size)) + ")"
 	}
 	if len(f.Paths) > 0 {
 		s += ": " + strings.Join(f.Paths, " ")

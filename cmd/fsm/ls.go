@@ -142,9 +142,7 @@ func fileTable(files []fileInfo, v lsView) []string {
 		}
 	}
 	lines = append(lines, termui.Table(cols, rows)...)
-	if hint := localPathHint(files, v); hint != "" {
-		lines = append(lines, hint)
-	}
+	lines = append(lines, localPathHint(files, v)...)
 	return lines
 }
 
@@ -224,17 +222,21 @@ func fileNotes(f fileInfo, v lsView, lay lsLayout) []string {
 }
 
 // localPathHint says, on a terminal, how to get a local path when a file
-// has none: local paths are what a browser's upload dialog can open.
-func localPathHint(files []fileInfo, v lsView) string {
+// has none: local paths are what a browser's upload dialog can open. Two
+// short lines, so that 80 columns hold them.
+func localPathHint(files []fileInfo, v lsView) []string {
 	if !v.terminal() {
-		return ""
+		return nil
 	}
 	for _, f := range files {
 		if f.Size != nil && len(f.Paths) == 0 {
-			return "no local path: start fsm serve with --fuse DIR or --mount, or mount " + v.webdav + " with a WebDAV client"
+			return []string{
+				"no local path: start fsm serve with --fuse DIR or --mount,",
+				"or mount " + v.webdav + " with a WebDAV client",
+			}
 		}
 	}
-	return ""
+	return nil
 }
 
 // totalsLine sums the listing up as the page does: "3 files · 2

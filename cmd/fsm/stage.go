@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
 	"fsm/control/api"
 	"fsm/internal/redact"
+	"fsm/vfs"
 )
 
 type stageCmd struct {
@@ -27,6 +29,13 @@ type stageCmd struct {
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
 		return &exitError{2, fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources))}
+	}
+	// The rule the server applies, checked before it could tidy the name
+	// ("../x" into "x", "a//b" into "a/b") into one the user did not give.
+	if c.Name != "" {
+		if err := vfs.CheckName(c.Name); err != nil {
+			return &exitError{2, fmt.Errorf("--name: %w", err)}
+		}
 	}
 	headers, err := parseHeaders(c.Header)
 	if err != nil {
@@ -57,7 +66,7 @@ func (c *stageCmd) Run() error {
 		r := <-results[i]
 		shown := redact.URL(src)
 		if ctx.Err() != nil {
-			return fmt.Errorf("stage %s: interrupted (the server may still finish staging it; see fsm ls)", shown)
+			return fmt.Errorf("stage %s: interrupted; %s", shown, cl.afterInterrupt(src, c.Name))
 		}
 		var ae *apiError
 		if r.err != nil && !errors.As(r.err, &ae) {
@@ -71,6 +80,33 @@ func (c *stageCmd) Run() error {
 		fmt.Println(stagedLine(r.file))
 	}
 	return b.result()
+}
+
+// interruptCheck bounds asking the server what became of an interrupted
+// staging: the user has pressed Ctrl-C and waits for the prompt.
+const interruptCheck = 3 * time.Second
+
+// afterInterrupt says what the server did with a staging whose request
+// Ctrl-C cut. The server ends a staging when its request goes away, unless
+// it had finished: the list tells which, by name when one was given, else
+// by the source URL as the server lists it (without its query).
+func (cl *apiClient) afterInterrupt(src, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), interruptCheck)
+	defer cancel()
+	var files []fileInfo
+	if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &files); err != nil {
+		return "the server ends a staging whose request is cut, unless it had finished (see fsm ls)"
+	}
+	bare := redact.Bare(localSource(src))
+	for _, f := range files {
+		if f.State == "probing" || f.State == "failed" {
+			continue // being ended, or another request's failure
+		}
+		if (name != "" && f.Name == vfs.Clean(name)) || (name == "" && f.URL == bare) {
+			return fmt.Sprintf("the server had staged it already as %s (fsm unstage %s removes it)", f.Name, shellQuote(f.Name))
+		}
+	}
+	return "the server stopped staging it; nothing was added"
 }
 
 // stageHint is what the CLI adds to a refusal whose code it knows: the

@@ -12,7 +12,13 @@ endif
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all fuse test bench clean
+# What CI runs after its package installs (.ci/run calls `make check`): the
+# builds for every OS users run fsm on, vet with and without the FUSE tags,
+# the gofmt check and the README's test command. `make lint` is the part
+# before the tests, for a fast loop.
+CI_TEST := $(GO) test -race -tags fuse,fuse3 -count=1 -timeout 20m ./...
+
+.PHONY: all fuse test lint check bench clean
 all:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o fsm ./cmd/fsm
 
@@ -21,6 +27,21 @@ fuse:
 
 test:
 	$(GO) test -race -tags $(FUSE_TAGS) ./...
+
+# The default build must stay pure Go on every OS; the Windows FUSE build
+# (WinFsp) needs no cgo either.
+lint:
+	CGO_ENABLED=0 $(GO) build ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/fsm
+	GOOS=windows $(GO) build -o /dev/null ./cmd/fsm
+	GOOS=windows $(GO) build -tags fuse -o /dev/null ./cmd/fsm
+	$(GO) vet ./...
+	$(GO) vet -tags fuse,fuse3 ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+
+check: lint
+	$(CI_TEST)
 
 bench:
 	bash bench/run.sh

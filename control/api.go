@@ -13,7 +13,9 @@ import (
 
 	"fsm/control/api"
 	"fsm/internal/answer"
+
 	"fsm/vfs"
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxBody bounds a request body: a staging request is a URL, a name and a
@@ -145,7 +147,7 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.stageContext(r)
 	defer cancel()
-	file, err := s.opts.FS.StageWith(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
+	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header})
 	if err != nil {
 		a := answer.For(err)
 		// Logged where the operator of the server sees it too: the page or
@@ -154,9 +156,9 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, a)
 		return
 	}
-	e, ok := s.opts.FS.Entry(file.Path)
+	e, ok := s.opts.FS.Entry(file.Path())
 	if !ok { // unstaged already by a concurrent request
-		writeError(w, http.StatusConflict, api.CodeUnstaged, fmt.Sprintf("%q was unstaged while it was being staged", file.Path))
+		writeError(w, http.StatusConflict, api.CodeUnstaged, fmt.Sprintf("%q was unstaged while it was being staged", file.Path()))
 		return
 	}
 	writeJSON(w, http.StatusCreated, objectOf(e, s.opts.Mounts()))
@@ -171,8 +173,16 @@ func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string
 }
 
 func (s *Server) info(w http.ResponseWriter) {
-	m := s.opts.Mounts()
-	writeJSON(w, http.StatusOK, api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL, FUSEDir: m.FUSE, MountDir: m.Desktop})
+	in := api.Info{Version: s.opts.Version, WebDAVURL: s.opts.WebDAVURL}
+	for _, m := range s.opts.Mounts() {
+		switch m.Kind {
+		case MountFUSE:
+			in.FUSEDir = m.Dir
+		case MountDesktop:
+			in.MountDir = m.Dir
+		}
+	}
+	writeJSON(w, http.StatusOK, in)
 }
 
 // decodeBody reads one JSON object with no unknown fields and nothing after
@@ -215,11 +225,11 @@ func requestHeader(in map[string]string) (http.Header, error) {
 	}
 	h := make(http.Header, len(in))
 	for k, v := range in {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, fmt.Errorf("header name %q is not a valid HTTP header name", k)
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (CR, LF, NUL)", k)
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil, fmt.Errorf("header %s: its value has characters HTTP does not allow (CR, LF, NUL or another control character but tab)", k)
 		}
 		ck := http.CanonicalHeaderKey(k)
 		if reservedHeaders[ck] {
@@ -228,22 +238,6 @@ func requestHeader(in map[string]string) (http.Header, error) {
 		h.Set(ck, v)
 	}
 	return h, nil
-}
-
-// validHeaderName reports whether k is an RFC 9110 token.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, c := range []byte(k) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {

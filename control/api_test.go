@@ -176,7 +176,7 @@ func TestStatuses(t *testing.T) {
 // only, folder names through the path, local paths under the mounts.
 func TestObject(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 5000}, Name: "/x.bin", NoETag: true, NoLastModified: true})
-	e := newEnv(t, control.Options{Mounts: func() control.Mounts { return control.Mounts{FUSE: "/mnt/f"} }})
+	e := newEnv(t, control.Options{Mounts: func() []control.Mount { return []control.Mount{{Kind: control.MountFUSE, Dir: "/mnt/f"}} }})
 	st, _, b := e.do(t, call{method: "POST", path: "/.fsm/api/v1/files", body: `{"url":"` + o.URL() + `?sig=SECRET","name":"dir/one two.bin","headers":{"authorization":"Bearer HIDDEN"}}`})
 	if st != 201 || strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "HIDDEN") {
 		t.Fatalf("stage: %d %s", st, b)
@@ -205,7 +205,7 @@ func TestObject(t *testing.T) {
 func TestEventsStream(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 3, Size: 64 << 10}, Name: "/e.bin"})
 	e := newEnv(t, control.Options{})
-	if _, err := e.fsys.Stage(context.Background(), o.URL(), "first.bin"); err != nil {
+	if _, err := e.fsys.Stage(context.Background(), vfs.Request{URL: o.URL(), Name: "first.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(e.srv.URL + "/.fsm/api/v1/events")
@@ -249,7 +249,7 @@ func TestEventsStream(t *testing.T) {
 		}
 	}
 	next(func(v ev) bool { return v.kind == "file" && strings.Contains(v.data, `"first.bin"`) }, "the initial snapshot")
-	if _, err := e.fsys.Stage(context.Background(), o.URL(), "second.bin"); err != nil {
+	if _, err := e.fsys.Stage(context.Background(), vfs.Request{URL: o.URL(), Name: "second.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	next(func(v ev) bool { return v.kind == "file" && strings.Contains(v.data, `"second.bin"`) }, "a new file")

@@ -35,9 +35,9 @@ type Options struct {
 	Version   string
 	WebDAVURL string // where clients connect, e.g. http://127.0.0.1:8080/
 	// Mounts returns the local folders where the tree is mounted now (the
-	// FUSE mount, the desktop's WebDAV mount): each file's paths are under
-	// them. Nil: none.
-	Mounts func() Mounts
+	// FUSE mount, the desktop's WebDAV mount), in the order each file's
+	// paths list them. Nil: none.
+	Mounts func() []Mount
 	// Page serves the web page at Prefix, with Prefix stripped. Nil: 404.
 	Page   http.Handler
 	Logger *slog.Logger
@@ -50,11 +50,21 @@ type Options struct {
 	Keepalive time.Duration
 }
 
-// Mounts are the local folders where the tree can be opened.
-type Mounts struct {
-	FUSE    string // "" when not mounted
-	Desktop string // the desktop's WebDAV mount; "" when not mounted
+// Mount is a local folder where the tree can be opened now: each file's
+// local path is under it.
+type Mount struct {
+	Kind MountKind
+	Dir  string
 }
+
+// MountKind says which frontend offers a Mount, and so which field of GET
+// info names it.
+type MountKind int
+
+const (
+	MountFUSE    MountKind = iota + 1 // info's fuse_dir
+	MountDesktop                      // info's mount_dir: the desktop's WebDAV mount
+)
 
 // Server serves the control surface. It is safe for concurrent use.
 type Server struct {
@@ -63,6 +73,7 @@ type Server struct {
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: ends every events stream
+	streams   streamSet     // open events streams, capped
 }
 
 // New returns a Server for opts.
@@ -83,7 +94,7 @@ func New(opts Options) *Server {
 		opts.Keepalive = 15 * time.Second
 	}
 	if opts.Mounts == nil {
-		opts.Mounts = func() Mounts { return Mounts{} }
+		opts.Mounts = func() []Mount { return nil }
 	}
 	return &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
 }

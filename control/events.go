@@ -3,8 +3,10 @@ package control
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"fsm/control/api"
@@ -13,6 +15,9 @@ import (
 // writeTimeout bounds one write to an events stream, so a client that stops
 // reading does not hold its handler forever.
 const writeTimeout = 30 * time.Second
+
+// errStreamDropped ends a stream that was dropped for a new one.
+var errStreamDropped = errors.New("events stream dropped to make room for a new one")
 
 // sample is what decides whether a file's object changed since it was last
 // sent; comparing it is cheaper than encoding every object on every tick.
@@ -26,14 +31,24 @@ type sample struct {
 	state       string
 	err         string
 	verified    bool
-	mounts      Mounts
+	mounts      string // the mounts' folders: a file's paths change with them
 }
 
-func sampleOf(o api.File, m Mounts) sample {
+// mountsKey is what of the mounts a sample compares, taken once per tick.
+func mountsKey(mounts []Mount) string {
+	var b strings.Builder
+	for _, m := range mounts {
+		b.WriteString(m.Dir)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func sampleOf(o api.File, mounts string) sample {
 	s := sample{
 		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
 		handles: o.OpenHandles, state: o.State, err: o.Error,
-		verified: o.Verified, mounts: m, size: -1,
+		verified: o.Verified, mounts: mounts, size: -1,
 	}
 	if o.Size != nil {
 		s.size = *o.Size
@@ -55,10 +70,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Accel-Buffering", "no")
+	st := s.streams.add(rc)
+	defer s.streams.remove(st)
+	defer st.closeIfDropped()
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
 	flush := func() error {
+		st.writingSince.Store(time.Now().UnixNano())
+		defer st.writingSince.Store(0)
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		// Checked after the deadline is set: a drop from now on sets
+		// its own deadline after this one, so a blocked write fails.
+		select {
+		case <-st.dropped:
+			return errStreamDropped
+		default:
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -68,11 +95,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sent := make(map[string]sample)
 	publish := func() error {
 		mounts := s.opts.Mounts()
+		key := mountsKey(mounts)
 		seen := make(map[string]bool, len(sent))
 		for _, e := range s.opts.FS.Entries() {
 			o := objectOf(e, mounts)
 			seen[o.Name] = true
-			smp := sampleOf(o, mounts)
+			smp := sampleOf(o, key)
 			if last, ok := sent[o.Name]; ok && last == smp {
 				continue
 			}
@@ -105,6 +133,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
+			return
+		case <-st.dropped:
+			s.log.Debug("events stream ended to make room for a new one", "limit", maxStreams)
 			return
 		case <-tick.C:
 			err = publish()

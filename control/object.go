@@ -8,7 +8,7 @@ import (
 	"fsm/vfs"
 )
 
-func objectOf(e vfs.Entry, m Mounts) api.File {
+func objectOf(e vfs.Entry, mounts []Mount) api.File {
 	o := api.File{
 		Name:     e.Name,
 		URL:      e.URL,
@@ -24,18 +24,16 @@ func objectOf(e vfs.Entry, m Mounts) api.File {
 		o.Error = answer.OneLine(e.Err.Error())
 	}
 	if f := e.File; f != nil {
-		size, mtime := f.Size, f.ModTime.UTC()
+		size, mtime := f.Size(), f.ModTime().UTC()
 		o.Size, o.MTime = &size, &mtime
-		o.Verified = f.Verified
+		o.Verified = f.Verified()
 		p := e.Progress
 		o.Downloaded = p.Present
 		o.Rate = int64(p.Rate)
 		o.Connections = p.Conns
 		o.OpenHandles = p.Handles
-		for _, dir := range []string{m.FUSE, m.Desktop} {
-			if dir != "" {
-				o.Paths = append(o.Paths, filepath.Join(dir, filepath.FromSlash(f.Path)))
-			}
+		for _, m := range mounts {
+			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path())))
 		}
 	}
 	return o

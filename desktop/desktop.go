@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -111,6 +112,10 @@ func (m *Mounted) Unmount(ctx context.Context) error {
 type client struct {
 	env []string
 	log *slog.Logger
+	// attr starts the commands in their own way (nil: as children that
+	// share our session); macOS's mount_webdav needs a session without a
+	// terminal, so its password prompt reads stdin.
+	attr *syscall.SysProcAttr
 }
 
 // getenv looks key up in the commands' environment: Env first, then ours.
@@ -135,6 +140,7 @@ func (c client) run(ctx context.Context, stdin string, name string, args ...stri
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(append(os.Environ(), c.env...), "LC_ALL=C")
 	cmd.Stdin = strings.NewReader(stdin)
+	cmd.SysProcAttr = c.attr
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

@@ -23,6 +23,7 @@ import (
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 	"fsm/webdav"
 )
 
@@ -45,7 +46,7 @@ func newTree(t *testing.T, wrap func(http.Handler) http.Handler) *tree {
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := fsys.Stage(ctx, origin.URL(), "docs/file.bin"); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL(), Name: "docs/file.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	var h http.Handler = webdav.NewHandler(fsys, webdav.Options{Logger: log})
@@ -118,6 +119,7 @@ func gone(path string) bool {
 }
 
 func TestMountReadUnmount(t *testing.T) {
+	t.Parallel()
 	s := fsmtest.NewGvfsSession(t)
 	tr := newTree(t, func(h http.Handler) http.Handler { return guard.Host(h, nil, "127.0.0.1:0") })
 	m := mustMount(t, tr.url, Options{Logger: testLogger(t), Env: s.Env})
@@ -142,6 +144,7 @@ func TestMountReadUnmount(t *testing.T) {
 }
 
 func TestMountBasicAuth(t *testing.T) {
+	t.Parallel()
 	s := fsmtest.NewGvfsSession(t)
 	tr := newTree(t, func(h http.Handler) http.Handler { return guard.BasicAuth(h, "alice", "s3cret pass", "fsm") })
 
@@ -163,6 +166,7 @@ func TestMountBasicAuth(t *testing.T) {
 // A location that was mounted before Mount (by the user) is reused and
 // left mounted by Unmount.
 func TestMountReusesExisting(t *testing.T) {
+	t.Parallel()
 	s := fsmtest.NewGvfsSession(t)
 	tr := newTree(t, nil)
 	if _, err := s.Gio("mount", tr.location()); err != nil {
@@ -203,17 +207,18 @@ func TestMountWithoutGio(t *testing.T) {
 }
 
 func TestMountWithoutSessionBus(t *testing.T) {
-	if _, err := exec.LookPath("gio"); err != nil {
-		fsmtest.EnvLimit(t, "gio is not installed (Debian package libglib2.0-bin): %v", err)
-	}
+	t.Parallel()
+	_, err := exec.LookPath("gio")
+	fsmtest.Require(t, "gio (Debian package libglib2.0-bin)", err)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=", "XDG_RUNTIME_DIR=" + t.TempDir()}
-	_, err := Mount(mountCtx(t), "http://127.0.0.1:9/", Options{Logger: testLogger(t), Env: env})
+	_, err = Mount(mountCtx(t), "http://127.0.0.1:9/", Options{Logger: testLogger(t), Env: env})
 	if err == nil || !strings.Contains(err.Error(), "no D-Bus session bus") {
 		t.Fatalf("Mount without a session bus: %v, want no D-Bus session bus", err)
 	}
 }
 
 func TestMountRejectsURL(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"ftp://127.0.0.1:21/", "http://127.0.0.1/", "not a url\x00"} {
 		if _, err := Mount(mountCtx(t), u, Options{Logger: testLogger(t)}); err == nil || !strings.Contains(err.Error(), "desktop mount") {
 			t.Errorf("Mount(%q): %v, want a refusal", u, err)
@@ -224,6 +229,7 @@ func TestMountRejectsURL(t *testing.T) {
 // Without gvfsd-fuse gvfs mounts the location but gives it no local path:
 // Mount says what to install and takes its mount down again.
 func TestMountWithoutGvfsFuse(t *testing.T) {
+	t.Parallel()
 	s := fsmtest.NewGvfsSessionFuse(t, fsmtest.WithoutFuse)
 	tr := newTree(t, nil)
 	_, err := Mount(mountCtx(t), tr.url, Options{Logger: testLogger(t), Env: s.Env})
@@ -237,6 +243,7 @@ func TestMountWithoutGvfsFuse(t *testing.T) {
 
 // A program still holding a file open does not keep the mount up.
 func TestUnmountWithFileOpen(t *testing.T) {
+	t.Parallel()
 	s := fsmtest.NewGvfsSession(t)
 	tr := newTree(t, nil)
 	m := mustMount(t, tr.url, Options{Logger: testLogger(t), Env: s.Env})
@@ -261,6 +268,7 @@ func TestUnmountWithFileOpen(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	base := errors.New("mount_webdav: http://alice:p%40ss w@127.0.0.1:1/ refused p@ss w")
 	err := redact(base, "p@ss w", "p%40ss w", "")
 	if got := err.Error(); strings.Contains(got, "p@ss") || strings.Contains(got, "p%40ss") || !strings.Contains(got, "alice:xxxxx@") {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // On macOS the client is the system's webdavfs, the one Finder's "Connect
@@ -18,7 +19,8 @@ import (
 // answers OPTIONS with "DAV: 1" (no locking) is mounted read-only, which is
 // also what we ask for. The volume shows in Finder's sidebar like any
 // other; `umount` takes it down. Credentials, when the server needs them,
-// ride in the URL (mount_webdav reads them from there).
+// go to mount_webdav's prompt on stdin, never into its arguments
+// (webdavfsCommand).
 
 const mountWebdav = "/sbin/mount_webdav"
 
@@ -38,12 +40,11 @@ func mountOS(ctx context.Context, c client, u *url.URL, opts Options) (*Mounted,
 		}
 		return nil, fmt.Errorf("desktop mount: cannot create the mount point: %w (mount %s with Finder's Go > Connect to Server instead)", err, plain.String())
 	}
-	target := plain
-	if opts.User != "" {
-		target.User = url.UserPassword(opts.User, opts.Password)
-	}
-	// -S: no dialogs (a server that fails says so here, not in a window).
-	if _, err := c.run(ctx, "", mountWebdav, "-S", "-o", "ro", "-v", "fsm-"+u.Port(), target.String(), dir); err != nil {
+	args, stdin := webdavfsCommand(&plain, opts, dir)
+	// A session of its own has no terminal: the prompt of -i reads stdin
+	// instead of the terminal fsm was started from.
+	c.attr = &syscall.SysProcAttr{Setsid: true}
+	if _, err := c.run(ctx, stdin, mountWebdav, args...); err != nil {
 		os.Remove(dir)
 		return nil, fmt.Errorf("mount_webdav %s: %w", plain.String(), redact(err, opts.Password, url.QueryEscape(opts.Password), url.PathEscape(opts.Password)))
 	}

@@ -114,7 +114,7 @@ func newRig(t *testing.T, sink *logSink, oopts testorigin.Options) *rig {
 	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r.file, err = fsys.Stage(ctx, r.origin.URL(), fileName)
+	r.file, err = fsys.Stage(ctx, vfs.Request{URL: r.origin.URL(), Name: fileName})
 	if err != nil {
 		t.Fatal(err)
 	}

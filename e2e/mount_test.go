@@ -47,89 +47,6 @@ const (
 // mountContent is the file every origin here serves.
 var mountContent = testorigin.Content{Seed: 41, Size: mountFileSize}
 
-// pacer spreads bytes over time at rate bytes per second in total, however
-// many connections share it. Idle time earns at most pacerSlack of credit:
-// enough to make up for sleeps that overshoot (a multipart reader hands
-// out 4 KiB at a time, a fraction of a timer's latency), too little to let
-// a burst through.
-type pacer struct {
-	rate int64
-	mu   sync.Mutex // guards next
-	next time.Time  // when the bytes reserved so far have all gone out
-}
-
-// pacerChunk is the most one wait reserves, so the flow stays smooth.
-const pacerChunk = 32 << 10
-
-const pacerSlack = 20 * time.Millisecond
-
-func (p *pacer) wait(ctx context.Context, n int) error {
-	d := time.Duration(int64(n) * int64(time.Second) / p.rate)
-	p.mu.Lock()
-	if floor := time.Now().Add(-pacerSlack); p.next.Before(floor) {
-		p.next = floor
-	}
-	p.next = p.next.Add(d)
-	at := p.next
-	p.mu.Unlock()
-	wait := time.Until(at)
-	if wait <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
-}
-
-// pacedWriter paces a response body through a pacer.
-type pacedWriter struct {
-	http.ResponseWriter
-	ctx context.Context
-	p   *pacer
-}
-
-func (w *pacedWriter) Write(b []byte) (int, error) {
-	var n int
-	for len(b) > 0 {
-		k := min(len(b), pacerChunk)
-		if err := w.p.wait(w.ctx, k); err != nil {
-			return n, err
-		}
-		m, err := w.ResponseWriter.Write(b[:k])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		b = b[k:]
-	}
-	return n, nil
-}
-
-// Unwrap lets http.ResponseController reach the real writer's Flush.
-func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// pacedReader paces a request body through a pacer.
-type pacedReader struct {
-	io.ReadCloser
-	ctx context.Context
-	p   *pacer
-}
-
-func (r *pacedReader) Read(b []byte) (int, error) {
-	n, err := r.ReadCloser.Read(b[:min(len(b), pacerChunk)])
-	if n > 0 {
-		if werr := r.p.wait(r.ctx, n); werr != nil && err == nil {
-			err = werr
-		}
-	}
-	return n, err
-}
-
 // davRig is one staged file behind a throttled origin, served by fsm's
 // WebDAV handler in process; it records which client sent each GET.
 type davRig struct {
@@ -163,14 +80,11 @@ func limitedOrigin(t testing.TB, limit originLimit) (*testorigin.Origin, string)
 		oopts.BytesPerSecond = mountRate
 	}
 	origin := testorigin.New(t, oopts)
-	paced := &pacer{rate: mountRate}
-	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if limit == perConnLimit {
-			origin.ServeHTTP(w, req)
-			return
-		}
-		origin.ServeHTTP(&pacedWriter{ResponseWriter: w, ctx: req.Context(), p: paced}, req)
-	}))
+	var handler http.Handler = origin
+	if limit == sharedLimit {
+		handler = testorigin.NewLink(mountRate).Handler(origin)
+	}
+	throttled := httptest.NewServer(handler)
 	t.Cleanup(throttled.Close)
 	return origin, throttled.URL + "/" + fileName
 }
@@ -183,7 +97,7 @@ func newDavRigLimit(t testing.TB, log *slog.Logger, limit originLimit) *davRig {
 	fsys, _ := fsmtest.Tree(t, store.Options{Logger: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	file, err := fsys.Stage(ctx, source, fileName)
+	file, err := fsys.Stage(ctx, vfs.Request{URL: source, Name: fileName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,14 +157,14 @@ async function fetchUpload() {
 // body at mountRate; the first upload's outcome goes on the channel.
 func mountSite(t testing.TB, want testorigin.Content, progress func() store.Progress) (*httptest.Server, <-chan received) {
 	results := make(chan received, 1)
-	paced := &pacer{rate: mountRate}
+	uplink := testorigin.NewLink(mountRate)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, mountPage)
 	})
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, req *http.Request) {
-		req.Body = &pacedReader{ReadCloser: req.Body, ctx: req.Context(), p: paced}
+		req.Body = uplink.Reader(req.Context(), req.Body)
 		res := receive(req, want, progress)
 		select {
 		case results <- res:
@@ -557,9 +471,7 @@ func BenchmarkBrowserUploadRatio(b *testing.B) {
 	}{
 		{"fuse", func(b *testing.B, r *davRig) string {
 			dir := b.TempDir()
-			if err := fuse.Check(dir); err != nil {
-				fsmtest.EnvLimit(b, "FUSE: %v", err)
-			}
+			fsmtest.Require(b, "FUSE", fuse.Check(dir))
 			m, err := fuse.Mount(r.fsys, dir, fuse.Options{Logger: log})
 			if err != nil {
 				b.Fatalf("fuse.Mount: %v", err)

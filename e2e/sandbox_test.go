@@ -17,6 +17,7 @@ import (
 	"fsm/guard"
 	"fsm/internal/fsmtest"
 	"fsm/store"
+	"fsm/vfs"
 	"fsm/webdav"
 )
 
@@ -84,7 +85,7 @@ func TestBrowserRunsNoStagedScript(t *testing.T) {
 		name := fmt.Sprintf("evil%d", i) // no extension: the origin's type is all there is
 		origin := hostileOrigin(t, c.contentType, []byte(c.body))
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		if _, err := fsys.Stage(sctx, origin.URL+"/"+name, name); err != nil {
+		if _, err := fsys.Stage(sctx, vfs.Request{URL: origin.URL + "/" + name, Name: name}); err != nil {
 			cancel()
 			t.Fatalf("stage %q: %v", c.contentType, err)
 		}

@@ -42,8 +42,9 @@ type Options struct {
 	CacheIncomplete bool
 	Logger          *slog.Logger // nil: slog.Default()
 
-	onRelease  func(path string)     // test hook: a handle was released
+	onRelease  func(path string)     // test hook: a handle of the staged name path was released
 	onReadFail func(why readFailure) // test hook: a read answered EIO
+	noHide     bool                  // test hook: never unlink an unstaged open file (restage.go's fallback)
 }
 
 const defaultReadTimeout = 50 * time.Second

@@ -39,10 +39,19 @@ type fileSystem struct {
 
 	timeouts *timeouts
 
-	mu      sync.Mutex // guards handles, direct, nextFH and released
+	mu      sync.Mutex // guards the fields below
 	handles map[uint64]*vfs.Handle
 	direct  map[uint64]bool // handles opened with direct_io
 	nextFH  uint64
+	// cachedAt is, per name, the staging last opened through the page
+	// cache there: only its pages can be in the name's page cache. No entry:
+	// unknown, and the next open drops that cache (see restage.go).
+	cachedAt map[string]*vfs.File
+	// hiding holds the names fsm is unlinking through its mount, with the
+	// unstaged file still open under each; hidden maps the ".fuse_hidden…"
+	// names libfuse gave such files to them, until libfuse unlinks those.
+	hiding map[string]*vfs.File
+	hidden map[string]*vfs.File
 	// released is closed and replaced whenever a handle is released, so
 	// that Drain can wait for the count to fall.
 	released chan struct{}
@@ -61,6 +70,9 @@ func newFileSystem(ctx context.Context, fsys *vfs.FS, opts Options, onInit func(
 		timeouts: newTimeouts(),
 		handles:  make(map[uint64]*vfs.Handle),
 		direct:   make(map[uint64]bool),
+		cachedAt: make(map[string]*vfs.File),
+		hiding:   make(map[string]*vfs.File),
+		hidden:   make(map[string]*vfs.File),
 		released: make(chan struct{}),
 	}
 }
@@ -137,9 +149,20 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 		// An open file keeps its metadata even after an unstage.
 		if h := f.handle(fh); h != nil {
 			file := h.File()
-			f.fillStat(st, false, file.Size, file.ModTime)
+			f.fillStat(st, false, file.Size(), file.ModTime())
 			return 0
 		}
+	}
+	// The node of an unstaged file still open, as libfuse names it.
+	if file := f.nodeFile(path); file != nil {
+		f.fillStat(st, false, file.Size(), file.ModTime())
+		return 0
+	}
+	if mtime, ok := f.hidingUnder(path); ok {
+		// A folder that went with the file being hidden: the unlink has
+		// to find it.
+		f.fillStat(st, true, 0, mtime)
+		return 0
 	}
 	if vfs.Hidden(path) {
 		return -cgofuse.ENOENT
@@ -150,7 +173,7 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 		// attributes expire, and fails reads on an error: a file unstaged
 		// while open keeps its metadata until the last handle closes.
 		if file := f.openFile(path); file != nil {
-			f.fillStat(st, false, file.Size, file.ModTime)
+			f.fillStat(st, false, file.Size(), file.ModTime())
 			return 0
 		}
 	}
@@ -161,13 +184,14 @@ func (f *fileSystem) Getattr(path string, st *cgofuse.Stat_t, fh uint64) (errc i
 	return 0
 }
 
-// openFile returns the file of an open handle at path, if any.
+// openFile returns the file of an open handle at path that is still on
+// path's node (not hidden), if any.
 func (f *fileSystem) openFile(path string) *vfs.File {
 	p := vfs.Clean(path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, h := range f.handles {
-		if file := h.File(); file.Path == p {
+		if file := h.File(); file.Path() == p && !f.isHiddenLocked(file) {
 			return file
 		}
 	}
@@ -216,12 +240,15 @@ func (f *fileSystem) Readdir(path string, fill func(name string, stat *cgofuse.S
 	return 0
 }
 
-// OpenEx opens with FOPEN_KEEP_CACHE. Without it the kernel drops the
-// file's page cache on every open, which waits for every page still being
-// read: one read waiting on a slow origin range would block every other
-// open of that file. Staged content never changes; a file staged again
-// under the same name has another mtime, and libfuse3's default
-// auto_inval_data drops the old pages when the kernel sees it.
+// OpenEx opens with FOPEN_KEEP_CACHE when the name's page cache can hold
+// only this staging's pages. Without it the kernel drops the file's page
+// cache on every open, which waits for every page still being read: one
+// read waiting on a slow origin range would block every other open of that
+// file. Staged content never changes, but a name staged again may share
+// its node with the older staging (same size and mtime, which is all
+// auto_inval_data compares): the first open of a staging there drops the
+// cache, and a staging opened while an older one is open on the same node
+// reads with direct_io (see restage.go).
 //
 // A file that is not completely downloaded yet is opened with direct_io:
 // its reads then go to fsm synchronously instead of as the kernel's
@@ -237,12 +264,20 @@ func (f *fileSystem) OpenEx(path string, fi *cgofuse.FileInfo_t) (errc int) {
 	if errc != 0 {
 		return errc
 	}
-	fi.KeepCache = true
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if h := f.handles[fi.Fh]; h != nil {
-		p := h.File().Progress()
-		fi.DirectIo = p.Present < p.Size && !f.opts.CacheIncomplete
+		file := h.File()
+		p := file.Progress()
+		older := f.olderOpenLocked(file)
+		fi.DirectIo = older || (p.Present < p.Size && !f.opts.CacheIncomplete)
+		fi.KeepCache = !older && f.cachedAt[file.Path()] == file
+		if older {
+			// The older handle keeps filling the cache with its bytes.
+			delete(f.cachedAt, file.Path())
+		} else {
+			f.cachedAt[file.Path()] = file
+		}
 		f.direct[fi.Fh] = fi.DirectIo
 	}
 	return 0
@@ -358,11 +393,14 @@ func (f *fileSystem) Release(path string, fh uint64) (errc int) {
 	if h == nil {
 		return 0
 	}
+	// The staged name, not libfuse's path: that is a ".fuse_hidden…" name
+	// for a file unstaged while open (restage.go).
+	name := "/" + h.File().Path()
 	if err := h.Close(); err != nil {
-		f.log.Warn("fuse: release", "path", path, "err", err)
+		f.log.Warn("fuse: release", "path", name, "err", err)
 	}
 	if f.opts.onRelease != nil {
-		f.opts.onRelease(path)
+		f.opts.onRelease(name)
 	}
 	return 0
 }
@@ -399,7 +437,7 @@ func (f *fileSystem) Statfs(path string, st *cgofuse.Statfs_t) (errc int) {
 	var total int64
 	files := f.vfs.Files()
 	for _, file := range files {
-		total += file.Size
+		total += file.Size()
 	}
 	const bsize = 4096
 	*st = cgofuse.Statfs_t{
@@ -437,11 +475,9 @@ func (f *fileSystem) Readlink(path string) (int, string) { return -cgofuse.EINVA
 
 func (f *fileSystem) Mknod(string, uint32, uint64) int         { return -cgofuse.EROFS }
 func (f *fileSystem) Mkdir(string, uint32) int                 { return -cgofuse.EROFS }
-func (f *fileSystem) Unlink(string) int                        { return -cgofuse.EROFS }
 func (f *fileSystem) Rmdir(string) int                         { return -cgofuse.EROFS }
 func (f *fileSystem) Link(string, string) int                  { return -cgofuse.EROFS }
 func (f *fileSystem) Symlink(string, string) int               { return -cgofuse.EROFS }
-func (f *fileSystem) Rename(string, string) int                { return -cgofuse.EROFS }
 func (f *fileSystem) Chmod(string, uint32) int                 { return -cgofuse.EROFS }
 func (f *fileSystem) Chown(string, uint32, uint32) int         { return -cgofuse.EROFS }
 func (f *fileSystem) Utimens(string, []cgofuse.Timespec) int   { return -cgofuse.EROFS }

@@ -24,7 +24,9 @@ type Mounted struct {
 	fs     *fileSystem
 	cancel context.CancelFunc // releases every blocked read
 	done   chan struct{}      // closed when cgofuse's Mount returned
-	err    error              // why mounting failed; written before done closes
+	// forgetUnstage removes m.unstaged from the FS's unstage hooks.
+	forgetUnstage func()
+	err           error // why mounting failed; written before done closes
 
 	// mu serializes unmount attempts and guards the fields below.
 	mu sync.Mutex
@@ -88,6 +90,7 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 	}
 	m.fs = newFileSystem(ctx, fsys, opts, m.initialized)
 	m.host = cgofuse.NewFileSystemHost(m.fs)
+	m.forgetUnstage = fsys.OnUnstage(m.unstaged)
 	go m.run(mountArgs(opts))
 	select {
 	case <-m.fs.ready:
@@ -107,7 +110,12 @@ func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
 // max_threads; max_read breaks fuse3 mounts through cgofuse): see docs/FUSE.md.
 func mountArgs(opts Options) []string {
 	clean := strings.NewReplacer(",", "_", "\\", "_", "=", "_").Replace
-	args := []string{"-o", "ro", "-o", "fsname=" + clean(opts.FSName)}
+	// Not "-o ro" where fsm unlinks an unstaged file still open through its
+	// own mount (restage.go); every other change fails with EROFS.
+	args := []string{"-o", "fsname=" + clean(opts.FSName)}
+	if !hideByUnlink {
+		args = append([]string{"-o", "ro"}, args...)
+	}
 	switch runtime.GOOS {
 	case "darwin":
 		args = append(args, "-o", "volname="+clean(opts.VolName))
@@ -130,6 +138,7 @@ func mountArgs(opts Options) []string {
 
 func (m *Mounted) run(args []string) {
 	defer close(m.done)
+	defer m.forgetUnstage()
 	defer m.fs.closeAll() // handles the kernel never released (connection aborted)
 	defer m.cancel()
 	defer func() {
@@ -192,8 +201,10 @@ func (m *Mounted) Drain(ctx context.Context) error {
 // (bounded by ctx) until the FUSE server has stopped. It returns an error when
 // ctx ends first, typically because a process still has a file or the
 // current directory open on the mount; the mount is detached from the tree
-// either way. Calling it again, or after the mount ended, is harmless: fsm
-// removes only its own mount, and only once.
+// then. When another mount was placed over fsm's, it returns at once with an
+// error saying that fsm's mount stays beneath it and how to remove it; fsm
+// never unmounts the other. Calling it again, or after the mount ended, is
+// harmless: fsm removes only its own mount, and only once.
 func (m *Mounted) Unmount(ctx context.Context) error {
 	m.cancel()
 	if err := m.remove(); err != nil {
@@ -221,6 +232,10 @@ func (m *Mounted) remove() error {
 	if m.phase == unmountedPhase || m.ended() {
 		return nil
 	}
-	m.phase = unmountedPhase
-	return m.unmountOwn()
+	err := m.unmountOwn()
+	if !errors.As(err, new(*coveredError)) {
+		// Tried once (a covered mount was not touched: try again later).
+		m.phase = unmountedPhase
+	}
+	return err
 }

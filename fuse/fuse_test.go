@@ -77,7 +77,7 @@ func setup(t *testing.T, oopts testorigin.Options, fopts Options) *env {
 	e.origin = testorigin.New(t, oopts)
 	e.fsys, e.mgr = fsmtest.Tree(t, store.Options{Logger: e.log})
 	var err error
-	e.file, err = e.fsys.Stage(context.Background(), e.origin.URL(), fileName)
+	e.file, err = e.fsys.Stage(context.Background(), vfs.Request{URL: e.origin.URL(), Name: fileName})
 	if err != nil {
 		t.Fatal(err)
 	}

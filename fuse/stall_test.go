@@ -14,6 +14,7 @@ import (
 
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
+	"fsm/vfs"
 )
 
 // One stalled file must not stall page-cache reads of another: 16 reads
@@ -27,7 +28,7 @@ func TestStalledFileDoesNotStallOthers(t *testing.T) {
 	e := setup(t, testorigin.Options{Content: testorigin.Content{Seed: 17, Size: size}}, Options{ReadTimeout: 2 * time.Minute})
 	other := testorigin.Content{Seed: 18, Size: 8 << 20}
 	otherOrigin := testorigin.New(t, testorigin.Options{Content: other, Name: "/other.bin"})
-	otherFile, err := e.fsys.Stage(context.Background(), otherOrigin.URL(), "other.bin")
+	otherFile, err := e.fsys.Stage(context.Background(), vfs.Request{URL: otherOrigin.URL(), Name: "other.bin"})
 	if err != nil {
 		t.Fatal(err)
 	}

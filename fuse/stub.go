@@ -13,7 +13,6 @@ type Mounted struct{}
 
 // Mount always fails with ErrNotBuilt in a build without the fuse tag.
 func Mount(fsys *vfs.FS, dir string, opts Options) (*Mounted, error) {
-	opts.defaults()
 	return nil, ErrNotBuilt
 }
 

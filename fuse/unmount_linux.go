@@ -38,13 +38,51 @@ func topIs(dir, dev string) bool {
 }
 
 // unmountOwn removes our mount, if the topmost mount at m.dir is still it.
-// m.mu must be held.
+// When another mount covers it, it is left (see coveredError). m.mu must be
+// held.
 func (m *Mounted) unmountOwn() error {
 	if !topIs(m.dir, m.dev) {
+		if top, ok := covering(m.dir, m.dev); ok {
+			return &coveredError{dir: m.dir, top: top}
+		}
 		m.log.Debug("fuse: our mount has already been removed", "dir", m.dir)
 		return nil
 	}
 	return unmountAt(m.dir, m.dev, m.log)
+}
+
+// covering returns the topmost mount at dir if the fsm mount dev is still
+// beneath it.
+func covering(dir, dev string) (mountinfo.Entry, bool) {
+	mounts, err := mountinfo.Read()
+	if err != nil {
+		return mountinfo.Entry{}, false
+	}
+	top, ok := mountinfo.At(mounts, dir)
+	if !ok {
+		return mountinfo.Entry{}, false
+	}
+	for _, e := range mounts {
+		if e.MountPoint == dir && e.FSType == fsType && (dev == "" || e.Dev == dev) && e != top {
+			return top, true
+		}
+	}
+	return mountinfo.Entry{}, false
+}
+
+// coveredError: someone mounted over fsm's mount. The kernel unmounts only
+// the topmost mount at a path, and a lazy unmount of fsm's mount (reached
+// through a file descriptor) would take the mount on it along: fsm's mount
+// stays, and the error says how to remove it.
+type coveredError struct {
+	dir string
+	top mountinfo.Entry
+}
+
+func (e *coveredError) Error() string {
+	return fmt.Sprintf("fsm's FUSE mount at %s is not removed: another mount (%s from %s) was placed over it, and fsm leaves that alone; "+
+		"fsm's mount stays beneath it, dead once fsm has exited; remove the other mount first, then run %s -u %s (or start fsm with --fuse %s again, which removes a dead fsm mount)",
+		e.dir, e.top.FSType, e.top.Source, fusermount(), e.dir, e.dir)
 }
 
 // unmountAt removes the fsm mount dev at dir: a plain unmount, which fails

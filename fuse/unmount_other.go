@@ -39,3 +39,8 @@ func clearStale(dir string, log *slog.Logger) error {
 	}
 	return fmt.Errorf("mount point %s holds a stale FUSE mount that could not be removed (%s); run diskutil unmount force %s", dir, strings.Join(errs, "; "), dir)
 }
+
+// coveredError: no mount table here, so a covered mount is never detected.
+type coveredError struct{}
+
+func (e *coveredError) Error() string { return "covered" }

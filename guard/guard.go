@@ -1,10 +1,12 @@
 // Package guard has the HTTP middleware that stands in front of everything
-// fsm serves: a Host header check against DNS rebinding, and basic auth with
-// a per-address limit on wrong credentials.
+// fsm serves: a Host header check against DNS rebinding, basic auth with a
+// growing delay for wrong credentials, and the refusal of other local
+// users' connections (Owner). ConnContext gives them their per-connection
+// state.
 //
 // They guard every request only if the http.Server hands them every
 // request: net/http answers "OPTIONS *" itself unless
-// Server.DisableGeneralOptionsHandler is set, bypassing both.
+// Server.DisableGeneralOptionsHandler is set, bypassing them all.
 package guard
 
 import (
@@ -14,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -69,6 +70,9 @@ func Host(next http.Handler, allowed []string, listenAddr string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ok(r.Host) {
+			// A page that reached fsm through a foreign name would
+			// otherwise keep the connection (and its slot) for more.
+			w.Header().Set("Connection", "close")
 			deny(w, http.StatusForbidden, "fsm: requests for this host name are refused (DNS rebinding protection); "+
 				"if you mean to reach fsm by this name, start it with --host NAME\n")
 			return
@@ -93,15 +97,16 @@ func normalize(hostport string) string {
 // BasicAuth requires HTTP basic auth with user and password on every
 // request; a missing or wrong one gets 401 with a WWW-Authenticate
 // challenge for realm. Both are compared in constant time (over their
-// SHA-256, so not even the lengths leak). A client address that sent wrong
-// credentials 10 times within a minute gets 429 with Retry-After until that
-// minute is over, right credentials included (a request without any does
+// SHA-256, so not even the lengths leak). The right credentials always
+// succeed at once; a wrong guess waits a growing, capped delay before its
+// 401 (see penalty), keyed to the connection and to the guesses of all
+// clients rather than to an address (a request without credentials does
 // not count: clients send one first to get the challenge).
 func BasicAuth(next http.Handler, user, password, realm string) http.Handler {
-	return basicAuth(next, user, password, realm, newLimiter(time.Now))
+	return basicAuth(next, user, password, realm, newPenalty(time.Now, time.Sleep))
 }
 
-func basicAuth(next http.Handler, user, password, realm string, lim *limiter) http.Handler {
+func basicAuth(next http.Handler, user, password, realm string, pen *penalty) http.Handler {
 	wantUser := sha256.Sum256([]byte(user))
 	wantPass := sha256.Sum256([]byte(password))
 	if realm == "" {
@@ -109,13 +114,6 @@ func basicAuth(next http.Handler, user, password, realm string, lim *limiter) ht
 	}
 	challenge := `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `", charset="UTF-8"`
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := clientKey(r.RemoteAddr)
-		if wait := lim.wait(client); wait > 0 {
-			secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
-			w.Header().Set("Retry-After", secs)
-			deny(w, http.StatusTooManyRequests, "fsm: too many failed logins from this address; try again in "+secs+" s\n")
-			return
-		}
 		u, p, ok := r.BasicAuth()
 		gotUser := sha256.Sum256([]byte(u))
 		gotPass := sha256.Sum256([]byte(p))
@@ -123,7 +121,7 @@ func basicAuth(next http.Handler, user, password, realm string, lim *limiter) ht
 		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
 		if !ok || userOK&passOK != 1 {
 			if ok {
-				lim.fail(client)
+				pen.sleep(pen.fail(stateOf(r.Context())))
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
 			deny(w, http.StatusUnauthorized, "fsm: authentication required\n")

@@ -1,10 +1,15 @@
 package guard
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -12,6 +17,7 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func TestHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		listen  string
@@ -63,6 +69,7 @@ func TestHost(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		user, pass string
@@ -106,6 +113,7 @@ func TestBasicAuth(t *testing.T) {
 }
 
 func TestBasicAuthDefaultRealm(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	BasicAuth(okHandler, "u", "p", "").ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if got := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, `Basic realm="fsm"`) {
@@ -114,6 +122,7 @@ func TestBasicAuthDefaultRealm(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Example.COM:80": "example.com",
 		"example.com.":   "example.com",
@@ -127,5 +136,49 @@ func TestNormalize(t *testing.T) {
 		if got := normalize(in); got != want {
 			t.Errorf("normalize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestHostRefusalCloses: after a Host-check refusal the server closes the
+// connection, so a page that reached fsm by a foreign name cannot keep it.
+func TestHostRefusalCloses(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = Host(okHandler, nil, srv.Listener.Addr().String())
+	srv.Start()
+	defer srv.Close()
+	for _, c := range []struct {
+		host       string
+		want       int
+		wantClosed bool
+	}{
+		{"evil.example", http.StatusForbidden, true},
+		{"localhost", http.StatusTeapot, false},
+	} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", c.host)
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("Host %s: %d, want %d", c.host, resp.StatusCode, c.want)
+		}
+		if got := resp.Close; got != c.wantClosed {
+			t.Errorf("Host %s: Connection: close is %v, want %v", c.host, got, c.wantClosed)
+		}
+		if c.wantClosed {
+			// The server's end: EOF, not a connection waiting for more.
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("Host %s: after the answer, read gave %v, want EOF", c.host, err)
+			}
+		}
+		conn.Close()
 	}
 }

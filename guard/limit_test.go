@@ -2,10 +2,12 @@ package guard
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -16,104 +18,112 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func TestBasicAuthRateLimit(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	h := basicAuth(okHandler, "alice", "s3cret", "fsm", newLimiter(clock.now))
-	do := func(addr, user, pass string) *httptest.ResponseRecorder {
+// recordedSleeps is a penalty's sleep that only records.
+type recordedSleeps struct{ got []time.Duration }
+
+func (s *recordedSleeps) sleep(d time.Duration) { s.got = append(s.got, d) }
+
+// authClient sends requests to h, each on conn's connection (nil: a new
+// connection per request).
+func authClient(h http.Handler) func(conn context.Context, addr, user, pass string) int {
+	return func(conn context.Context, addr, user, pass string) int {
 		r := httptest.NewRequest("GET", "/", nil)
+		if conn != nil {
+			r = r.WithContext(conn)
+		}
 		r.RemoteAddr = addr
 		if user != "" {
 			r.SetBasicAuth(user, pass)
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		return w
-	}
-	const attacker, other = "203.0.113.7:40000", "203.0.113.8:40000"
-	// Requests without credentials (a client asking for the challenge)
-	// never count.
-	for range 3 * failLimit {
-		if w := do(attacker, "", ""); w.Code != http.StatusUnauthorized {
-			t.Fatalf("no credentials: %d, want 401", w.Code)
-		}
-	}
-	for i := range failLimit {
-		if w := do(attacker, "alice", "guess"+strconv.Itoa(i)); w.Code != http.StatusUnauthorized {
-			t.Fatalf("wrong password %d: %d, want 401", i+1, w.Code)
-		}
-		clock.t = clock.t.Add(time.Second)
-	}
-	w := do(attacker, "alice", "guess")
-	if w.Code != http.StatusTooManyRequests {
-		t.Fatalf("after %d failures: %d, want 429", failLimit, w.Code)
-	}
-	// The window opened at the first failure, 10 s ago: 50 s are left.
-	if got := w.Header().Get("Retry-After"); got != "50" {
-		t.Errorf("Retry-After %q, want 50", got)
-	}
-	if w := do("203.0.113.7:40001", "alice", "s3cret"); w.Code != http.StatusTooManyRequests {
-		t.Errorf("right password from the limited address (another port): %d, want 429", w.Code)
-	}
-	if w := do(other, "alice", "s3cret"); w.Code != http.StatusTeapot {
-		t.Errorf("another address: %d, want it untouched", w.Code)
-	}
-	clock.t = clock.t.Add(50 * time.Second)
-	if w := do(attacker, "alice", "s3cret"); w.Code != http.StatusTeapot {
-		t.Errorf("after the window: %d, want the right password accepted", w.Code)
-	}
-	if w := do(attacker, "alice", "guess"); w.Code != http.StatusUnauthorized {
-		t.Errorf("first failure of a new window: %d, want 401", w.Code)
+		return w.Code
 	}
 }
 
-func TestClientKey(t *testing.T) {
-	for _, c := range []struct{ a, b string }{
-		{"192.0.2.1:1", "192.0.2.1:2"},
-		{"[2001:db8:1:2::1]:1", "[2001:db8:1:2:ffff::9]:1"}, // one /64
-		{"[::ffff:192.0.2.1]:1", "192.0.2.1:2"},
-	} {
-		if clientKey(c.a) != clientKey(c.b) {
-			t.Errorf("%s and %s are limited apart", c.a, c.b)
-		}
-	}
-	for _, c := range []struct{ a, b string }{
-		{"192.0.2.1:1", "192.0.2.2:1"},
-		{"[2001:db8:1:2::1]:1", "[2001:db8:1:3::1]:1"},
-	} {
-		if clientKey(c.a) == clientKey(c.b) {
-			t.Errorf("%s and %s share a limit", c.a, c.b)
-		}
-	}
-}
-
-// TestLimiterBounded: a flood of failures from ever new addresses keeps the
-// table at maxClients, and ended windows go first.
-func TestLimiterBounded(t *testing.T) {
+// TestBasicAuthOwnerNeverLockedOut: after any number of wrong guesses from
+// the owner's own address, the right credentials succeed at once.
+func TestBasicAuthOwnerNeverLockedOut(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := newLimiter(clock.now)
-	for i := range 3 * maxClients {
-		l.fail(clientKey(fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255)))
-		if i%1000 == 0 {
-			clock.t = clock.t.Add(time.Millisecond)
+	sleeps := &recordedSleeps{}
+	do := authClient(basicAuth(okHandler, "alice", "s3cret", "fsm", newPenalty(clock.now, sleeps.sleep)))
+	for i := range 50 {
+		if got := do(nil, "127.0.0.1:40000", "alice", "guess"+strconv.Itoa(i)); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, got)
 		}
 	}
-	if n := len(l.clients); n > maxClients {
-		t.Fatalf("table holds %d addresses, bound is %d", n, maxClients)
+	n := len(sleeps.got)
+	if got := do(nil, "127.0.0.1:40001", "alice", "s3cret"); got != http.StatusTeapot {
+		t.Errorf("right password after 50 wrong ones: %d, want it accepted", got)
 	}
-	// Ended windows are swept before live ones are evicted.
-	for i := 0; len(l.clients) < maxClients; i++ {
-		l.fail(clientKey(fmt.Sprintf("172.16.%d.%d:1", i>>8&255, i&255)))
+	if len(sleeps.got) != n {
+		t.Errorf("right password waited %s", sleeps.got[n:])
 	}
-	clock.t = clock.t.Add(failWindow)
-	fresh := clientKey("192.0.2.99:1")
-	for range failLimit {
-		l.fail(fresh)
+}
+
+// TestBasicAuthDelay: a wrong guess waits a delay that doubles with each
+// guess on the same connection up to the cap; a request without
+// credentials waits nothing and does not count.
+func TestBasicAuthDelay(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sleeps := &recordedSleeps{}
+	do := authClient(basicAuth(okHandler, "alice", "s3cret", "fsm", newPenalty(clock.now, sleeps.sleep)))
+	conn := ConnContext(context.Background(), nil)
+	for range 3 {
+		do(conn, "127.0.0.1:40000", "", "")
 	}
-	if l.wait(fresh) == 0 {
-		t.Errorf("a fresh attacker is not limited")
+	if len(sleeps.got) != 0 {
+		t.Fatalf("requests without credentials waited %s", sleeps.got)
 	}
-	if n := len(l.clients); n != 1 {
-		t.Errorf("after every other window ended, the table holds %d addresses, want 1", n)
+	for i := range 8 {
+		do(conn, "127.0.0.1:40000", "alice", "guess"+strconv.Itoa(i))
+		clock.t = clock.t.Add(time.Minute) // no pressure from other guesses
+	}
+	want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second,
+		4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
+	if !slices.Equal(sleeps.got, want) {
+		t.Errorf("delays %s, want %s", sleeps.got, want)
+	}
+	// Another connection starts at the bottom again.
+	sleeps.got = nil
+	do(ConnContext(context.Background(), nil), "127.0.0.1:40001", "alice", "guess")
+	if want := []time.Duration{failDelayBase}; !slices.Equal(sleeps.got, want) {
+		t.Errorf("first guess on a new connection waited %s, want %s", sleeps.got, want)
+	}
+}
+
+// TestBasicAuthDelayRotatingAddresses: a guesser that uses a new connection
+// from another 127/8 address for every guess still pays a growing delay.
+func TestBasicAuthDelayRotatingAddresses(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sleeps := &recordedSleeps{}
+	do := authClient(basicAuth(okHandler, "alice", "s3cret", "fsm", newPenalty(clock.now, sleeps.sleep)))
+	for i := range 100 {
+		addr := fmt.Sprintf("127.%d.%d.%d:%d", i>>16&255, i>>8&255, i&255+1, 40000+i)
+		if got := do(nil, addr, "alice", "guess"+strconv.Itoa(i)); got != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, got)
+		}
+	}
+	if len(sleeps.got) != 100 {
+		t.Fatalf("%d of 100 wrong guesses waited", len(sleeps.got))
+	}
+	if first, last := sleeps.got[0], sleeps.got[99]; first != failDelayBase || last != failDelayMax {
+		t.Errorf("delays went from %s to %s, want %s to %s", first, last, failDelayBase, failDelayMax)
+	}
+	var total time.Duration
+	for _, d := range sleeps.got {
+		total += d
+	}
+	if total < 5*time.Minute {
+		t.Errorf("100 guesses from rotating addresses cost %s in all, want at least 5 min", total)
+	}
+}
+
+func TestFailDelay(t *testing.T) {
+	for k, want := range map[int]time.Duration{0: failDelayBase, 1: 2 * failDelayBase, 5: failDelayMax, 6: failDelayMax, 1000: failDelayMax} {
+		if got := failDelay(k); got != want {
+			t.Errorf("failDelay(%d) = %s, want %s", k, got, want)
+		}
 	}
 }
 

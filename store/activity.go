@@ -71,11 +71,11 @@ type outage struct {
 
 // noteStartLocked is called as a fetch starts.
 func (s *Store) noteStartLocked() {
-	if s.dl != nil || s.present.total >= s.src.Size {
+	if s.dl != nil || s.present.total >= s.rem.Size {
 		return
 	}
 	s.dl = &download{began: time.Now(), fetched0: s.fetched}
-	s.log.Info("download started", "bytes", s.src.Size-s.present.total, "size", s.src.Size)
+	s.log.Info("download started", "bytes", s.rem.Size-s.present.total, "size", s.rem.Size)
 }
 
 // noteConnLocked counts a connection opening (+1) or closing (-1).
@@ -94,7 +94,7 @@ func (s *Store) noteBytesLocked(n int64, now time.Time) {
 		s.log.Warn("origin recovered", "failed_attempts", s.out.attempts, "seconds", round2(now.Sub(s.out.since).Seconds()))
 		s.out = nil
 	}
-	if s.dl != nil && s.present.total >= s.src.Size {
+	if s.dl != nil && s.present.total >= s.rem.Size {
 		d, got := now.Sub(s.dl.began), s.fetched-s.dl.fetched0
 		s.log.Info("download complete", "bytes", got, "seconds", round2(d.Seconds()),
 			"MB/s", round2(float64(got)/1e6/max(d.Seconds(), 1e-3)), "connections", s.dl.maxConns)

@@ -121,7 +121,7 @@ func TestProgressRateAndConns(t *testing.T) {
 		t.Fatalf("a 4 MiB download at 4 MiB/s completed before any rate showed: %+v", p)
 	}
 	// The last bytes land before their fetcher has returned: wait for it.
-	eventually(t, "complete", func() bool { p := s.Progress(); return p.State == StateComplete && p.Fetchers == 0 })
+	eventually(t, "complete", func() bool { return s.Progress().State == StateComplete && s.fetchers() == 0 })
 	if p := s.Progress(); p.Rate != 0 || p.Conns != 0 {
 		t.Fatalf("complete, yet rate %.0f and %d connections", p.Rate, p.Conns)
 	}

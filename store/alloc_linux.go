@@ -3,7 +3,8 @@ package store
 import (
 	"errors"
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // allocate reserves size bytes of disk for f without changing its content.
@@ -12,11 +13,11 @@ func allocate(f *os.File, size int64) error {
 	if size == 0 {
 		return nil
 	}
-	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
+	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
 	switch {
-	case errors.Is(err, syscall.EOPNOTSUPP):
+	case errors.Is(err, unix.EOPNOTSUPP):
 		return errors.ErrUnsupported // e.g. some network file systems: sparse writes still work
-	case errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, unix.ENOSPC):
 		return errDiskFull
 	}
 	return err
@@ -25,12 +26,12 @@ func allocate(f *os.File, size int64) error {
 // freeSpace is what an unprivileged process may still write in dir; -1 if
 // it cannot tell.
 func freeSpace(dir string) int64 {
-	var st syscall.Statfs_t
-	if syscall.Statfs(dir, &st) != nil {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
 		return -1
 	}
 	return int64(st.Bavail) * int64(st.Bsize)
 }
 
 // diskFull reports whether a write failed for want of space.
-func diskFull(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+func diskFull(err error) bool { return errors.Is(err, unix.ENOSPC) }

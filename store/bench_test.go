@@ -61,7 +61,7 @@ func benchManager(b *testing.B, so Options) (*Manager, *http.Client) {
 
 func (e *benchEnv) store(b *testing.B) *Store {
 	_, etag, lm := e.o.Version()
-	s, err := e.m.New(Source{Name: "bench", URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm})
+	s, err := e.m.create(testSource{Name: "bench", URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm}.split())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func sequentialVsDirect(b *testing.B, e *benchEnv, size int64) {
 		t0 = time.Now()
 		readAll(b, s, e.c, 1*mib)
 		store += time.Since(t0)
-		s.Close(context.Background())
+		s.close(context.Background())
 	}
 	b.StopTimer()
 	total := size * int64(b.N)
@@ -182,7 +182,7 @@ func BenchmarkFarRead(b *testing.B) {
 			b.Fatalf("far read: %d %v", n, err)
 		}
 		reqs += e.o.Count(http.MethodGet) - before
-		s.Close(context.Background())
+		s.close(context.Background())
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(reqs)/float64(b.N), "origin-requests")
@@ -248,7 +248,7 @@ func BenchmarkMemory(b *testing.B) {
 		s := e.store(b)
 		h, r = measure(func() { readAll(b, s, e.c, 1*mib) })
 		sh, sr = max(sh, h), max(sr, r)
-		s.Close(context.Background())
+		s.close(context.Background())
 	}
 	b.StopTimer()
 	b.ReportMetric(sh, "store-peak-heap-MiB")
@@ -319,7 +319,7 @@ func BenchmarkRandomReads(b *testing.B) {
 		}
 		wg.Wait()
 		reqs += e.o.Count(http.MethodGet) - before
-		s.Close(context.Background())
+		s.close(context.Background())
 	}
 	b.StopTimer()
 	slicesSort(lat)
@@ -395,7 +395,7 @@ func coldVsDirect(b *testing.B, oo testorigin.Options) {
 			tried++
 		}
 		s.mu.Unlock()
-		s.Close(context.Background())
+		s.close(context.Background())
 	}
 	b.StopTimer()
 	total := size * int64(b.N)

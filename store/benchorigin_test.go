@@ -115,7 +115,7 @@ func newProcEnv(b *testing.B, oo testorigin.Options, so Options) *procEnv {
 }
 
 func (e *procEnv) store(b *testing.B) *Store {
-	s, err := e.m.New(Source{Name: "bench", URL: e.co.URL, Size: e.c.Size, ETag: e.co.ETag, LastModified: e.co.LastModified})
+	s, err := e.m.create(testSource{Name: "bench", URL: e.co.URL, Size: e.c.Size, ETag: e.co.ETag, LastModified: e.co.LastModified}.split())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestBudgetEnforcedOnceIdle(t *testing.T) {
 	})
 	must(t, a.ReleaseHandle(context.Background()))
 	must(t, b.ReleaseHandle(context.Background()))
-	eventually(t, "eviction once both files are idle", func() bool { return e.m.Used() <= so.MaxSize })
+	eventually(t, "eviction once both files are idle", func() bool { return e.m.usedBytes() <= so.MaxSize })
 }
 
 // TestCloseIdleWithExpiredContext: Close with an already-expired ctx on a
@@ -45,9 +45,9 @@ func TestCloseIdleWithExpiredContext(t *testing.T) {
 	fails := 0
 	for range 50 {
 		s := e.newStore(t, e.source("x"))
-		if err := s.Close(ctx); err != nil {
+		if err := s.close(ctx); err != nil {
 			fails++
-			must(t, s.Close(context.Background()))
+			must(t, s.close(context.Background()))
 		}
 	}
 	if fails > 0 {

@@ -39,7 +39,7 @@ func TestCloseWakesBlockedReaders(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 	closed := make(chan error, 1)
-	go func() { closed <- s.Close(context.Background()) }()
+	go func() { closed <- s.close(context.Background()) }()
 	for range readers {
 		if err := wait(t, errs, "blocked reader"); !errors.Is(err, ErrClosed) {
 			t.Fatalf("blocked reader: %v, want ErrClosed", err)
@@ -54,13 +54,13 @@ func TestCloseWakesBlockedReaders(t *testing.T) {
 	if _, err := s.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("read after Close: %v", err)
 	}
-	if p := s.Progress(); p.State != StateClosed || p.Readers != 0 {
+	if p := s.Progress(); !s.isClosed() || p.Readers != 0 {
 		t.Fatalf("progress %+v", p)
 	}
 	if s.OpenHandle() {
 		t.Fatal("OpenHandle on a closed store succeeded")
 	}
-	if err := s.Close(context.Background()); err != nil {
+	if err := s.close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 }
@@ -79,7 +79,7 @@ func TestCloseShortCtxWithReaderInFlight(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	err := s.Close(ctx)
+	err := s.close(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close with a reader in flight: %v, want deadline exceeded", err)
 	}
@@ -89,21 +89,21 @@ func TestCloseShortCtxWithReaderInFlight(t *testing.T) {
 	if _, err := s.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("read after Close began: %v", err)
 	}
-	if e.m.Used() != c.Size {
-		t.Fatalf("used %d before the close finished", e.m.Used())
+	if e.m.usedBytes() != c.Size {
+		t.Fatalf("used %d before the close finished", e.m.usedBytes())
 	}
 	s.gate.leave()
-	if err := s.Close(context.Background()); err != nil {
+	if err := s.close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if fileExists(s.path) {
 		t.Fatal("temp file left after the second Close")
 	}
-	if err := s.Close(context.Background()); err != nil {
+	if err := s.close(context.Background()); err != nil {
 		t.Fatalf("third Close: %v", err)
 	}
-	if e.m.Used() != 0 {
-		t.Fatalf("used %d after close", e.m.Used())
+	if e.m.usedBytes() != 0 {
+		t.Fatalf("used %d after close", e.m.usedBytes())
 	}
 }
 
@@ -133,7 +133,7 @@ func TestHandlesAndUnstage(t *testing.T) {
 		if err := s.ReleaseHandle(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if fileExists(s.path) || s.Progress().State != StateClosed {
+		if fileExists(s.path) || !s.isClosed() {
 			t.Fatal("not closed after the last handle")
 		}
 		if _, err := s.ReadAt(ctx, make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
@@ -147,7 +147,7 @@ func TestHandlesAndUnstage(t *testing.T) {
 		if err := s.ReleaseHandle(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if !fileExists(s.path) || s.Progress().State == StateClosed {
+		if !fileExists(s.path) || s.isClosed() {
 			t.Fatal("a staged store closed when its last handle was released")
 		}
 		checkRead(t, s, c, 0, c.Size)
@@ -215,7 +215,7 @@ func stressOnce(t *testing.T, seed int64, oo testorigin.Options, closeAfter int6
 		t.Fatal(err)
 	}
 	_, etag, lm := o.Version()
-	s, err := m.New(Source{Name: "stress", URL: o.URL(), Size: c.Size, ETag: etag, LastModified: lm})
+	s, err := m.create(testSource{Name: "stress", URL: o.URL(), Size: c.Size, ETag: etag, LastModified: lm}.split())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func stressOnce(t *testing.T, seed int64, oo testorigin.Options, closeAfter int6
 			}
 			closeErr <- s.ReleaseHandle(ctx)
 		default:
-			closeErr <- s.Close(ctx)
+			closeErr <- s.close(ctx)
 		}
 	}()
 	if err := wait(t, closeErr, "Close"); err != nil {
@@ -322,8 +322,8 @@ func stressOnce(t *testing.T, seed int64, oo testorigin.Options, closeAfter int6
 	}
 	close(stopProgress)
 	<-progressDone
-	if m.Used() != 0 {
-		t.Errorf("manager counts %d bytes after the only store closed", m.Used())
+	if m.usedBytes() != 0 {
+		t.Errorf("manager counts %d bytes after the only store closed", m.usedBytes())
 	}
 	if err := m.Close(context.Background()); err != nil {
 		t.Error(err)
@@ -355,7 +355,7 @@ func TestCloseDuringBackoff(t *testing.T) {
 		return e.o.Count(http.MethodGet) == 1 && s.Progress().Err != nil
 	})
 	closed := make(chan error, 1)
-	go func() { closed <- s.Close(context.Background()) }()
+	go func() { closed <- s.close(context.Background()) }()
 	if err := wait(t, closed, "Close during a retry delay"); err != nil {
 		t.Fatal(err)
 	}
@@ -391,14 +391,14 @@ func TestManagerCloseWakesReaders(t *testing.T) {
 		t.Fatalf("reader: %v", err)
 	}
 	for _, s := range []*Store{a, b} {
-		if p := s.Progress(); p.State != StateClosed || fileExists(s.path) {
+		if p := s.Progress(); !s.isClosed() || fileExists(s.path) {
 			t.Fatalf("store %s after Manager.Close: %+v", s.src.Name, p)
 		}
 	}
-	if fileExists(e.m.Dir()) || e.m.Used() != 0 {
-		t.Fatalf("run dir left (%v) or used %d", fileExists(e.m.Dir()), e.m.Used())
+	if fileExists(e.m.Dir()) || e.m.usedBytes() != 0 {
+		t.Fatalf("run dir left (%v) or used %d", fileExists(e.m.Dir()), e.m.usedBytes())
 	}
-	if _, err := e.m.New(e.source("late")); err == nil {
+	if _, err := e.m.create(e.source("late").split()); err == nil {
 		t.Fatal("New after Close succeeded")
 	}
 }

@@ -23,7 +23,8 @@ func TestReadaheadConnectionsFollowWhatTheyDeliver(t *testing.T) {
 	}{
 		// The file is longer than one connection's measurement window.
 		{"fast origin keeps one", 3 * oneWindowBytes / 2, testorigin.Options{}, 1 << 20, connsOne, false},
-		{"per-connection limit: many", 24 << 20, testorigin.Options{BytesPerSecond: 8 << 20}, 200e6, connsMany, true},
+		// "per-connection limit: many" is TestConnectionChoiceOnASyntheticClock:
+		// under load, the real clock made it measure the machine, not the origin.
 		{"shared limit: back to one", 16 << 20, testorigin.Options{SharedBytesPerSecond: 16 << 20}, 200e6, connsOne, true},
 	}
 	for _, tc := range tests {
@@ -47,6 +48,53 @@ func TestReadaheadConnectionsFollowWhatTheyDeliver(t *testing.T) {
 			s.mu.Unlock()
 			if got != tc.wantStage || tried != tc.wantTried {
 				t.Fatalf("connections %s (tried more: %v), want %s (%v); requests:\n%s", got, tried, tc.wantStage, tc.wantTried, logString(gets(e.o)))
+			}
+		})
+	}
+}
+
+// The same choice on a synthetic clock, fed to noteReadaheadLocked as the
+// fetchers would feed it: the decision depends only on the rates, never on
+// how busy the machine running the test is.
+func TestConnectionChoiceOnASyntheticClock(t *testing.T) {
+	const step = time.Millisecond
+	tests := []struct {
+		name      string
+		perConn   float64 // bytes/s each connection can carry
+		shared    float64 // bytes/s all connections share; 0: no such limit
+		wantStage connStage
+		wantTried bool
+	}{
+		{"fast origin keeps one", 2.4e9, 0, connsOne, false},
+		{"per-connection limit: many", 8 << 20, 0, connsMany, true},
+		{"shared limit: back to one", 1e12, 16 << 20, connsOne, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// No fetches and a closed phase: widening schedules nothing,
+			// so only the bytes below reach the measurement.
+			s := &Store{
+				m:     &Manager{opts: Options{Connections: 4, FastConnection: 200e6}},
+				log:   quietLogger(),
+				phase: phaseClosed,
+			}
+			now := time.Unix(1e9, 0)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for i := 0; i < 100000 && (s.choice.stage != connsOne && s.choice.stage != connsMany); i++ {
+				conns := s.readaheadConnsLocked()
+				rate := tc.perConn
+				if tc.shared > 0 {
+					rate = min(rate, tc.shared/float64(conns))
+				}
+				now = now.Add(step)
+				for range conns {
+					s.noteReadaheadLocked(int64(rate*step.Seconds()), now)
+				}
+			}
+			got, tried := s.choice.stage, !s.choice.widened.IsZero()
+			if got != tc.wantStage || tried != tc.wantTried {
+				t.Fatalf("connections %s (tried more: %v), want %s (%v)", got, tried, tc.wantStage, tc.wantTried)
 			}
 		})
 	}

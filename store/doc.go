@@ -2,9 +2,11 @@
 // that background range downloads fill while any number of readers read it.
 //
 // ReadAt waits for exactly the bytes it asks for, fetching an out-of-order
-// range at once; Close goes through a readers gate so the temp file is never
-// closed under a reader. A Manager owns the cache directory and the origin
-// protocol: Probe learns what a URL serves, Stage makes its store.
+// range at once; closing (the last handle of an unstaged file, or the
+// Manager's Close) goes through a readers gate so the temp file is never
+// closed under a reader. A Manager owns the cache directory: Probe learns
+// what a URL serves (a Remote), Stage makes the store of a Source as its
+// Remote describes it.
 //
 // # Files
 //
@@ -15,9 +17,12 @@
 //   - schedule.go: which ranges are fetched when (claims, readahead).
 //   - conns.go: how many connections readahead uses, chosen by measuring
 //     what one and what more deliver.
-//   - worker.go: the fetch goroutine: request, copy loop, retries.
+//   - worker.go: the fetch goroutine: copy loop, retries.
+//   - origin.go: the origin interface the worker fetches through, and
+//     httpOrigin, its HTTP side (request, redirect target, validation,
+//     splice); tests drive the worker through a fake one.
 //   - request.go: sending a request (headers, redirects) and the stall
-//     watchdog every origin read runs under.
+//     watchdog (internal/watchdog) every origin read runs under.
 //   - phase.go: the store's lifecycle as named phases.
 //   - digest.go: block checksums of files without validators.
 //   - tempfile.go: the temp file, open only while in use.
@@ -33,7 +38,8 @@
 // state; Manager.used is atomic and may be changed under Store.mu.
 // Store.mu guards the store's mutable state (phase, present bytes,
 // waiters, handles, the list of fetches and each fetch's pos and end, the
-// fetch URL, the reservation, errors and counters). No lock is held across
+// reservation, errors and counters); httpOrigin.mu only the redirect
+// target requests go to. No lock is held across
 // a network call, a disk write or a wait. Methods and functions whose name
 // ends in Locked must be called with Store.mu held; all others take it
 // themselves.

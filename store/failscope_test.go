@@ -40,7 +40,7 @@ func TestGiveUpFailsOnlyItsOwnReads(t *testing.T) {
 	m, err := NewManager(so)
 	must(t, err)
 	defer m.Close(context.Background())
-	s, err := m.New(Source{Name: "f", URL: srv.URL, Size: size, ETag: `"x"`})
+	s, err := m.create(testSource{Name: "f", URL: srv.URL, Size: size, ETag: `"x"`}.split())
 	must(t, err)
 
 	errA := make(chan error, 1)

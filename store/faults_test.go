@@ -25,7 +25,7 @@ func TestNoValidatorsNeverMix(t *testing.T) {
 		c := testorigin.Content{Seed: 81, Size: 1 << 20}
 		e := newEnv(t, testorigin.Options{Content: c, NoETag: true, NoLastModified: true,
 			CutAfter: 256 << 10, CutCount: 1, ChangeAfter: 256 << 10}, fastOpts())
-		s := e.newStore(t, Source{Name: "f", URL: e.o.URL(), Size: c.Size})
+		s := e.newStore(t, testSource{Name: "f", URL: e.o.URL(), Size: c.Size})
 		p := make([]byte, c.Size)
 		if _, err := s.ReadAt(context.Background(), p, 0); !errors.Is(err, ErrChanged) {
 			t.Fatalf("read across a change: %v, want ErrChanged:%s", err, logString(gets(e.o)))
@@ -38,7 +38,7 @@ func TestNoValidatorsNeverMix(t *testing.T) {
 		c := testorigin.Content{Seed: 82, Size: 4 << 20}
 		e := newEnv(t, testorigin.Options{Content: c, NoETag: true, NoLastModified: true, BytesPerSecond: 16 << 20,
 			ChangeAfter: 1 << 20, CutAfter: 3 << 19, CutCount: 1}, fastOpts())
-		s := e.newStore(t, Source{Name: "f", URL: e.o.URL(), Size: c.Size})
+		s := e.newStore(t, testSource{Name: "f", URL: e.o.URL(), Size: c.Size})
 		var wg sync.WaitGroup
 		errs := make(chan error, 16)
 		for i := range 16 {
@@ -261,7 +261,7 @@ func TestNoSpace(t *testing.T) {
 
 	mid := testorigin.Content{Seed: 89, Size: 5 << 19}
 	om := testorigin.New(t, testorigin.Options{Content: mid})
-	b := e.newStore(t, Source{Name: "b", URL: om.URL(), Size: mid.Size})
+	b := e.newStore(t, testSource{Name: "b", URL: om.URL(), Size: mid.Size})
 	checkRead(t, b, mid, 0, mid.Size)
 	if p := a.Progress(); p.Present != 0 {
 		t.Fatalf("a still holds %d bytes after b needed its room", p.Present)
@@ -269,7 +269,7 @@ func TestNoSpace(t *testing.T) {
 
 	big := testorigin.Content{Seed: 90, Size: 16 << 20}
 	ob := testorigin.New(t, testorigin.Options{Content: big})
-	cs := e.newStore(t, Source{Name: "c", URL: ob.URL(), Size: big.Size})
+	cs := e.newStore(t, testSource{Name: "c", URL: ob.URL(), Size: big.Size})
 	for range 2 {
 		_, err := readAt(t, cs, 0, 4<<20)
 		if !errors.Is(err, ErrNoSpace) {
@@ -312,7 +312,7 @@ func TestNoValidatorsEvictedThenChanged(t *testing.T) {
 				s, err = e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL()}, r)
 				must(t, err)
 			} else {
-				s = e.newStore(t, Source{Name: "f", URL: e.o.URL(), Size: c.Size})
+				s = e.newStore(t, testSource{Name: "f", URL: e.o.URL(), Size: c.Size})
 				checkRead(t, s, c, 0, c.Size)
 				eventually(t, "complete", func() bool { return s.Progress().State == StateComplete })
 			}
@@ -380,7 +380,7 @@ func TestNoSpaceConcurrent(t *testing.T) {
 	o2 := testorigin.New(t, testorigin.Options{Content: c2})
 	for range 5 {
 		s1 := e.newStore(t, e.source("one"))
-		s2 := e.newStore(t, Source{Name: "two", URL: o2.URL(), Size: c2.Size})
+		s2 := e.newStore(t, testSource{Name: "two", URL: o2.URL(), Size: c2.Size})
 		errs := make(chan error, 2)
 		for _, x := range []struct {
 			s *Store

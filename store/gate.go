@@ -2,7 +2,7 @@ package store
 
 import "sync"
 
-// gate counts in-flight readers and lets Close wait for them.
+// gate counts in-flight readers and lets the store's close wait for them.
 //
 // It is correct by construction: the closing flag and the reader count live
 // under one mutex, so enter either sees closing and refuses, or increments the

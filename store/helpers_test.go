@@ -138,15 +138,33 @@ func newEnv(t testing.TB, oo testorigin.Options, so Options) *env {
 	return e
 }
 
-// source describes the origin's current version as staging would.
-func (e *env) source(name string) Source {
-	_, etag, lm := e.o.Version()
-	return Source{Name: name, URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm}
+// testSource is a Source and the Remote its probe would find, in one
+// literal, for tests that make stores without probing.
+type testSource struct {
+	Name         string
+	URL          string
+	Header       http.Header
+	Resolved     string // Remote.URL
+	Size         int64
+	ETag         string
+	LastModified time.Time
+	NoRange      bool
 }
 
-func (e *env) newStore(t testing.TB, src Source) *Store {
+func (ts testSource) split() (Source, Remote) {
+	return Source{Name: ts.Name, URL: ts.URL, Header: ts.Header},
+		Remote{URL: ts.Resolved, Size: ts.Size, ETag: ts.ETag, LastModified: ts.LastModified, NoRange: ts.NoRange}
+}
+
+// source describes the origin's current version as staging would.
+func (e *env) source(name string) testSource {
+	_, etag, lm := e.o.Version()
+	return testSource{Name: name, URL: e.o.URL(), Size: e.c.Size, ETag: etag, LastModified: lm}
+}
+
+func (e *env) newStore(t testing.TB, src testSource) *Store {
 	t.Helper()
-	s, err := e.m.New(src)
+	s, err := e.m.create(src.split())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,21 +196,17 @@ func (m *Manager) sweep() {
 // Dir is the folder holding this run's temp files.
 func (m *Manager) Dir() string { return m.runDir }
 
-// Used is the disk space the stores take: bytes present, or the whole size
-// of a file whose download reserved its blocks.
-func (m *Manager) Used() int64 { return m.used.Load() }
-
-// New creates a store for src with an empty sparse temp file. Nothing is
-// downloaded until the first read.
-func (m *Manager) New(src Source) (*Store, error) {
-	if src.Size < 0 {
+// create makes a store for src, as rem describes it, with an empty sparse
+// temp file. Nothing is downloaded until the first read.
+func (m *Manager) create(src Source, rem Remote) (*Store, error) {
+	if rem.Size < 0 {
 		return nil, fmt.Errorf("store %s: unknown size", src.Name)
 	}
 	f, err := m.createTemp()
 	if err != nil {
 		return nil, err
 	}
-	err = f.Truncate(src.Size)
+	err = f.Truncate(rem.Size)
 	if cerr := f.Close(); err == nil {
 		err = cerr // opened again when its content is first used
 	}
@@ -218,7 +214,7 @@ func (m *Manager) New(src Source) (*Store, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	return m.add(newStore(m, src, f.Name(), false))
+	return m.add(newStore(m, src, rem, f.Name(), false))
 }
 
 // createTemp makes a temp file in this run's folder.
@@ -230,12 +226,12 @@ func (m *Manager) createTemp() (*os.File, error) {
 	return f, nil
 }
 
-// adopt turns f, a temp file from createTemp already holding all src.Size
+// adopt turns f, a temp file from createTemp already holding all rem.Size
 // bytes, into a complete store. On error f is closed and removed.
-func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
+func (m *Manager) adopt(src Source, rem Remote, f *os.File) (*Store, error) {
 	st, err := f.Stat()
-	if err == nil && st.Size() != src.Size {
-		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), src.Size)
+	if err == nil && st.Size() != rem.Size {
+		err = fmt.Errorf("temp file has %d bytes, want %d", st.Size(), rem.Size)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("temp file: %w", cerr)
@@ -244,7 +240,7 @@ func (m *Manager) adopt(src Source, f *os.File) (*Store, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("store %s: %w", src.Name, err)
 	}
-	s := newStore(m, src, f.Name(), true)
+	s := newStore(m, src, rem, f.Name(), true)
 	s.rechargeLocked() // not shared yet
 	return m.add(s)
 }
@@ -383,7 +379,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Close(ctx); err != nil {
+			if err := s.close(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

@@ -73,7 +73,7 @@ func TestSweepLeftovers(t *testing.T) {
 	if err := live.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := live.New(Source{Name: "late", Size: 1}); err == nil {
+	if _, err := live.create(testSource{Name: "late", Size: 1}.split()); err == nil {
 		t.Fatal("New on a closed manager succeeded")
 	}
 }
@@ -171,7 +171,7 @@ func TestEviction(t *testing.T) {
 	if p := st[1].Progress(); p.State != StateIdle {
 		t.Fatalf("evicted store: %+v", p)
 	}
-	eventually(t, "used under budget", func() bool { return e.m.Used() <= so.MaxSize })
+	eventually(t, "used under budget", func() bool { return e.m.usedBytes() <= so.MaxSize })
 
 	// f3 then f4: LRU among idle ones is f2, then f3.
 	checkRead(t, st[3], c, 0, c.Size)
@@ -194,7 +194,7 @@ func TestEviction(t *testing.T) {
 	checkRead(t, st[1], c, 12345, 100_000)
 	// Its temp file was really emptied, not just forgotten: the sparse file
 	// holds no more than the budget in all.
-	eventually(t, "used under budget", func() bool { return e.m.Used() <= so.MaxSize })
+	eventually(t, "used under budget", func() bool { return e.m.usedBytes() <= so.MaxSize })
 	if present(0) != mib {
 		t.Fatal("store with an open handle evicted")
 	}
@@ -251,10 +251,10 @@ func TestEvictRacesReads(t *testing.T) {
 		waitAll(t, &wg, "readers")
 	}
 	checkRead(t, s, c, 0, c.Size)
-	if u, p := e.m.Used(), s.Progress().Present; u != p {
+	if u, p := e.m.usedBytes(), s.Progress().Present; u != p {
 		t.Errorf("manager used %d, store present %d", u, p)
 	}
-	must(t, s.Close(context.Background())) // the evictor may be mid-eviction
+	must(t, s.close(context.Background())) // the evictor may be mid-eviction
 	close(stop)
 	k := wait(t, evicted, "evictor")
 	close(errs)
@@ -262,8 +262,8 @@ func TestEvictRacesReads(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("%d evictions", k)
-	if fileExists(s.path) || e.m.Used() != 0 {
-		t.Fatalf("after Close: file %v, used %d", fileExists(s.path), e.m.Used())
+	if fileExists(s.path) || e.m.usedBytes() != 0 {
+		t.Fatalf("after Close: file %v, used %d", fileExists(s.path), e.m.usedBytes())
 	}
 }
 
@@ -287,10 +287,10 @@ func TestEvictRefuses(t *testing.T) {
 		t.Fatal("evicted a store with a reader in flight")
 	}
 	s.gate.leave()
-	if n := s.evict(); n != c.Size || e.m.Used() != 0 {
-		t.Fatalf("evict freed %d, used %d", n, e.m.Used())
+	if n := s.evict(); n != c.Size || e.m.usedBytes() != 0 {
+		t.Fatalf("evict freed %d, used %d", n, e.m.usedBytes())
 	}
-	if p := s.Progress(); p.Present != 0 || p.State != StateIdle || p.Fetchers != 0 {
+	if p := s.Progress(); p.Present != 0 || p.State != StateIdle || s.fetchers() != 0 {
 		t.Fatalf("after evict: %+v", p)
 	}
 	// The temp file keeps its size (sparse) and holds no stale bytes that a
@@ -303,7 +303,7 @@ func TestEvictRefuses(t *testing.T) {
 	if e.o.Count(http.MethodGet) == before {
 		t.Fatal("read after evict did not download")
 	}
-	must(t, s.Close(context.Background()))
+	must(t, s.close(context.Background()))
 	if s.evict() != 0 {
 		t.Fatal("evicted a closed store")
 	}

@@ -51,7 +51,7 @@ func TestThousandsOfFilesHoldNoDescriptors(t *testing.T) {
 
 	s := stores[0]
 	checkRead(t, s, c, 0, c.Size)
-	eventually(t, "the download to end", func() bool { return s.Progress().Fetchers == 0 })
+	eventually(t, "the download to end", func() bool { return s.fetchers() == 0 })
 	if s.file.isOpen() {
 		t.Fatal("temp file still open with no read, fetch or handle")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fsm/internal/redact"
+	"fsm/internal/watchdog"
 )
 
 // Remote is what a probe learns about a source before anything is shown.
@@ -28,6 +29,11 @@ type Remote struct {
 	ContentType  string
 	NoRange      bool // the origin ignores Range
 }
+
+// Verified reports whether the origin sent a validator (ETag or
+// Last-Modified): without one, a change there is caught only where bytes
+// are read twice (see digest.go).
+func (r *Remote) Verified() bool { return r.ETag != "" || !r.LastModified.IsZero() }
 
 // probed is one probe answer plus what only the probe itself needs.
 type probed struct {
@@ -68,8 +74,8 @@ func (m *Manager) Probe(ctx context.Context, rawURL string, header http.Header) 
 // probeWith sends one HEAD, or one GET for the first byte. Its answer must
 // come within the stall timeout.
 func (m *Manager) probeWith(parent context.Context, method, rawURL string, header http.Header) (*probed, error) {
-	ctx, _, stop := watch(parent, m.opts.StallTimeout)
-	defer stop()
+	ctx, wd := watch(parent, m.opts.StallTimeout)
+	defer wd.Stop()
 	resp, err := m.send(ctx, method, rawURL, rawURL, header, func(h http.Header) {
 		if method == http.MethodGet {
 			h.Set("Range", "bytes=0-0")
@@ -143,26 +149,21 @@ func nameOf(resp *http.Response) string {
 	return path.Base(p)
 }
 
-// Stage makes the store for src as probe r found it: src.Name, URL and
-// Header are the caller's; the rest comes from r. A source of unknown size
-// is downloaded whole first (each read of it under the stall watchdog), so
-// the store, and Store.Size, have its real size.
+// Stage makes the store for src as probe r found it; neither is changed. A
+// source of unknown size is downloaded whole first (each read of it under
+// the stall watchdog), so the store, and Store.Size, have its real size.
 func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, error) {
-	src.Resolved = r.URL
-	src.Size = r.Size
-	src.ETag = r.ETag
-	src.LastModified = r.LastModified
-	src.NoRange = r.NoRange
-	if src.Size >= 0 {
-		return m.New(src)
+	rem := *r
+	if rem.Size >= 0 {
+		return m.create(src, rem)
 	}
 	m.log.Info("origin does not tell the size; downloading it whole before showing it", "file", src.Name)
-	f, n, dig, err := m.fetchWhole(ctx, &src)
+	f, n, dig, err := m.fetchWhole(ctx, &src, rem.URL)
 	if err != nil {
 		return nil, err
 	}
-	src.Size = n
-	s, err := m.adopt(src, f)
+	rem.Size = n
+	s, err := m.adopt(src, rem, f)
 	if err == nil && s.dig != nil {
 		s.dig = dig // not shared yet
 	}
@@ -171,14 +172,14 @@ func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, err
 
 // fetchWhole downloads a source of unknown size into a new temp file, with
 // the block checksums a later download is verified against.
-func (m *Manager) fetchWhole(parent context.Context, src *Source) (*os.File, int64, *digests, error) {
-	u := src.Resolved
+func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved string) (*os.File, int64, *digests, error) {
+	u := resolved
 	if u == "" {
 		u = src.URL
 	}
 	fail := func(err error) error { return fmt.Errorf("download %s: %w", redact.URL(src.URL), err) }
-	ctx, wd, stop := watch(parent, m.opts.StallTimeout)
-	defer stop()
+	ctx, wd := watch(parent, m.opts.StallTimeout)
+	defer wd.Stop()
 	resp, err := m.send(ctx, http.MethodGet, u, src.URL, src.Header, nil)
 	if err != nil {
 		return nil, 0, nil, fail(requestError(parent, ctx, err))
@@ -220,13 +221,13 @@ func (w digestWriter) Write(p []byte) (int, error) { return len(p), w.d.feed(p) 
 // kickReader tells a watchdog about every byte read through it.
 type kickReader struct {
 	r  io.Reader
-	wd *watchdog
+	wd *watchdog.Dog
 }
 
 func (k kickReader) Read(p []byte) (int, error) {
 	n, err := k.r.Read(p)
 	if n > 0 {
-		k.wd.kick()
+		k.wd.Kick()
 	}
 	return n, err
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"fsm/internal/watchdog"
 )
 
 // send issues one request for u. hdr (a Source's own headers) goes only to
@@ -55,21 +57,9 @@ func hostOf(raw string) string {
 	return u.Host
 }
 
-// watchdog cancels a request's context when the origin sends nothing for d:
-// a silent connection then becomes an error (ErrNoAnswer) instead of a wait
-// without end.
-type watchdog struct {
-	t *time.Timer
-	d time.Duration
+// watch returns ctx under a watchdog: when the origin sends nothing for d,
+// a silent connection becomes an error (ErrNoAnswer) instead of a wait
+// without end. Stop the dog when the request is done.
+func watch(parent context.Context, d time.Duration) (context.Context, *watchdog.Dog) {
+	return watchdog.New(parent, d, fmt.Errorf("%w: it sent nothing for %s", ErrNoAnswer, d))
 }
-
-// watch returns ctx under a watchdog; call stop when the request is done.
-func watch(parent context.Context, d time.Duration) (ctx context.Context, w *watchdog, stop func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	w = &watchdog{d: d}
-	w.t = time.AfterFunc(d, func() { cancel(fmt.Errorf("%w: it sent nothing for %s", ErrNoAnswer, d)) })
-	return ctx, w, func() { w.t.Stop(); cancel(nil) }
-}
-
-// kick tells the watchdog that the origin sent something.
-func (w *watchdog) kick() { w.t.Reset(w.d) }

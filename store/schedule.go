@@ -49,7 +49,7 @@ func (s *Store) scheduleLocked() {
 	case phaseEvicting, phaseFailed, phaseClosed:
 		return
 	}
-	size := s.src.Size
+	size := s.rem.Size
 	fill := s.phase == phaseFilling
 	if s.stream {
 		if len(s.fetches) == 0 && s.present.total < size && (len(s.waiters) > 0 || fill) {
@@ -112,7 +112,7 @@ func (s *Store) scheduleLocked() {
 		if conns > 1 {
 			// Near the end, parallel claims shrink so that they finish
 			// together rather than leave the last chunk to one connection.
-			end = min(end, m+max(tailChunk, (s.src.Size-m)/int64(conns)))
+			end = min(end, m+max(tailChunk, (s.rem.Size-m)/int64(conns)))
 		}
 		s.startFetchLocked(&fetch{pos: m, end: end, readahead: true})
 	}
@@ -134,7 +134,7 @@ func (s *Store) claimAtLocked(m int64) *fetch {
 // nextFreeLocked returns the first byte >= from neither present nor
 // claimed, or -1.
 func (s *Store) nextFreeLocked(from int64) int64 {
-	size := s.src.Size
+	size := s.rem.Size
 	for from < size {
 		m := s.present.nextMissing(from, size)
 		if m >= size {
@@ -152,7 +152,7 @@ func (s *Store) nextFreeLocked(from int64) int64 {
 // claimEndLocked bounds a new claim starting at the free byte m: one chunk,
 // cut at the next present byte or the next claim.
 func (s *Store) claimEndLocked(m int64) int64 {
-	end := min(m+s.m.opts.ChunkSize, s.present.nextPresent(m, s.src.Size))
+	end := min(m+s.m.opts.ChunkSize, s.present.nextPresent(m, s.rem.Size))
 	for _, f := range s.fetches {
 		if f.pos > m && f.pos < end {
 			end = f.pos

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // splicing is what the connections of one dialer share: whether splice
@@ -24,8 +26,8 @@ type splicing struct {
 
 func spliceToFile(pipe, fd int, off *int64, n int) (int64, error) {
 	for {
-		k, err := syscall.Splice(pipe, nil, fd, off, n, spliceMove)
-		if err != syscall.EINTR {
+		k, err := unix.Splice(pipe, nil, fd, off, n, unix.SPLICE_F_MOVE)
+		if err != unix.EINTR {
 			return k, err
 		}
 	}
@@ -34,8 +36,8 @@ func spliceToFile(pipe, fd int, off *int64, n int) (int64, error) {
 // unsupported reports whether err says splice cannot be used here, as
 // opposed to the socket or the file failing.
 func unsupported(err error) bool {
-	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EXDEV)
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) ||
+		errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EXDEV)
 }
 
 // spliceConn is a TCP connection that can splice an armed read into a file
@@ -64,24 +66,21 @@ const (
 	// spliceMin mirrors the copy loop's ReadAtLeast: a read waits for
 	// this much (or the body's end) rather than returning every segment.
 	spliceMin = 64 << 10
-
-	spliceMove     = 0x1 // SPLICE_F_MOVE
-	spliceNonblock = 0x2 // SPLICE_F_NONBLOCK
 )
 
 func newSplicePipe() (*splicePipe, error) {
 	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	// Best effort: a smaller pipe only means more splices.
-	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[1]), syscall.F_SETPIPE_SZ, splicePipeSize)
+	_, _ = unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, splicePipeSize)
 	return &splicePipe{r: p[0], w: p[1]}, nil
 }
 
 func (p *splicePipe) close() {
-	syscall.Close(p.r)
-	syscall.Close(p.w)
+	unix.Close(p.r)
+	unix.Close(p.w)
 }
 
 // spliceDialer dials with d and wraps TCP connections so they can splice.
@@ -135,11 +134,11 @@ func (c *spliceConn) spliceTo(t *spliceTarget, p []byte) (done int, err error) {
 		var got int
 		var serr error
 		err := c.raw.Read(func(fd uintptr) bool {
-			m, e := syscall.Splice(int(fd), nil, t.pipe.w, nil, n-done, spliceMove|spliceNonblock)
-			for e == syscall.EINTR {
-				m, e = syscall.Splice(int(fd), nil, t.pipe.w, nil, n-done, spliceMove|spliceNonblock)
+			m, e := unix.Splice(int(fd), nil, t.pipe.w, nil, n-done, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			for e == unix.EINTR {
+				m, e = unix.Splice(int(fd), nil, t.pipe.w, nil, n-done, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 			}
-			if e == syscall.EAGAIN {
+			if e == unix.EAGAIN {
 				return false // wait for more: the loop ends at want
 			}
 			got, serr = int(m), e
@@ -220,7 +219,7 @@ func (c *spliceConn) drain(t *spliceTarget, at, m int) error {
 type pipeReader int
 
 func (r pipeReader) Read(p []byte) (int, error) {
-	n, err := syscall.Read(int(r), p)
+	n, err := unix.Read(int(r), p)
 	if err != nil {
 		return 0, os.NewSyscallError("read pipe", err)
 	}

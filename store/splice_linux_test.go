@@ -48,7 +48,7 @@ func TestSpliceUnsupportedFallsBack(t *testing.T) {
 	// Off for good: a second file over the same client tries none.
 	o2 := testorigin.New(t, testorigin.Options{Content: c})
 	_, etag, lm := o2.Version()
-	s2 := e.newStore(t, Source{Name: "g", URL: o2.URL(), Size: c.Size, ETag: etag, LastModified: lm})
+	s2 := e.newStore(t, testSource{Name: "g", URL: o2.URL(), Size: c.Size, ETag: etag, LastModified: lm})
 	checkRead(t, s2, c, 0, c.Size)
 	if n := calls.Load(); n != tried {
 		t.Errorf("%d more splices into the file tried after splicing was turned off", n-tried)

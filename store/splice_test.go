@@ -74,11 +74,11 @@ func TestChunkedRangeBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close(t.Context()) })
-	s, err := m.New(Source{Name: "f", URL: srv.URL + "/f", Size: c.Size, ETag: `"v1"`})
+	s, err := m.create(testSource{Name: "f", URL: srv.URL + "/f", Size: c.Size, ETag: `"v1"`}.split())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(t.Context()) })
+	t.Cleanup(func() { s.close(t.Context()) })
 	checkRead(t, s, c, 0, c.Size)
 	if n := s.spliced.Load(); n != 0 {
 		t.Errorf("%d bytes of a chunked body spliced, want none", n)

@@ -13,19 +13,15 @@ import (
 	"time"
 )
 
-// Source describes the remote file as learned at staging time.
+// Source is what the caller asks for: which remote file, under what name,
+// with which headers. What the origin tells about it is a Remote.
 type Source struct {
 	Name string // for logs and errors
 	URL  string // as staged: resolved again when the redirect target stops working
 	// Header is sent with every request to URL and to redirect targets on
 	// URL's host (Authorization, Cookie, ...). It is never logged nor put
 	// in an error.
-	Header       http.Header
-	Resolved     string // URL after redirects at staging ("": URL); fetched directly
-	Size         int64
-	ETag         string    // as the origin sent it, quotes included; "" if none
-	LastModified time.Time // zero if the origin sent none
-	NoRange      bool      // the origin is known to ignore Range
+	Header http.Header
 }
 
 // State is a coarse summary of a store for listings.
@@ -37,17 +33,14 @@ const (
 	StateComplete    State = "complete"    // every byte present
 	StateError       State = "error"       // gave up after retries; the next read tries again
 	StateFailed      State = "failed"      // permanent (origin changed); reads fail
-	StateClosed      State = "closed"
 )
 
 // Progress is a snapshot for the API and page.
 type Progress struct {
 	Size       int64
 	Present    int64 // bytes in the temp file
-	Fetched    int64 // bytes received from the origin, repeats included
 	Handles    int
-	Readers    int // ReadAt calls in flight
-	Fetchers   int
+	Readers    int     // ReadAt calls in flight
 	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
 	Conns      int     // origin connections in use (a response being read)
 	State      State
@@ -57,15 +50,17 @@ type Progress struct {
 
 // Store is one staged remote file. All methods are safe for concurrent use.
 type Store struct {
-	m    *Manager
-	src  Source // never changes
-	path string
-	file tempFile // opened while in use
-	log  *slog.Logger
-	gate gate // has its own lock, taken after mu
+	m      *Manager
+	src    Source // never changes
+	rem    Remote // what the probe learned, with the size a whole download found; never changes
+	origin origin // the protocol side of fetching; set at creation (tests may swap it before the first read)
+	path   string
+	file   tempFile // opened while in use
+	log    *slog.Logger
+	gate   gate // has its own lock, taken after mu
 
 	fetchWG  sync.WaitGroup
-	finish   sync.Once // Close's teardown
+	finish   sync.Once // close's teardown
 	closeErr error     // written once inside finish
 	// spliced counts the bytes that reached the file by splice (see
 	// splice.go), so tests can tell that path was taken.
@@ -86,7 +81,6 @@ type Store struct {
 	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
 	cursor     int64      // end of the latest read: readahead starts here
 	choice     connChoice // how many readahead connections (see conns.go)
-	fetchURL   string     // where requests go: the last redirect target seen
 	charged    int64      // disk use last reported to the manager
 	fetched    int64
 	meter      meter     // recent receive rate
@@ -96,7 +90,7 @@ type Store struct {
 	lastErr    error
 	permErr    error // why the store is failed (phaseFailed)
 	lastAccess time.Time
-	ctx        context.Context // cancelled on Close and eviction
+	ctx        context.Context // cancelled on close and eviction
 	cancel     context.CancelFunc
 }
 
@@ -106,29 +100,27 @@ type waiter struct {
 	err      error
 }
 
-// newStore makes the store for src over the temp file at path, which holds
-// all src.Size bytes when complete.
-func newStore(m *Manager, src Source, path string, complete bool) *Store {
+// newStore makes the store for src, as rem describes it, over the temp file
+// at path, which holds all rem.Size bytes when complete.
+func newStore(m *Manager, src Source, rem Remote, path string, complete bool) *Store {
 	s := &Store{
 		m:          m,
 		src:        src,
+		rem:        rem,
 		path:       path,
 		file:       tempFile{path: path},
 		log:        m.log.With("file", src.Name),
 		staged:     true,
-		stream:     src.NoRange || !hasValidator(&src),
-		fetchURL:   src.URL,
+		stream:     rem.NoRange || !rem.Verified(),
 		lastAccess: time.Now(),
 	}
-	if src.Resolved != "" {
-		s.fetchURL = src.Resolved
-	}
-	if !hasValidator(&src) {
+	s.origin = newHTTPOrigin(m, &s.src, &s.rem)
+	if !rem.Verified() {
 		s.dig = newDigests()
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
-		s.present.add(0, src.Size)
+		s.present.add(0, rem.Size)
 	}
 	return s
 }
@@ -143,13 +135,13 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read %s at %d: negative offset", s.src.Name, off)
 	}
-	if off >= s.src.Size {
+	if off >= s.rem.Size {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	end := min(off+int64(len(p)), s.src.Size)
+	end := min(off+int64(len(p)), s.rem.Size)
 	if _, err := s.waitFor(ctx, off, end, end); err != nil {
 		return 0, err
 	}
@@ -200,7 +192,7 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		s.scheduleLocked()
 		s.mu.Unlock()
 
-		// Close wakes every waiter with ErrClosed, so w.ch is all there is
+		// close wakes every waiter with ErrClosed, so w.ch is all there is
 		// to wait for besides the reader's own context.
 		select {
 		case <-w.ch:
@@ -233,8 +225,8 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 	// The file is removed only once the gate is idle, so it can be opened
 	// and read here for as long as this call lasts.
 	defer s.gate.leave()
-	if off < 0 || n < 0 || off+n > s.src.Size {
-		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.src.Size)
+	if off < 0 || n < 0 || off+n > s.rem.Size {
+		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.rem.Size)
 	}
 	f, err := os.Open(s.path)
 	if err != nil {
@@ -319,7 +311,7 @@ func (s *Store) wakeLocked(err error) {
 func (s *Store) OpenHandle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Unstaged with no handle left means Close is on its way, even if it
+	// Unstaged with no handle left means close is on its way, even if it
 	// has not taken the lock yet.
 	if s.phase == phaseClosed || (!s.staged && s.handles == 0) {
 		return false
@@ -344,7 +336,7 @@ func (s *Store) ReleaseHandle(ctx context.Context) error {
 	last := idle && !s.staged
 	s.mu.Unlock()
 	if last {
-		return s.Close(ctx)
+		return s.close(ctx)
 	}
 	if idle {
 		s.m.kick()
@@ -359,16 +351,16 @@ func (s *Store) Unstage(ctx context.Context) error {
 	last := s.handles == 0
 	s.mu.Unlock()
 	if last {
-		return s.Close(ctx)
+		return s.close(ctx)
 	}
 	return nil
 }
 
-// Close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
+// close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
 // ctx) for in-flight reads to return, then stops downloads and removes the
-// temp file. If ctx ends first the file is left in place and Close may be
-// called again. Calling Close after it succeeded is harmless.
-func (s *Store) Close(ctx context.Context) error {
+// temp file. If ctx ends first the file is left in place and close may be
+// called again. Calling close after it succeeded is harmless.
+func (s *Store) close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
 	if s.phase != phaseClosed {
@@ -378,7 +370,7 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	// idle first: with nothing in flight, an expired ctx must not fail Close.
+	// idle first: with nothing in flight, an expired ctx must not fail close.
 	select {
 	case <-idle:
 	default:
@@ -413,7 +405,7 @@ func (s *Store) Close(ctx context.Context) error {
 // into reserved blocks cost far less CPU than growing a sparse file piece by
 // piece, and a full disk shows up now rather than midway. The whole file is
 // downloaded in the background anyway, so nothing is reserved in vain.
-// It runs once per download, in a fetcher, so Close and evict wait for it.
+// It runs once per download, in a fetcher, so close and evict wait for it.
 // When the disk is full it evicts idle files to make room; when that is not
 // enough, the download stops and reads of missing bytes fail with
 // ErrNoSpace until a later read finds room.
@@ -427,7 +419,7 @@ func (s *Store) preallocate(file *os.File) {
 	if tried {
 		return
 	}
-	reserve := func() error { return allocate(file, s.src.Size) }
+	reserve := func() error { return allocate(file, s.rem.Size) }
 	err := reserve()
 	if errors.Is(err, errDiskFull) {
 		err = s.m.makeRoom(s, reserve)
@@ -449,14 +441,14 @@ func (s *Store) preallocate(file *os.File) {
 		s.noSpaceLocked(err)
 		s.mu.Unlock()
 	default:
-		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.src.Size, "dir", s.m.runDir, "err", err)
+		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.rem.Size, "dir", s.m.runDir, "err", err)
 	}
 }
 
 // noSpaceErr says that the file does not fit, and where. The caller names
 // the file.
 func (s *Store) noSpaceErr() error {
-	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.src.Size, freeSpace(s.m.runDir), s.m.runDir)
+	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.rem.Size, freeSpace(s.m.runDir), s.m.runDir)
 }
 
 // noSpaceLocked stops the download: reads of missing bytes fail with err,
@@ -472,7 +464,7 @@ func (s *Store) noSpaceLocked(err error) {
 	s.dl = nil
 	s.cancel() // every fetch: each would fill the disk further
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.failWaitersLocked(0, s.src.Size, err)
+	s.failWaitersLocked(0, s.rem.Size, err)
 }
 
 // rechargeLocked reports a change of this store's disk use to the manager,
@@ -480,7 +472,7 @@ func (s *Store) noSpaceLocked(err error) {
 func (s *Store) rechargeLocked() {
 	use := s.present.total
 	if s.res == resHeld {
-		use = s.src.Size
+		use = s.rem.Size
 	}
 	if d := use - s.charged; d != 0 {
 		s.charged = use
@@ -499,19 +491,17 @@ func (s *Store) failLocked(err error) {
 
 // Size is the file's size in bytes. For a source staged without a known
 // size it is the size the whole download found.
-func (s *Store) Size() int64 { return s.src.Size }
+func (s *Store) Size() int64 { return s.rem.Size }
 
 // Progress returns a snapshot of the store's state.
 func (s *Store) Progress() Progress {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := Progress{
-		Size:       s.src.Size,
+		Size:       s.rem.Size,
 		Present:    s.present.total,
-		Fetched:    s.fetched,
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
-		Fetchers:   len(s.fetches),
 		Conns:      s.open,
 		LastAccess: s.lastAccess,
 	}
@@ -520,10 +510,12 @@ func (s *Store) Progress() Progress {
 	}
 	switch {
 	case s.phase == phaseClosed:
-		p.State = StateClosed
+		// Nothing is left of it: idle, as listings (which show only the
+		// states above) would show a file not downloaded yet.
+		p.State = StateIdle
 	case s.phase == phaseFailed:
 		p.State, p.Err = StateFailed, s.permErr
-	case s.present.total == s.src.Size:
+	case s.present.total == s.rem.Size:
 		p.State = StateComplete
 	case s.phase == phaseStalled && s.lastErr != nil:
 		p.State, p.Err = StateError, s.lastErr
@@ -572,7 +564,7 @@ func (s *Store) evictIf(scope evictScope) (freed int64) {
 	s.fetchWG.Wait()
 	err := os.Truncate(s.path, 0)
 	if err == nil {
-		err = os.Truncate(s.path, s.src.Size)
+		err = os.Truncate(s.path, s.rem.Size)
 	}
 
 	s.mu.Lock()

@@ -38,11 +38,11 @@ func TestReadEdgeCases(t *testing.T) {
 	checkRead(t, s, c, 12345, 0)
 
 	// A zero-size file.
-	z := e.newStore(t, Source{Name: "empty", URL: e.o.URL(), Size: 0})
+	z := e.newStore(t, testSource{Name: "empty", URL: e.o.URL(), Size: 0})
 	if n, err := z.ReadAt(ctx, make([]byte, 10), 0); n != 0 || err != io.EOF {
 		t.Fatalf("empty file: %d %v", n, err)
 	}
-	if _, err := e.m.New(Source{Name: "neg", URL: e.o.URL(), Size: -1}); err == nil {
+	if _, err := e.m.create(testSource{Name: "neg", URL: e.o.URL(), Size: -1}.split()); err == nil {
 		t.Fatal("New with unknown size: no error")
 	}
 }
@@ -58,7 +58,8 @@ func TestAdopt(t *testing.T) {
 	if _, err := f.Write(c.Bytes(0, c.Size)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.m.adopt(e.source("adopted"), f)
+	src, rem := e.source("adopted").split()
+	s, err := e.m.adopt(src, rem, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +68,8 @@ func TestAdopt(t *testing.T) {
 	if p := s.Progress(); p.State != StateComplete || p.Present != c.Size {
 		t.Fatalf("progress %+v", p)
 	}
-	if e.m.Used() != c.Size {
-		t.Fatalf("used %d", e.m.Used())
+	if e.m.usedBytes() != c.Size {
+		t.Fatalf("used %d", e.m.usedBytes())
 	}
 	if n := e.o.Count(""); n != 0 {
 		t.Fatalf("%d origin requests for an adopted file", n)
@@ -76,7 +77,8 @@ func TestAdopt(t *testing.T) {
 	// A wrong size is refused and the temp file removed.
 	g, _ := e.m.createTemp()
 	g.Write([]byte("short"))
-	if _, err := e.m.adopt(e.source("bad"), g); err == nil {
+	src, rem = e.source("bad").split()
+	if _, err := e.m.adopt(src, rem, g); err == nil {
 		t.Fatal("adopt of a short file succeeded")
 	}
 	if fileExists(g.Name()) {
@@ -96,8 +98,8 @@ func TestBackgroundFill(t *testing.T) {
 	checkRead(t, s, c, 0, 1)
 	eventually(t, "complete", func() bool { return s.Progress().State == StateComplete })
 	p := s.Progress()
-	if p.Present != c.Size || p.Fetched != c.Size || e.m.Used() != c.Size {
-		t.Fatalf("progress %+v used %d", p, e.m.Used())
+	if p.Present != c.Size || s.fetchedBytes() != c.Size || e.m.usedBytes() != c.Size {
+		t.Fatalf("progress %+v fetched %d used %d", p, s.fetchedBytes(), e.m.usedBytes())
 	}
 	for _, r := range gets(e.o) {
 		if r.Status != http.StatusPartialContent || r.IfRange == "" {
@@ -167,7 +169,7 @@ func TestResumeAfterCut(t *testing.T) {
 			if len(reqs) != 4 {
 				t.Fatalf("want 4 GETs (3 cut, 1 whole):%s", logString(reqs))
 			}
-			want := ifRange(&s.src)
+			want := ifRange(&s.rem)
 			byDate := tc.oo.NoETag || strings.HasPrefix(tc.oo.ETag, "W/")
 			if !byDate && want != src.ETag || byDate && want != src.LastModified.UTC().Format(http.TimeFormat) {
 				t.Fatalf("If-Range validator %q for %+v", want, src)
@@ -194,7 +196,7 @@ func TestResumeAfterCut(t *testing.T) {
 func TestIgnoreRange(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		declared bool // Source.NoRange
+		declared bool // Remote.NoRange
 		noCL     bool
 		cut      int64
 	}{
@@ -316,7 +318,7 @@ func Test5xxAlways(t *testing.T) {
 	if !strings.Contains(err.Error(), "502") {
 		t.Errorf("error does not say what the origin answered: %v", err)
 	}
-	eventually(t, "fetchers to stop", func() bool { return s.Progress().Fetchers == 0 })
+	eventually(t, "fetchers to stop", func() bool { return s.fetchers() == 0 })
 	if p := s.Progress(); p.State != StateError || p.Err == nil {
 		t.Fatalf("progress after giving up: %+v", p)
 	}
@@ -326,8 +328,8 @@ func Test5xxAlways(t *testing.T) {
 	}
 	// Stalled: nothing more is requested until a read asks.
 	e.o.SetFailCount(0)
-	if p := s.Progress(); p.Fetchers != 0 || e.o.Count(http.MethodGet) != n {
-		t.Fatalf("stalled store still fetching: %+v", p)
+	if p, k := s.Progress(), s.fetchers(); k != 0 || e.o.Count(http.MethodGet) != n {
+		t.Fatalf("stalled store still fetching (%d fetches): %+v", k, p)
 	}
 	checkRead(t, s, c, 1000, 5000)
 	checkRead(t, s, c, 0, c.Size)

@@ -61,32 +61,32 @@ func answerOf(resp *http.Response) answer {
 // q.start. For accept, end is where the announced bytes end (a 206 may
 // honestly announce fewer bytes than asked for: that is a normal end, and
 // the fetch continues with a new request). err explains any other verdict.
-func judge(src *Source, q ask, a answer) (v verdict, end int64, err error) {
+func judge(rem *Remote, q ask, a answer) (v verdict, end int64, err error) {
 	switch a.code {
 	case http.StatusPartialContent:
 		if !q.ranged {
 			return changed, 0, fmt.Errorf("%w: 206 to a request without Range", ErrChanged)
 		}
-		if err := sameVersion(src, a); err != nil {
+		if err := sameVersion(rem, a); err != nil {
 			return changed, 0, err
 		}
 		cr, err := parseContentRange(a.contentRange)
 		if err != nil || cr.first < 0 {
 			return retry, 0, fmt.Errorf("origin sent a malformed Content-Range %q", a.contentRange)
 		}
-		if cr.total >= 0 && cr.total != src.Size {
-			return changed, 0, fmt.Errorf("%w: size is now %d, was %d", ErrChanged, cr.total, src.Size)
+		if cr.total >= 0 && cr.total != rem.Size {
+			return changed, 0, fmt.Errorf("%w: size is now %d, was %d", ErrChanged, cr.total, rem.Size)
 		}
 		if cr.first != q.start {
 			return retry, 0, fmt.Errorf("origin sent bytes from %d when asked for %d (Content-Range %q)", cr.first, q.start, a.contentRange)
 		}
 		return accept, cr.last + 1, nil
 	case http.StatusOK:
-		if err := sameVersion(src, a); err != nil {
+		if err := sameVersion(rem, a); err != nil {
 			return changed, 0, err
 		}
-		if a.contentLength >= 0 && a.contentLength != src.Size {
-			return changed, 0, fmt.Errorf("%w: size is now %d, was %d", ErrChanged, a.contentLength, src.Size)
+		if a.contentLength >= 0 && a.contentLength != rem.Size {
+			return changed, 0, fmt.Errorf("%w: size is now %d, was %d", ErrChanged, a.contentLength, rem.Size)
 		}
 		if q.ranged {
 			// With If-Range sent, a 200 from a Range-capable origin means
@@ -95,7 +95,7 @@ func judge(src *Source, q ask, a answer) (v verdict, end int64, err error) {
 			// 200 to Range simply ignores it.
 			return noRange, 0, errNoRange
 		}
-		return accept, src.Size, nil
+		return accept, rem.Size, nil
 	case http.StatusRequestedRangeNotSatisfiable:
 		return changed, 0, fmt.Errorf("%w: origin answered 416 for bytes %d-%d (file got shorter)", ErrChanged, q.start, q.end-1)
 	default:
@@ -105,14 +105,14 @@ func judge(src *Source, q ask, a answer) (v verdict, end int64, err error) {
 
 // sameVersion compares a response's validators with the staged ones. A
 // validator the response omits is not compared.
-func sameVersion(src *Source, a answer) error {
-	if e := a.etag; e != "" && src.ETag != "" && strings.TrimPrefix(e, "W/") != strings.TrimPrefix(src.ETag, "W/") {
-		return fmt.Errorf("%w: ETag is now %s, was %s", ErrChanged, e, src.ETag)
+func sameVersion(rem *Remote, a answer) error {
+	if e := a.etag; e != "" && rem.ETag != "" && strings.TrimPrefix(e, "W/") != strings.TrimPrefix(rem.ETag, "W/") {
+		return fmt.Errorf("%w: ETag is now %s, was %s", ErrChanged, e, rem.ETag)
 	}
-	if lm := a.lastModified; lm != "" && !src.LastModified.IsZero() {
+	if lm := a.lastModified; lm != "" && !rem.LastModified.IsZero() {
 		t, err := http.ParseTime(lm)
-		if err == nil && !t.Equal(src.LastModified.Truncate(time.Second)) {
-			return fmt.Errorf("%w: Last-Modified is now %s, was %s", ErrChanged, lm, src.LastModified.UTC().Format(http.TimeFormat))
+		if err == nil && !t.Equal(rem.LastModified.Truncate(time.Second)) {
+			return fmt.Errorf("%w: Last-Modified is now %s, was %s", ErrChanged, lm, rem.LastModified.UTC().Format(http.TimeFormat))
 		}
 	}
 	return nil
@@ -121,20 +121,14 @@ func sameVersion(src *Source, a answer) error {
 // ifRange is the validator that makes the origin refuse to mix versions: a
 // strong ETag, else the Last-Modified date (weak ETags are not allowed in
 // If-Range).
-func ifRange(src *Source) string {
-	if e := src.ETag; e != "" && !strings.HasPrefix(e, "W/") {
+func ifRange(rem *Remote) string {
+	if e := rem.ETag; e != "" && !strings.HasPrefix(e, "W/") {
 		return e
 	}
-	if !src.LastModified.IsZero() {
-		return src.LastModified.UTC().Format(http.TimeFormat)
+	if !rem.LastModified.IsZero() {
+		return rem.LastModified.UTC().Format(http.TimeFormat)
 	}
 	return ""
-}
-
-// hasValidator reports whether responses can be checked against the staged
-// version at all (see the package doc for what happens when they cannot).
-func hasValidator(src *Source) bool {
-	return src.ETag != "" || !src.LastModified.IsZero()
 }
 
 // contentRange is a parsed Content-Range header: "bytes first-last/total".

@@ -12,15 +12,15 @@ func TestJudge(t *testing.T) {
 	lmS := lm.Format(http.TimeFormat)
 	later := lm.Add(time.Minute).Format(http.TimeFormat)
 	const size = 1000
-	strong := Source{Size: size, ETag: `"v1"`, LastModified: lm} // If-Range: "v1"
-	weak := Source{Size: size, ETag: `W/"v1"`}                   // no If-Range
-	dated := Source{Size: size, LastModified: lm}                // If-Range: the date
-	bare := Source{Size: size}                                   // nothing to compare
+	strong := Remote{Size: size, ETag: `"v1"`, LastModified: lm} // If-Range: "v1"
+	weak := Remote{Size: size, ETag: `W/"v1"`}                   // no If-Range
+	dated := Remote{Size: size, LastModified: lm}                // If-Range: the date
+	bare := Remote{Size: size}                                   // nothing to compare
 	ranged := ask{start: 100, end: 200, ranged: true}
 	whole := ask{start: 0, end: size}
 	tests := []struct {
 		name string
-		src  Source
+		src  Remote
 		q    ask
 		a    answer
 		want verdict
@@ -90,14 +90,14 @@ func TestJudge(t *testing.T) {
 func TestIfRange(t *testing.T) {
 	lm := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
-		src  Source
+		src  Remote
 		want string
 	}{
-		{Source{ETag: `"a"`, LastModified: lm}, `"a"`},
-		{Source{ETag: `W/"a"`, LastModified: lm}, lm.Format(http.TimeFormat)},
-		{Source{LastModified: lm}, lm.Format(http.TimeFormat)},
-		{Source{ETag: `W/"a"`}, ""},
-		{Source{}, ""},
+		{Remote{ETag: `"a"`, LastModified: lm}, `"a"`},
+		{Remote{ETag: `W/"a"`, LastModified: lm}, lm.Format(http.TimeFormat)},
+		{Remote{LastModified: lm}, lm.Format(http.TimeFormat)},
+		{Remote{ETag: `W/"a"`}, ""},
+		{Remote{}, ""},
 	} {
 		if got := ifRange(&tc.src); got != tc.want {
 			t.Errorf("ifRange(%+v) = %q, want %q", tc.src, got, tc.want)

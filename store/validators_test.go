@@ -23,7 +23,7 @@ func TestStreamRestartDetectsChangeWithoutValidators(t *testing.T) {
 		Content: c, IgnoreRange: true, NoETag: true, NoLastModified: true,
 		CutAfter: 256 << 10, CutCount: 1, ChangeAfter: 256 << 10,
 	}, fastOpts())
-	s := e.newStore(t, Source{Name: "f", URL: e.o.URL(), Size: c.Size, NoRange: true})
+	s := e.newStore(t, testSource{Name: "f", URL: e.o.URL(), Size: c.Size, NoRange: true})
 	p := make([]byte, c.Size)
 	_, err := s.ReadAt(context.Background(), p, 0)
 	if !errors.Is(err, ErrChanged) {
@@ -62,7 +62,7 @@ func TestDateIfRangeRefusedKeepsRanges(t *testing.T) {
 	m, err := NewManager(so)
 	must(t, err)
 	defer m.Close(context.Background())
-	s, err := m.New(Source{Name: "f", URL: srv.URL, Size: size, LastModified: lm})
+	s, err := m.create(testSource{Name: "f", URL: srv.URL, Size: size, LastModified: lm}.split())
 	must(t, err)
 	checkRead(t, s, c, size-4096, 4096)
 	s.mu.Lock()

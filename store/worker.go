@@ -6,15 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"fsm/internal/redact"
+	"fsm/internal/watchdog"
 )
 
 // This file is the fetch worker: one goroutine per fetch that sends range
@@ -91,7 +89,7 @@ type failures struct {
 // than that costs a wait, not the download.
 func (s *Store) failedLocked(f *fetch, err error, streak *failures) (delay time.Duration, again bool) {
 	switch {
-	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.src):
+	case errors.Is(err, errNoRange) && !f.plainRange && dateIfRange(&s.rem):
 		// Some servers answer a date If-Range with the whole file rather
 		// than compare it. Ask once more without it: the validators on the
 		// 206 still guard the version.
@@ -140,7 +138,6 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	s.mu.Lock()
 	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
 	plain := f.plainRange
-	u := s.fetchURL
 	s.noteConnLocked(+1)
 	s.mu.Unlock()
 	defer func() {
@@ -149,63 +146,20 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		s.mu.Unlock()
 	}()
 
-	ctx, wd, stop := watch(parent, s.m.opts.StallTimeout)
-	defer stop()
-	var conn net.Conn // the connection of the last hop, for splicing
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i.Conn }}
-	resp, err := s.m.send(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, s.src.URL, s.src.Header, func(h http.Header) {
-		if !q.ranged {
-			return
-		}
-		h.Set("Range", fmt.Sprintf("bytes=%d-%d", q.start, q.end-1))
-		if v := ifRange(&s.src); v != "" && !plain {
-			h.Set("If-Range", v)
-		}
-	})
-	if err != nil {
-		return requestError(parent, ctx, err)
-	}
-	defer resp.Body.Close()
-	end, err := s.judgeResponse(u, q, resp)
+	ctx, wd := watch(parent, s.m.opts.StallTimeout)
+	defer wd.Stop()
+	b, err := s.origin.open(parent, ctx, q, plain)
 	if err != nil {
 		return err
 	}
-	var sp splicer
-	if !f.stream && resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 && !resp.Uncompressed {
-		// The body's bytes are the connection's bytes (see splice.go).
-		sp, _ = conn.(splicer)
-	}
-	return s.copyBody(parent, ctx, wd, f, resp.Body, sp, q.start, end)
-}
-
-// judgeResponse records where the request ended up and judges the response;
-// on success it returns where the announced bytes end.
-func (s *Store) judgeResponse(u string, q ask, resp *http.Response) (int64, error) {
-	if final := resp.Request.URL.String(); final != u {
-		s.mu.Lock()
-		s.fetchURL = final
-		s.mu.Unlock()
-	}
-	v, end, err := judge(&s.src, q, answerOf(resp))
-	if v == accept {
-		return end, nil
-	}
-	var se *StatusError
-	if errors.As(err, &se) && u != s.src.URL && se.refused() {
-		// Signed redirect targets expire (minutes, for many CDNs); the
-		// staged URL still leads to a fresh one.
-		s.mu.Lock()
-		s.fetchURL = s.src.URL
-		s.mu.Unlock()
-		return 0, fmt.Errorf("%w: %w", errReresolve, err)
-	}
-	return 0, err
+	defer b.r.Close()
+	return s.copyBody(parent, ctx, wd, f, b.r, b.sp, q.start, b.end)
 }
 
 // copyBody copies body, the bytes from start up to the announced end, into
 // the temp file until f's claim (which may shrink meanwhile) is filled. With
 // sp, the body's connection splices what it can into the file itself.
-func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, body io.Reader, sp splicer, start, announced int64) error {
+func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog.Dog, f *fetch, body io.Reader, sp splicer, start, announced int64) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -239,7 +193,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog, f *fetch, bo
 			return werr
 		}
 		if n > 0 {
-			wd.kick()
+			wd.Kick()
 			// The first k bytes are in the file already (spliced); the
 			// rest are in buf.
 			s.spliced.Add(int64(k))
@@ -316,7 +270,7 @@ func (s *Store) verifiedTo(dig *digests, b []byte, to int64) (int64, error) {
 		return to, nil
 	}
 	err := dig.feed(b)
-	if err == nil && to == s.src.Size {
+	if err == nil && to == s.rem.Size {
 		err = dig.end()
 	}
 	if err != nil {
@@ -381,7 +335,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 }
 
 // dateIfRange reports whether If-Range carries a date (no strong ETag).
-func dateIfRange(src *Source) bool {
-	v := ifRange(src)
+func dateIfRange(rem *Remote) bool {
+	v := ifRange(rem)
 	return v != "" && !strings.HasPrefix(v, `"`)
 }

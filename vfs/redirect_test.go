@@ -8,12 +8,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
 	"fsm/internal/fsmtest"
 	"fsm/store"
+	"fsm/vfs"
 )
 
 // TestExpiredRedirectTargetResolvedAgain: a stable download URL that redirects to a
@@ -24,31 +25,45 @@ import (
 func TestExpiredRedirectTargetResolvedAgain(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
 	lm := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	var valid atomic.Int64 // signed URLs with exp <= valid are expired
+	// A signed URL expires by use, not by time, so no clock decides the
+	// test: each one serves signedUses requests (the probe and the first
+	// read), and every later request for it is refused as expired.
+	const signedUses = 2
+	var (
+		mu     sync.Mutex
+		issued int
+		used   = map[string]int{} // requests per signed URL
+	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/release/big.bin", func(w http.ResponseWriter, r *http.Request) {
-		exp := time.Now().Add(200 * time.Millisecond).UnixNano()
-		http.Redirect(w, r, "/signed/big.bin?exp="+strconv.FormatInt(exp, 10)+"&sig=SECRET", http.StatusFound)
+		mu.Lock()
+		issued++
+		n := issued
+		mu.Unlock()
+		http.Redirect(w, r, "/signed/big.bin?n="+strconv.Itoa(n)+"&sig=SECRET", http.StatusFound)
 	})
 	mux.HandleFunc("/signed/big.bin", func(w http.ResponseWriter, r *http.Request) {
-		exp, _ := strconv.ParseInt(r.URL.Query().Get("exp"), 10, 64)
-		if time.Now().UnixNano() > exp {
+		n := r.URL.Query().Get("n")
+		mu.Lock()
+		used[n]++
+		expired := used[n] > signedUses
+		mu.Unlock()
+		if expired {
 			http.Error(w, "Request has expired", http.StatusForbidden)
 			return
 		}
 		w.Header().Set("ETag", `"v1"`)
-		http.ServeContent(slowWriter{w}, r, "big.bin", lm, bytes.NewReader(data))
+		http.ServeContent(w, r, "big.bin", lm, bytes.NewReader(data))
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	_ = valid.Load()
 
 	fsys, _ := fsmtest.Tree(t, store.Options{RetryBase: time.Millisecond, RetryMax: time.Millisecond, Retries: 1, ChunkSize: 64 << 10, DemandChunk: 64 << 10})
-	f, err := fsys.Stage(context.Background(), srv.URL+"/release/big.bin", "")
+	f, err := fsys.Stage(context.Background(), vfs.Request{URL: srv.URL + "/release/big.bin"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := fsys.Open(f.Path)
+	h, err := fsys.Open(f.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +73,8 @@ func TestExpiredRedirectTargetResolvedAgain(t *testing.T) {
 		t.Fatalf("first read: %v", err)
 	}
 	// Eviction, a restart of a stalled download, or a far read: any new
-	// request after the signed URL expired.
-	time.Sleep(300 * time.Millisecond)
+	// request after the signed URL expired. Readahead may have used up
+	// several signed URLs by now; the far read needs yet another request.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := h.ReadAt(ctx, p, int64(len(data))-1000); err != nil {
@@ -76,7 +91,7 @@ func TestStageErrorsHideSignatures(t *testing.T) {
 		"http:///f.bin?X-Amz-Signature=SECRET",
 		"http://[::1/f.bin?X-Amz-Signature=SECRET",
 	} {
-		_, err := fsys.Stage(context.Background(), u, "")
+		_, err := fsys.Stage(context.Background(), vfs.Request{URL: u})
 		if err == nil {
 			t.Fatalf("%s: staged", u)
 		}
@@ -85,21 +100,4 @@ func TestStageErrorsHideSignatures(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint
-}
-
-type slowWriter struct{ http.ResponseWriter }
-
-func (s slowWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		k := min(len(p), 16<<10)
-		m, err := s.ResponseWriter.Write(p[:k])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		p = p[k:]
-		time.Sleep(10 * time.Millisecond)
-	}
-	return n, nil
 }

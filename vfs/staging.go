@@ -31,16 +31,18 @@ type Request struct {
 // progress.
 var ErrBusy = errors.New("busy")
 
-// State is where a staged name is in its life, as listings show it.
-type State string
+// State is where a staged name is in its life, as listings show it: the
+// state of its store, or probing while there is none yet. It is the
+// store's type, so a listing shows a store's state as the store tells it.
+type State = store.State
 
 const (
-	StateProbing     State = "probing" // the origin is being asked for size and validators
-	StateIdle        State = "idle"    // staged; nothing downloaded (or evicted)
-	StateDownloading State = "downloading"
-	StateComplete    State = "complete"
-	StateError       State = "error"  // the origin failed past the retry budget; the next read tries again
-	StateFailed      State = "failed" // staging failed, or the origin's file changed: permanent
+	StateProbing     State = "probing"       // the origin is being asked for size and validators
+	StateIdle              = store.StateIdle // staged; nothing downloaded (or evicted)
+	StateDownloading       = store.StateDownloading
+	StateComplete          = store.StateComplete
+	StateError             = store.StateError  // the origin failed past the retry budget; the next read tries again
+	StateFailed            = store.StateFailed // staging failed, or the origin's file changed: permanent
 )
 
 // staging is a source that is being probed, or that failed to stage and
@@ -65,15 +67,24 @@ type Entry struct {
 	Progress    store.Progress
 }
 
-// StageWith stages req.URL under req.Name (or the name the origin gives).
+// Stage stages req.URL under req.Name (or the name the origin gives).
 // Its size and mtime are learned now and fixed; a source whose size the
 // origin will not tell is downloaded whole first. While it runs the source
 // is listed as probing.
-func (f *FS) StageWith(ctx context.Context, req Request) (*File, error) {
+func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	name := req.Name
 	if name != "" {
 		name = Clean(name)
 		if err := f.reserve(name); err != nil {
+			return nil, err
+		}
+	} else {
+		// The name comes with the probe, and reserve checks the limit
+		// again then; a full tree need not ask the origin first.
+		f.mu.RLock()
+		err := f.fullLocked()
+		f.mu.RUnlock()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +138,6 @@ func headerNames(h http.Header) []string {
 
 // dropFailedLocked forgets failed stagings listed as name and reports
 // whether there were any. A file staged under the name supersedes them.
-// Called with f.mu held.
 func (f *FS) dropFailedLocked(name string) bool {
 	dropped := false
 	for st := range f.staging {
@@ -140,7 +150,6 @@ func (f *FS) dropFailedLocked(name string) bool {
 }
 
 // probingLocked reports whether a staging listed as name is in progress.
-// Called with f.mu held.
 func (f *FS) probingLocked(name string) bool {
 	for st := range f.staging {
 		if st.err == nil && st.name == name {
@@ -198,24 +207,13 @@ func (st *staging) entry() Entry {
 func (file *File) entry() Entry {
 	p := file.store.Progress()
 	e := Entry{
-		Name:        file.Path,
-		URL:         file.URL,
-		HeaderNames: file.HeaderNames,
+		Name:        file.Path(),
+		URL:         file.URL(),
+		HeaderNames: file.HeaderNames(),
+		State:       p.State,
 		File:        file,
 		Progress:    p,
 		Err:         p.Err,
-	}
-	switch p.State {
-	case store.StateDownloading:
-		e.State = StateDownloading
-	case store.StateComplete:
-		e.State = StateComplete
-	case store.StateError:
-		e.State = StateError
-	case store.StateFailed:
-		e.State = StateFailed
-	default:
-		e.State = StateIdle
 	}
 	if e.State != StateError && e.State != StateFailed {
 		e.Err = nil

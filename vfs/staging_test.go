@@ -35,11 +35,11 @@ func TestEntriesWhileProbing(t *testing.T) {
 	ctx := context.Background()
 	done := make(chan error, 2)
 	go func() {
-		_, err := fsys.StageWith(ctx, vfs.Request{URL: origin.URL + "/dir/movie.mkv?sig=secret", Header: http.Header{"authorization": {"Bearer x"}}})
+		_, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/dir/movie.mkv?sig=secret", Header: http.Header{"authorization": {"Bearer x"}}})
 		done <- err
 	}()
 	go func() {
-		_, err := fsys.StageWith(ctx, vfs.Request{URL: origin.URL + "/other", Name: "named/one.bin"})
+		_, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/other", Name: "named/one.bin"})
 		done <- err
 	}()
 	<-arrived
@@ -59,7 +59,7 @@ func TestEntriesWhileProbing(t *testing.T) {
 	if err := fsys.Unstage(ctx, "named/one.bin"); !errors.Is(err, vfs.ErrBusy) {
 		t.Errorf("unstage while probing: %v, want ErrBusy", err)
 	}
-	if _, err := fsys.Stage(ctx, origin.URL+"/x", "named/one.bin"); !errors.Is(err, fs.ErrExist) {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/x", Name: "named/one.bin"}); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("stage over a probing name: %v, want ErrExist", err)
 	}
 	release <- struct{}{}
@@ -70,7 +70,7 @@ func TestEntriesWhileProbing(t *testing.T) {
 		}
 	}
 	for _, e := range fsys.Entries() {
-		if e.State != vfs.StateIdle || e.File == nil || e.File.Size != 3 || !e.File.Verified {
+		if e.State != vfs.StateIdle || e.File == nil || e.File.Size() != 3 || !e.File.Verified() {
 			t.Errorf("staged entry %+v", e)
 		}
 	}
@@ -85,10 +85,10 @@ func TestFailedSourceStaysListed(t *testing.T) {
 	good := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/gone.bin"})
 	fsys, _, _ := newFS(t)
 	ctx := context.Background()
-	if _, err := fsys.StageWith(ctx, vfs.Request{URL: missing.URL + "/gone.bin", KeepFailure: true}); err == nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: missing.URL + "/gone.bin", KeepFailure: true}); err == nil {
 		t.Fatal("staging a 404 succeeded")
 	}
-	if _, err := fsys.StageWith(ctx, vfs.Request{URL: missing.URL + "/lost.bin"}); err == nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: missing.URL + "/lost.bin"}); err == nil {
 		t.Fatal("staging a 404 succeeded")
 	}
 	e, ok := fsys.Entry("gone.bin")
@@ -101,13 +101,13 @@ func TestFailedSourceStaysListed(t *testing.T) {
 	if _, err := fsys.Stat("gone.bin"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a failed entry is in the tree: %v", err)
 	}
-	if _, err := fsys.Stage(ctx, good.URL(), ""); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: good.URL()}); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := fsys.Entry("gone.bin"); e.State != vfs.StateIdle || len(fsys.Entries()) != 1 {
 		t.Fatalf("after staging over it: %+v (%d entries)", e, len(fsys.Entries()))
 	}
-	if _, err := fsys.StageWith(ctx, vfs.Request{URL: missing.URL + "/again.bin", KeepFailure: true}); err == nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: missing.URL + "/again.bin", KeepFailure: true}); err == nil {
 		t.Fatal("staging a 404 succeeded")
 	}
 	if err := fsys.Unstage(ctx, "again.bin"); err != nil {
@@ -132,7 +132,7 @@ func TestOriginNamesAreChecked(t *testing.T) {
 		`attachment; filename=" lead.bin"`,
 	} {
 		o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, Name: "/dl", ContentDisposition: cd})
-		if f, err := fsys.Stage(context.Background(), o.URL(), ""); !errors.Is(err, fs.ErrInvalid) {
+		if f, err := fsys.Stage(context.Background(), vfs.Request{URL: o.URL()}); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("Content-Disposition %s: staged %v, err %v; want a bad name", cd, f, err)
 		}
 	}

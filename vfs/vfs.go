@@ -2,7 +2,8 @@
 // frontends share: names and folders, stable metadata, and open handles that
 // read through each file's one store.
 //
-// Nothing here touches the origin except staging (a HEAD or one-byte probe)
+// Nothing here touches the origin except staging (a HEAD or one-byte probe,
+// and the whole download of a file whose size the origin will not tell)
 // and reads of content through a Handle.
 package vfs
 
@@ -32,6 +33,9 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// MaxFiles bounds the files staged and being staged; staging beyond
+	// it fails with ErrTooMany (0: DefaultMaxFiles).
+	MaxFiles int
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -40,31 +44,59 @@ type FS struct {
 	log     *slog.Logger
 	started time.Time
 
-	// mu guards the fields below. Store methods may be called with it
-	// held (they take only their own locks, never this one).
+	// mu guards the fields below; methods that need it held end in Locked.
+	// Store methods may be called with it held (they take only their own
+	// locks, never this one).
 	mu       sync.RWMutex
 	files    map[string]*File     // by clean path
 	pending  map[string]bool      // names reserved by stagings in progress
 	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
 	closed   bool
+
+	unstageHooks unstageHooks // has its own lock
 }
 
-// File is one staged remote file. Its metadata never changes while staged.
+// File is one staged remote file. Its metadata never changes while staged,
+// and frontends only read it: the fields are set once by staging.
 type File struct {
-	Path        string // clean path, e.g. "movies/big.iso"
-	URL         string // as staged, query string removed: safe to show
-	Size        int64
-	ModTime     time.Time // whole seconds
-	ETag        string    // ours, strong and quoted: stable while staged
-	ContentType string
-	// Verified is false when the origin sends no validator (neither ETag
-	// nor Last-Modified): a change there is caught only where bytes are
-	// read twice.
-	Verified    bool
-	HeaderNames []string // names of the request headers given at staging, sorted
+	path        string // clean path, e.g. "movies/big.iso"
+	url         string // as staged, query string removed: safe to show
+	size        int64
+	modTime     time.Time // whole seconds
+	etag        string    // ours, strong and quoted: stable while staged
+	contentType string
+	verified    bool
+	headerNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
 }
+
+// Path is the file's clean path, e.g. "movies/big.iso".
+func (f *File) Path() string { return f.path }
+
+// URL is the source as staged, query string removed: safe to show.
+func (f *File) URL() string { return f.url }
+
+// Size is the file's size in bytes.
+func (f *File) Size() int64 { return f.size }
+
+// ModTime is the origin's Last-Modified (else the staging time), in whole
+// seconds.
+func (f *File) ModTime() time.Time { return f.modTime }
+
+// ETag is ours, strong and quoted: stable while staged.
+func (f *File) ETag() string { return f.etag }
+
+// ContentType is decided by extension, else the origin's.
+func (f *File) ContentType() string { return f.contentType }
+
+// Verified is false when the origin sends no validator (neither ETag nor
+// Last-Modified): a change there is caught only where bytes are read twice.
+func (f *File) Verified() bool { return f.verified }
+
+// HeaderNames are the names of the request headers given at staging,
+// sorted. The caller must not change the slice.
+func (f *File) HeaderNames() []string { return f.headerNames }
 
 // Progress of the file's download.
 func (f *File) Progress() store.Progress { return f.store.Progress() }
@@ -76,7 +108,7 @@ type Info struct {
 	Size        int64
 	ModTime     time.Time
 	ETag        string
-	ContentType string
+	ContentType string // a file's is never empty (application/octet-stream at worst)
 }
 
 // Name is the last path element ("/" for the root).
@@ -98,6 +130,9 @@ func New(opts Options) *FS {
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 10 * time.Second
 	}
+	if opts.MaxFiles <= 0 {
+		opts.MaxFiles = DefaultMaxFiles
+	}
 	now := time.Now().Truncate(time.Second)
 	return &FS{
 		opts:     opts,
@@ -108,12 +143,6 @@ func New(opts Options) *FS {
 		staging:  make(map[*staging]bool),
 		dirTimes: map[string]time.Time{"": now},
 	}
-}
-
-// Stage adds the remote file at source under name (or, when name is empty,
-// the name the origin gives). It is StageWith without request headers.
-func (f *FS) Stage(ctx context.Context, source, name string) (*File, error) {
-	return f.StageWith(ctx, Request{URL: source, Name: name})
 }
 
 func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, err error) {
@@ -140,6 +169,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		}
 		reserved = name
 	}
+	dirs := parents(name)
 	now := time.Now()
 	mtime := r.LastModified
 	if mtime.IsZero() {
@@ -151,14 +181,14 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		return nil, err
 	}
 	file = &File{
-		Path:        name,
-		URL:         redact.Bare(source),
-		Size:        st.Size(),
-		ModTime:     mtime,
-		ETag:        etag(r.URL, r.ETag, st.Size(), mtime),
-		ContentType: contentType(name, r.ContentType),
-		Verified:    r.ETag != "" || !r.LastModified.IsZero(),
-		HeaderNames: headerNames(req.Header),
+		path:        name,
+		url:         redact.Bare(source),
+		size:        st.Size(),
+		modTime:     mtime,
+		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		contentType: contentType(name, r.ContentType),
+		verified:    r.Verified(),
+		headerNames: headerNames(req.Header),
 		store:       st,
 	}
 	f.mu.Lock()
@@ -169,37 +199,45 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
-	f.touch(name, now)
+	f.touchLocked(dirs, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
+// The name is checked and split into its folders before the lock is
+// taken: under it, the work is a few map lookups per folder (at most 64)
+// and one pass over the staged names, however long the name.
 func (f *FS) reserve(name string) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
+	dirs := parents(name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return errClosed
 	}
-	if err := f.clash(name); err != nil {
+	if err := f.fullLocked(); err != nil {
+		return err
+	}
+	if err := f.clashLocked(name, dirs); err != nil {
 		return err
 	}
 	f.pending[name] = true
 	return nil
 }
 
-// clash reports a name already used by a file or folder, a folder needed
-// where a file is, or a staging in progress. Called with f.mu held.
-func (f *FS) clash(name string) error {
+// clashLocked reports a name already used by a file or folder, a folder
+// needed where a file is, or a staging in progress; dirs are name's
+// parents.
+func (f *FS) clashLocked(name string, dirs []string) error {
 	taken := func(p string) bool { return f.files[p] != nil || f.pending[p] }
 	if taken(name) {
 		return fmt.Errorf("%w: %q is already staged; unstage it first or stage it under another name", ErrNameTaken, name)
 	}
-	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+	for _, dir := range dirs {
 		if taken(dir) {
 			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
@@ -218,18 +256,13 @@ func (f *FS) clash(name string) error {
 	return nil
 }
 
-// touch records a change in the folders holding name. Called with f.mu held.
-func (f *FS) touch(name string, t time.Time) {
+// touchLocked records a change in the folders holding a name: dirs (its
+// parents) and the root.
+func (f *FS) touchLocked(dirs []string, t time.Time) {
 	t = t.Truncate(time.Second)
-	for dir := path.Dir(name); ; dir = path.Dir(dir) {
-		if dir == "." {
-			dir = ""
-		}
+	for _, dir := range append(dirs, "") {
 		if t.After(f.dirTimes[dir]) || f.dirTimes[dir].IsZero() {
 			f.dirTimes[dir] = t
-		}
-		if dir == "" {
-			return
 		}
 	}
 }
@@ -238,6 +271,10 @@ func (f *FS) touch(name string, t time.Time) {
 // temp file goes when the last one closes.
 func (f *FS) Unstage(ctx context.Context, name string) error {
 	name = Clean(name)
+	var dirs []string
+	if len(name) <= maxNameBytes { // no longer name is staged
+		dirs = parents(name)
+	}
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
@@ -254,17 +291,18 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
-	f.touch(name, time.Now())
+	f.touchLocked(dirs, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
+	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
 		return fmt.Errorf("unstage %s: %w", name, err)
 	}
 	return nil
 }
 
-// Lookup returns the staged file at p.
-func (f *FS) Lookup(p string) (*File, error) {
+// lookup returns the staged file at p.
+func (f *FS) lookup(p string) (*File, error) {
 	p = Clean(p)
 	f.mu.RLock()
 	file := f.files[p]
@@ -283,7 +321,7 @@ func (f *FS) Files() []*File {
 		out = append(out, file)
 	}
 	f.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Path(), b.Path()) })
 	return out
 }
 
@@ -295,14 +333,14 @@ func (f *FS) Stat(p string) (Info, error) {
 	if file := f.files[p]; file != nil {
 		return file.info(), nil
 	}
-	if p == "" || f.isDir(p) {
-		return f.dirInfo(p), nil
+	if p == "" || f.isDirLocked(p) {
+		return f.dirInfoLocked(p), nil
 	}
 	return Info{}, &fs.PathError{Op: "stat", Path: "/" + p, Err: fs.ErrNotExist}
 }
 
-// isDir: folders exist while a staged file lives under them. f.mu held.
-func (f *FS) isDir(p string) bool {
+// isDirLocked: folders exist while a staged file lives under them.
+func (f *FS) isDirLocked(p string) bool {
 	prefix := p + "/"
 	for name := range f.files {
 		if strings.HasPrefix(name, prefix) {
@@ -312,7 +350,8 @@ func (f *FS) isDir(p string) bool {
 	return false
 }
 
-func (f *FS) dirInfo(p string) Info {
+// dirInfoLocked describes the folder at p.
+func (f *FS) dirInfoLocked(p string) Info {
 	t := f.dirTimes[p]
 	if t.IsZero() {
 		t = f.started
@@ -321,7 +360,7 @@ func (f *FS) dirInfo(p string) Info {
 }
 
 func (file *File) info() Info {
-	return Info{Path: file.Path, Size: file.Size, ModTime: file.ModTime, ETag: file.ETag, ContentType: file.ContentType}
+	return Info{Path: file.Path(), Size: file.Size(), ModTime: file.ModTime(), ETag: file.ETag(), ContentType: file.ContentType()}
 }
 
 // ReadDir lists the folder at p, sorted by name. Errors are *fs.PathError.
@@ -346,7 +385,7 @@ func (f *FS) ReadDir(p string) ([]Info, error) {
 		if child, _, isDir := strings.Cut(rest, "/"); isDir {
 			if !seen[child] {
 				seen[child] = true
-				out = append(out, f.dirInfo(prefix+child))
+				out = append(out, f.dirInfoLocked(prefix+child))
 			}
 		} else {
 			out = append(out, file.info())
@@ -362,12 +401,12 @@ func (f *FS) ReadDir(p string) ([]Info, error) {
 // Open returns a handle on the file at p; the handle keeps the file's bytes
 // readable after an unstage, until Close.
 func (f *FS) Open(p string) (*Handle, error) {
-	file, err := f.Lookup(p)
+	file, err := f.lookup(p)
 	if err != nil {
 		return nil, err
 	}
 	if !file.store.OpenHandle() {
-		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "open", Path: "/" + file.Path(), Err: fs.ErrNotExist}
 	}
 	return &Handle{fs: f, file: file}, nil
 }
@@ -408,7 +447,7 @@ func (h *Handle) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), h.fs.opts.CloseTimeout)
 		defer cancel()
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
-			h.fs.log.Warn("release handle", "name", h.file.Path, "err", err)
+			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
 	})
 	return err

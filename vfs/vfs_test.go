@@ -67,21 +67,21 @@ func TestStageLearnsMetadata(t *testing.T) {
 			if tc.redirect {
 				u = o.RedirectURL()
 			}
-			f, err := fsys.Stage(context.Background(), u, tc.stageAs)
+			f, err := fsys.Stage(context.Background(), vfs.Request{URL: u, Name: tc.stageAs})
 			if err != nil {
 				t.Fatalf("stage: %v", err)
 			}
-			if f.Path != tc.wantName {
-				t.Errorf("name %q, want %q", f.Path, tc.wantName)
+			if f.Path() != tc.wantName {
+				t.Errorf("name %q, want %q", f.Path(), tc.wantName)
 			}
-			if f.Size != tc.opts.Content.Size {
-				t.Errorf("size %d, want %d", f.Size, tc.opts.Content.Size)
+			if f.Size() != tc.opts.Content.Size {
+				t.Errorf("size %d, want %d", f.Size(), tc.opts.Content.Size)
 			}
-			if !f.ModTime.Equal(lm) {
-				t.Errorf("mtime %v, want %v", f.ModTime, lm)
+			if !f.ModTime().Equal(lm) {
+				t.Errorf("mtime %v, want %v", f.ModTime(), lm)
 			}
 			info, err := fsys.Stat(tc.wantName)
-			if err != nil || info.Size != f.Size || info.IsDir || info.ETag == "" || info.ContentType == "" {
+			if err != nil || info.Size != f.Size() || info.IsDir || info.ETag == "" || info.ContentType == "" {
 				t.Fatalf("stat: %+v, %v", info, err)
 			}
 			h, err := fsys.Open("/" + tc.wantName)
@@ -89,12 +89,12 @@ func TestStageLearnsMetadata(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close()
-			got := make([]byte, f.Size+10)
+			got := make([]byte, f.Size()+10)
 			n, err := h.ReadAt(context.Background(), got, 0)
-			if int64(n) != f.Size || !errors.Is(err, io.EOF) {
+			if int64(n) != f.Size() || !errors.Is(err, io.EOF) {
 				t.Fatalf("read n=%d err=%v", n, err)
 			}
-			if !bytes.Equal(got[:n], tc.opts.Content.Bytes(0, f.Size)) {
+			if !bytes.Equal(got[:n], tc.opts.Content.Bytes(0, f.Size())) {
 				t.Fatal("content differs from origin")
 			}
 		})
@@ -105,12 +105,12 @@ func TestMtimeIsStagingTimeWithoutLastModified(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}, NoLastModified: true})
 	fsys, _, _ := newFS(t)
 	before := time.Now().Truncate(time.Second)
-	f, err := fsys.Stage(context.Background(), o.URL(), "")
+	f, err := fsys.Stage(context.Background(), vfs.Request{URL: o.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ModTime.Before(before) || f.ModTime.Nanosecond() != 0 || f.ModTime.After(time.Now()) {
-		t.Fatalf("mtime %v: want staging time in whole seconds", f.ModTime)
+	if f.ModTime().Before(before) || f.ModTime().Nanosecond() != 0 || f.ModTime().After(time.Now()) {
+		t.Fatalf("mtime %v: want staging time in whole seconds", f.ModTime())
 	}
 }
 
@@ -121,7 +121,7 @@ func TestStageErrors(t *testing.T) {
 	defer missing.Close()
 	fsys, _, _ := newFS(t)
 	ctx := context.Background()
-	if _, err := fsys.Stage(ctx, o.URL(), "x/y.bin"); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL(), Name: "x/y.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -152,7 +152,7 @@ func TestStageErrors(t *testing.T) {
 		{slash.URL(), "", fs.ErrInvalid, "give a name"},
 	}
 	for _, tc := range tests {
-		_, err := fsys.Stage(ctx, tc.source, tc.name)
+		_, err := fsys.Stage(ctx, vfs.Request{URL: tc.source, Name: tc.name})
 		if tc.mention == "" {
 			if err != nil {
 				t.Errorf("stage %s as %q: %v", tc.source, tc.name, err)
@@ -170,7 +170,7 @@ func TestTreeListing(t *testing.T) {
 	fsys, _, _ := newFS(t)
 	ctx := context.Background()
 	for _, n := range []string{"b.txt", "a/one.bin", "a/two.bin", "a/deep/three.bin"} {
-		if _, err := fsys.Stage(ctx, o.URL(), n); err != nil {
+		if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL(), Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestTreeListing(t *testing.T) {
 func TestMetadataNeverTouchesOrigin(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 1 << 20}})
 	fsys, _, _ := newFS(t)
-	if _, err := fsys.Stage(context.Background(), o.URL(), ""); err != nil {
+	if _, err := fsys.Stage(context.Background(), vfs.Request{URL: o.URL()}); err != nil {
 		t.Fatal(err)
 	}
 	before := o.Count("")
@@ -235,7 +235,7 @@ func TestUnstageWithOpenHandle(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: c})
 	fsys, _, dir := newFS(t)
 	ctx := context.Background()
-	if _, err := fsys.Stage(ctx, o.URL(), ""); err != nil {
+	if _, err := fsys.Stage(ctx, vfs.Request{URL: o.URL()}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := fsys.Open("file.bin")
@@ -285,7 +285,7 @@ func TestConcurrentStageSameNameOneWins(t *testing.T) {
 	for range n {
 		go func() {
 			<-start
-			_, err := fsys.Stage(context.Background(), o.URL(), "same.bin")
+			_, err := fsys.Stage(context.Background(), vfs.Request{URL: o.URL(), Name: "same.bin"})
 			errs <- err
 		}()
 	}
@@ -317,7 +317,7 @@ func TestIgnoreRangeFoundAtStaging(t *testing.T) {
 	c := testorigin.Content{Seed: 8, Size: 3 << 20}
 	o := testorigin.New(t, testorigin.Options{Content: c, IgnoreRange: true})
 	fsys, _, _ := newFS(t)
-	if _, err := fsys.Stage(context.Background(), o.URL(), ""); err != nil {
+	if _, err := fsys.Stage(context.Background(), vfs.Request{URL: o.URL()}); err != nil {
 		t.Fatal(err)
 	}
 	staging := o.Count(http.MethodGet)
@@ -355,7 +355,7 @@ func TestFirstReadReusesProbeConnection(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	fsys, _, _ := newFS(t)
-	if _, err := fsys.Stage(context.Background(), srv.URL+"/f.bin", ""); err != nil {
+	if _, err := fsys.Stage(context.Background(), vfs.Request{URL: srv.URL + "/f.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := fsys.Open("f.bin")

@@ -70,7 +70,7 @@ func TestRcloneListAndCat(t *testing.T) {
 		got[it.Path] = it.Size
 		if it.Path == "movie.mp4" {
 			f := e.file("movie.mp4")
-			if !it.ModTime.Equal(f.ModTime) || it.MimeType != "video/mp4" {
+			if !it.ModTime.Equal(f.ModTime()) || it.MimeType != "video/mp4" {
 				t.Errorf("rclone sees movie.mp4 as %+v", it)
 			}
 		}
@@ -115,7 +115,7 @@ func TestRcloneMount(t *testing.T) {
 		t.Fatalf("ReadDir of the mount: %v %v", entries, err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "movie.mp4"))
-	if err != nil || fi.Size() != e.content.Size || !fi.ModTime().Equal(e.file("movie.mp4").ModTime) {
+	if err != nil || fi.Size() != e.content.Size || !fi.ModTime().Equal(e.file("movie.mp4").ModTime()) {
 		t.Fatalf("stat through the mount: %v %v", fi, err)
 	}
 	for _, name := range []string{"movie.mp4", "series/e01.mkv"} {
@@ -216,7 +216,7 @@ func TestCurl(t *testing.T) {
 	}
 	hdr, _ := os.ReadFile(filepath.Join(dir, "headers"))
 	body, _ := os.ReadFile(filepath.Join(dir, "body"))
-	for _, want := range []string{"HTTP/1.1 206", fmt.Sprintf("Content-Range: bytes 1000-1999/%d", f.Size), "Etag: " + f.ETag} {
+	for _, want := range []string{"HTTP/1.1 206", fmt.Sprintf("Content-Range: bytes 1000-1999/%d", f.Size()), "Etag: " + f.ETag()} {
 		if !strings.Contains(string(hdr), want) {
 			t.Errorf("curl -r: headers lack %q:\n%s", want, hdr)
 		}
@@ -225,7 +225,7 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl -r: wrong bytes")
 	}
 	out, err = run(t, dir, nil, "", "curl", "-sS", "-I", e.url("/movie.mp4"))
-	if err != nil || !strings.Contains(out, fmt.Sprintf("Content-Length: %d", f.Size)) || !strings.Contains(out, "Content-Type: video/mp4") {
+	if err != nil || !strings.Contains(out, fmt.Sprintf("Content-Length: %d", f.Size())) || !strings.Contains(out, "Content-Type: video/mp4") {
 		t.Errorf("curl -I: %v\n%s", err, out)
 	}
 	out, err = run(t, dir, nil, "", "curl", "-sS", "-X", "PROPFIND", "-H", "Depth: 1", e.url("/"))

@@ -172,10 +172,7 @@ func (i fileInfo) ContentType(ctx context.Context) (string, error) {
 	if i.in.IsDir {
 		return "", webdav.ErrNotImplemented
 	}
-	if i.in.ContentType == "" {
-		return "application/octet-stream", nil
-	}
-	return i.in.ContentType, nil
+	return i.in.ContentType, nil // never empty for a file
 }
 
 // ETag is the vfs ETag: strong and stable while the file is staged.

@@ -1,7 +1,6 @@
 package webdav
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"fsm/internal/answer"
+	"fsm/internal/watchdog"
 	"fsm/vfs"
 )
 
@@ -49,10 +49,7 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, info vfs.Info
 			return
 		}
 	}
-	ct := info.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
+	ct := info.ContentType // never empty for a file (vfs falls back to application/octet-stream)
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
 	if r.Method == http.MethodHead || n == 0 {
@@ -75,8 +72,8 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	defer hd.Close()
-	ctx, wd := watch(r.Context(), s.stall)
-	defer wd.stop()
+	ctx, wd := watchdog.New(r.Context(), s.stall, errStalled)
+	defer wd.Stop()
 	b := &body{w: w, code: code, wd: wd}
 	copied, err := hd.CopyTo(ctx, b, off, n)
 	if err == nil {
@@ -92,7 +89,7 @@ func (s *server) sendBody(w http.ResponseWriter, r *http.Request, info vfs.Info,
 		return
 	}
 	reason := answer.For(err)
-	if wd.stalled() {
+	if wd.Fired() {
 		reason = stallAnswer(hd.File(), s.stall)
 	}
 	if b.sent {
@@ -117,7 +114,7 @@ func dropFileHeaders(h http.Header) {
 // control API gives: the store's errors name the file, the offset and the
 // URL (without its secrets).
 func stallAnswer(f *vfs.File, limit time.Duration) answer.Answer {
-	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path, limit)
+	msg := fmt.Sprintf("no bytes of %s arrived from its origin for %s", f.Path(), limit)
 	if last := f.Progress().Err; last != nil {
 		msg += "; last origin error: " + last.Error()
 	}
@@ -138,30 +135,11 @@ func confine(h http.Header) {
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
 
-// errStalled is the cause a watchdog cancels a GET's reads with.
+// errStalled is the cause a watchdog cancels a GET's reads with, once no
+// byte has reached the client for the stall limit while the handler waits
+// for the store. Writing to the client pauses it: a slow client is not a
+// stalled origin.
 var errStalled = errors.New("no progress")
-
-// watchdog cancels a GET's reads once no byte has reached the client for
-// its limit while the handler waits for the store. Writing to the client
-// pauses it: a slow client is not a stalled origin.
-type watchdog struct {
-	ctx   context.Context
-	timer *time.Timer
-	limit time.Duration
-}
-
-func watch(parent context.Context, limit time.Duration) (context.Context, *watchdog) {
-	ctx, cancel := context.WithCancelCause(parent)
-	wd := &watchdog{ctx: ctx, limit: limit}
-	wd.timer = time.AfterFunc(limit, func() { cancel(errStalled) })
-	return ctx, wd
-}
-
-func (wd *watchdog) busy() { wd.timer.Stop() }
-func (wd *watchdog) idle() { wd.timer.Reset(wd.limit) }
-func (wd *watchdog) stop() { wd.timer.Stop() }
-
-func (wd *watchdog) stalled() bool { return context.Cause(wd.ctx) == errStalled }
 
 // body is the writer CopyTo fills: it sends the held status line with the
 // first bytes and hands each present run of the temp file (an *os.File
@@ -169,7 +147,7 @@ func (wd *watchdog) stalled() bool { return context.Cause(wd.ctx) == errStalled 
 type body struct {
 	w    http.ResponseWriter
 	code int
-	wd   *watchdog
+	wd   *watchdog.Dog
 	sent bool  // the status line is out
 	n    int64 // bytes written to the client
 	werr error // a write to the client failed: it went away
@@ -183,8 +161,8 @@ func (b *body) send() {
 }
 
 func (b *body) Write(p []byte) (int, error) {
-	b.wd.busy()
-	defer b.wd.idle()
+	b.wd.Pause()
+	defer b.wd.Resume()
 	b.send()
 	n, err := b.w.Write(p)
 	b.n += int64(n)
@@ -195,8 +173,8 @@ func (b *body) Write(p []byte) (int, error) {
 }
 
 func (b *body) ReadFrom(src io.Reader) (int64, error) {
-	b.wd.busy()
-	defer b.wd.idle()
+	b.wd.Pause()
+	defer b.wd.Resume()
 	b.send()
 	var n int64
 	var err error

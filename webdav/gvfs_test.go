@@ -88,8 +88,8 @@ func TestGvfs(t *testing.T) {
 	for _, want := range []string{
 		"standard::size: " + strconv.FormatInt(e.content.Size, 10),
 		"standard::content-type: video/mp4",
-		"etag::value: " + f.ETag, // gvfs keeps the quotes
-		"time::modified: " + strconv.FormatInt(f.ModTime.Unix(), 10),
+		"etag::value: " + f.ETag(), // gvfs keeps the quotes
+		"time::modified: " + strconv.FormatInt(f.ModTime().Unix(), 10),
 	} {
 		if !strings.Contains(info, want) {
 			t.Errorf("gio info movie.mp4 lacks %q:\n%s", want, info)
@@ -130,11 +130,11 @@ func TestGvfs(t *testing.T) {
 		t.Errorf("gio remove on the read-only tree succeeded")
 	}
 	for _, n := range []string{"up.txt", "newdir"} {
-		if _, err := e.fs.Lookup(n); err == nil {
+		if _, err := e.fs.Stat(n); err == nil {
 			t.Errorf("%s appeared in fsm's tree", n)
 		}
 	}
-	if _, err := e.fs.Lookup("movie.mp4"); err != nil {
+	if _, err := e.fs.Stat("movie.mp4"); err != nil {
 		t.Errorf("movie.mp4 left fsm's tree: %v", err)
 	}
 

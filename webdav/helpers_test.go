@@ -65,7 +65,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.fs, e.m = fsmtest.Tree(t, o.store)
 	for _, n := range o.names {
-		if _, err := e.fs.Stage(context.Background(), e.origin.URL(), n); err != nil {
+		if _, err := e.fs.Stage(context.Background(), vfs.Request{URL: e.origin.URL(), Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,11 +124,11 @@ func (e *env) do(method, p string, hdr map[string]string, body string) (*http.Re
 // what the frontends did).
 func (e *env) file(name string) *vfs.File {
 	e.t.Helper()
-	f, err := e.fs.Lookup(name)
-	if err != nil {
-		e.t.Fatal(err)
+	ent, ok := e.fs.Entry(name)
+	if !ok || ent.File == nil {
+		e.t.Fatalf("%s is not staged", name)
 	}
-	return f
+	return ent.File
 }
 
 // originGETs is the number of content requests the origin saw.

@@ -21,6 +21,7 @@ import (
 	"fsm/guard"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 )
 
 func TestOptions(t *testing.T) {
@@ -81,10 +82,10 @@ func TestPropfindDepth(t *testing.T) {
 	}
 	m := ms["/movie.mp4"]
 	want := map[string]string{
-		"200 getcontentlength": strconv.FormatInt(f.Size, 10),
-		"200 getlastmodified":  f.ModTime.UTC().Format(http.TimeFormat),
+		"200 getcontentlength": strconv.FormatInt(f.Size(), 10),
+		"200 getlastmodified":  f.ModTime().UTC().Format(http.TimeFormat),
 		"200 getcontenttype":   "video/mp4",
-		"200 getetag":          f.ETag,
+		"200 getetag":          f.ETag(),
 		"200 resourcetype":     "",
 	}
 	for k, v := range want {
@@ -292,10 +293,10 @@ func TestGetRange(t *testing.T) {
 			if got := resp.Header.Get("Content-Type"); got != "video/mp4" {
 				t.Errorf("Content-Type %q", got)
 			}
-			if got := resp.Header.Get("ETag"); got != f.ETag {
-				t.Errorf("ETag %q, want %q", got, f.ETag)
+			if got := resp.Header.Get("ETag"); got != f.ETag() {
+				t.Errorf("ETag %q, want %q", got, f.ETag())
 			}
-			if got := resp.Header.Get("Last-Modified"); got != f.ModTime.UTC().Format(http.TimeFormat) {
+			if got := resp.Header.Get("Last-Modified"); got != f.ModTime().UTC().Format(http.TimeFormat) {
 				t.Errorf("Last-Modified %q", got)
 			}
 		}
@@ -310,7 +311,7 @@ func TestGetRange(t *testing.T) {
 func TestGetEmptyFile(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	empty := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 0}})
-	if _, err := e.fs.Stage(context.Background(), empty.URL(), "empty.bin"); err != nil {
+	if _, err := e.fs.Stage(context.Background(), vfs.Request{URL: empty.URL(), Name: "empty.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -337,25 +338,25 @@ func TestGetEmptyFile(t *testing.T) {
 func TestHeadAndConditionals(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	f := e.file("movie.mp4")
-	lm := f.ModTime.UTC().Format(http.TimeFormat)
+	lm := f.ModTime().UTC().Format(http.TimeFormat)
 
 	resp, body := e.do("HEAD", "/movie.mp4", nil, "")
 	if resp.StatusCode != 200 || len(body) != 0 {
 		t.Fatalf("HEAD: %s, %d body bytes", resp.Status, len(body))
 	}
 	for k, v := range map[string]string{
-		"Content-Length": strconv.FormatInt(f.Size, 10), "Content-Type": "video/mp4",
-		"ETag": f.ETag, "Last-Modified": lm, "Accept-Ranges": "bytes",
+		"Content-Length": strconv.FormatInt(f.Size(), 10), "Content-Type": "video/mp4",
+		"ETag": f.ETag(), "Last-Modified": lm, "Accept-Ranges": "bytes",
 	} {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("HEAD %s = %q, want %q", k, got, v)
 		}
 	}
 	resp, _ = e.do("HEAD", "/movie.mp4", map[string]string{"Range": "bytes=10-19"}, "")
-	if resp.StatusCode != 206 || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", f.Size) {
+	if resp.StatusCode != 206 || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", f.Size()) {
 		t.Errorf("HEAD with Range: %s %q", resp.Status, resp.Header.Get("Content-Range"))
 	}
-	resp, _ = e.do("GET", "/movie.mp4", map[string]string{"If-None-Match": f.ETag}, "")
+	resp, _ = e.do("GET", "/movie.mp4", map[string]string{"If-None-Match": f.ETag()}, "")
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match: %s", resp.Status)
 	}
@@ -373,11 +374,11 @@ func TestHeadAndConditionals(t *testing.T) {
 
 	// If-Range: a matching validator gets the range, a stale one the whole file
 	// (webdavfs resumes with Range: bytes=N- and If-Range: <date>).
-	stale := f.ModTime.Add(-time.Hour).UTC().Format(http.TimeFormat)
+	stale := f.ModTime().Add(-time.Hour).UTC().Format(http.TimeFormat)
 	for _, c := range []struct {
 		ifRange string
 		code    int
-	}{{f.ETag, 206}, {lm, 206}, {`"stale"`, 200}, {stale, 200}} {
+	}{{f.ETag(), 206}, {lm, 206}, {`"stale"`, 200}, {stale, 200}} {
 		resp, body := e.do("GET", "/movie.mp4", map[string]string{"Range": "bytes=1000-", "If-Range": c.ifRange}, "")
 		if resp.StatusCode != c.code {
 			t.Errorf("If-Range %s: %s, want %d", c.ifRange, resp.Status, c.code)
@@ -387,7 +388,7 @@ func TestHeadAndConditionals(t *testing.T) {
 		if c.code == 206 {
 			off = 1000
 		}
-		if !bytes.Equal(body, e.content.Bytes(off, f.Size)) {
+		if !bytes.Equal(body, e.content.Bytes(off, f.Size())) {
 			t.Errorf("If-Range %s: wrong bytes", c.ifRange)
 		}
 	}
@@ -472,7 +473,7 @@ func TestNoOriginRequests(t *testing.T) {
 		e.do("HEAD", p, nil, "")
 		e.do("HEAD", p, map[string]string{"Range": "bytes=5-"}, "")
 	}
-	e.do("GET", "/movie.mp4", map[string]string{"If-None-Match": f.ETag}, "")
+	e.do("GET", "/movie.mp4", map[string]string{"If-None-Match": f.ETag()}, "")
 	e.do("GET", "/", nil, "")
 	e.do("GET", "/._movie.mp4", nil, "")
 
@@ -483,7 +484,7 @@ func TestNoOriginRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi, err := file.Stat(); err != nil || fi.Size() != f.Size {
+		if fi, err := file.Stat(); err != nil || fi.Size() != f.Size() {
 			t.Fatalf("Stat: %v %v", fi, err)
 		}
 		if f.Progress().Handles != 0 {

@@ -12,6 +12,7 @@ import (
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 	"fsm/store"
+	"fsm/vfs"
 )
 
 // A GET whose bytes stop coming ends within Options.StallTimeout of no
@@ -148,7 +149,7 @@ func TestErrorsHideSecrets(t *testing.T) {
 			o.origin = testorigin.Options{FailCount: 1 << 20, FailStatus: http.StatusForbidden}
 		}
 		e := newEnv(t, o)
-		if _, err := e.fs.Stage(context.Background(), e.origin.URL()+"?"+secret, "signed.bin"); err != nil {
+		if _, err := e.fs.Stage(context.Background(), vfs.Request{URL: e.origin.URL() + "?" + secret, Name: "signed.bin"}); err != nil {
 			t.Fatal(err)
 		}
 		if stall {

@@ -142,7 +142,8 @@ func readToken(t *testing.T, e *cliEnv, addr string) string {
 	if err != nil {
 		t.Fatalf("token file of %s: %v", addr, err)
 	}
-	return strings.TrimSpace(string(b))
+	first, _, _ := strings.Cut(string(b), "\n")
+	return first
 }
 
 func noEscapes(t *testing.T, what, s string) {

@@ -33,9 +33,10 @@ const answerTimeout = 90 * time.Second
 // environment configures both.
 type clientFlags struct {
 	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" aliases:"addr" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080); --addr is the same flag, as fsm serve names it."`
-	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server)."`
-	User         string `env:"FSM_USER" help:"HTTP basic auth user, when the server was started with --user."`
-	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" placeholder:"FILE" help:"File holding the basic auth password."`
+	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
+	TokenFile    string `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
+	User         string `env:"FSM_USER" and:"auth" help:"HTTP basic auth user, when the server was started with --user."`
+	PasswordFile string `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
 }
 
 // apiClient talks to one fsm server's control API.
@@ -50,10 +51,13 @@ type apiClient struct {
 }
 
 // token is the bearer token and where it came from, so a 401 can say what
-// was tried.
+// was tried and each connection can be checked against the server that
+// wrote it.
 type token struct {
 	value string
 	file  string // the file it was read from, or the file looked for when value is ""
+	pid   int    // the pid of the fsm that wrote file; 0 when not known
+	addr  string // the address that fsm listens on; "" when not known
 }
 
 // connect checks the flags and returns a client for the server they name.
@@ -61,27 +65,68 @@ type token struct {
 func (f *clientFlags) connect() (*apiClient, error) {
 	base, addr, err := serverURL(f.Server)
 	if err != nil {
-		return nil, &exitError{2, fmt.Errorf("--server: %w", err)}
+		return nil, usageError(fmt.Errorf("--server: %w", err))
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = answerTimeout
-	c := &apiClient{addr: addr, base: base, user: f.User, http: &http.Client{Transport: tr}}
-	if (f.User == "") != (f.PasswordFile == "") {
-		return nil, &exitError{2, errors.New("--user and --password-file go together: give both or neither")}
-	}
+	c := &apiClient{addr: addr, base: base, user: f.User}
+	// --user without --password-file (and the reverse) is kong's to refuse:
+	// they are one and:"auth" group.
 	if f.PasswordFile != "" {
 		b, err := os.ReadFile(f.PasswordFile)
 		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--password-file: %w", err)}
+			return nil, usageError(fmt.Errorf("--password-file: %w", err))
 		}
 		c.password = strings.TrimRight(string(b), "\r\n")
 	}
-	if f.Token != "" {
+	switch {
+	case f.Token != "" && f.TokenFile != "":
+		// Not a kong xor group: that would also refuse an empty FSM_TOKEN=
+		// beside a token file.
+		return nil, usageError(errBothTokens)
+	case f.Token != "":
 		c.token = token{value: f.Token}
-	} else {
+	case f.TokenFile != "":
+		r, err := readTokenFile(f.TokenFile, false)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("--token-file: %w", err))
+		}
+		c.token = token{value: r.token, file: f.TokenFile, pid: r.pid, addr: r.addr}
+	default:
 		c.token = findToken(addr)
+		// Found under another loopback name: talk to the address that
+		// server listens on, never send its token to another one.
+		if a := c.token.addr; a != "" && a != addr && dialable(a) {
+			c.base = strings.Replace(c.base, addr, a, 1)
+			c.addr = a
+		}
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = answerTimeout
+	// Every connection is checked before anything is sent on it.
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.verify(conn); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	c.http = &http.Client{Transport: tr}
 	return c, nil
+}
+
+// dialable reports whether addr names one address to connect to, not a
+// listen-on-everything one (0.0.0.0:8080, [::]:8080).
+func dialable(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.IsUnspecified()
 }
 
 // serverURL turns HOST:PORT, http://HOST:PORT or https://HOST:PORT (a
@@ -162,9 +207,10 @@ func findToken(addr string) token {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(p)
-		if v := strings.TrimSpace(string(b)); err == nil && v != "" {
-			return token{value: v, file: p}
+		// A file that is not this user's own, or a link, is not one fsm
+		// serve wrote: skipped, like a missing one.
+		if r, err := readTokenFile(p, true); err == nil {
+			return token{value: r.token, file: p, pid: r.pid, addr: r.addr}
 		}
 	}
 	return token{file: first}
@@ -231,6 +277,13 @@ func (c *apiClient) raw(ctx context.Context, path string) ([]byte, error) {
 // send sends one request and returns a 2xx response, whose body the caller
 // closes.
 func (c *apiClient) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	if c.token.value == "" && method != http.MethodGet {
+		// fsm refuses a change without its token before it reads the
+		// body, so the body (a URL with its signature, header values)
+		// stays here: the 401 says the same, and a program on the port
+		// that is not fsm learns nothing.
+		body = nil
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -272,6 +325,10 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 func (c *apiClient) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return errInterrupted
+	}
+	var stranger *strangerError
+	if errors.As(err, &stranger) {
+		return stranger
 	}
 	// Refused, or (on Windows, where the errno differs) any failed dial.
 	var op *net.OpError

@@ -16,7 +16,11 @@ import (
 	"time"
 
 	"fsm/control"
+	"fsm/guard"
 )
+
+// connKey is the context key of a request's net.Conn (ConnContext).
+type connKey struct{}
 
 const (
 	// maxConns bounds open client connections, so that clients that never
@@ -26,16 +30,24 @@ const (
 	// bodyTimeout bounds reading a request body. fsm takes no uploads:
 	// bodies are PROPFIND XML and control API JSON, small and quick.
 	bodyTimeout = 10 * time.Second
+	// idleTimeout bounds a keep-alive connection waiting for its next
+	// request: idle connections hold slots of maxConns.
+	idleTimeout = 30 * time.Second
 )
 
 // newHTTPServer serves h with timeouts on everything a client sends.
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler: bodyDeadline(h, bodyTimeout),
+		// The guards keep per-connection state (the peer's owner, looked
+		// up once, and its failed logins); routes needs the connection.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(guard.ConnContext(ctx, c), connKey{}, c)
+		},
 		// No WriteTimeout or ReadTimeout: they would cut long streams of
 		// large files. Bodies get their own deadline (bodyDeadline).
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// net/http would answer "OPTIONS *" itself, past the Host check
 		// and basic auth; the WebDAV handler answers it behind them.
@@ -89,7 +101,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// routes sends /.fsm/ (the control API and page) to control and the rest
+// routes sends /.fsm/ (the control API and page) to ctl and the rest
 // to dav, after cleaning the path itself: http.ServeMux would answer an
 // untidy path (//a%20b.bin, /./x, /x/../y) with a redirect whose Location
 // it escapes a second time (/a%2520b.bin), which then 404s.
@@ -107,6 +119,9 @@ func routes(ctl, dav http.Handler) http.Handler {
 			r = &r2
 		}
 		if r.URL.Path == strings.TrimSuffix(control.Prefix, "/") || strings.HasPrefix(r.URL.Path, control.Prefix) {
+			if r.URL.Path == control.EventsPath && r.Method == http.MethodGet {
+				streamApart(w, r)
+			}
 			ctl.ServeHTTP(w, r)
 			return
 		}
@@ -223,3 +238,16 @@ func (s *statusRecorder) Flush() {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// streamApart takes an events stream's connection out of maxConns: streams
+// last as long as a page stays open and have a cap of their own in
+// control, so a pile of them must not leave no slot for the owner's API
+// and page. The connection closes when the stream ends, as it no longer
+// holds a slot to serve more requests in. It runs behind the guards, so
+// only a request that passed them leaves the cap.
+func streamApart(w http.ResponseWriter, r *http.Request) {
+	if c, ok := r.Context().Value(connKey{}).(*countedConn); ok {
+		c.detach()
+		w.Header().Set("Connection", "close")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"fsm/control"
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
 )
@@ -189,4 +191,63 @@ func waitServed(t *testing.T, url string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// An idle keep-alive connection holds a slot of maxConns: it is closed
+// within 30 s.
+func TestIdleTimeoutBounded(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if srv.IdleTimeout <= 0 || srv.IdleTimeout > 30*time.Second {
+		t.Errorf("IdleTimeout %s, want at most 30 s", srv.IdleTimeout)
+	}
+}
+
+// Events streams do not count against the connection cap: with every slot
+// taken by streams, the API and the page still answer.
+func TestStreamsLeaveSlots(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitListener(inner, 2, slog.New(slog.DiscardHandler))
+	ctl := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != control.EventsPath {
+			io.WriteString(w, "api")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	})
+	srv := newHTTPServer(routes(ctl, http.NotFoundHandler()), slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := inner.Addr().String()
+	// get sends one request on a connection of its own and returns the
+	// answer's head; the connection stays open until the test ends.
+	get := func(path string) *http.Response {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// 10 s only turns a wait for a slot into a failure.
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return resp
+	}
+	for i := range 4 { // twice the cap
+		if resp := get(control.EventsPath); !resp.Close {
+			t.Errorf("stream %d: the connection stays open for more requests after it", i+1)
+		}
+	}
+	if resp := get("/.fsm/api/v1/info"); resp.StatusCode != http.StatusOK {
+		t.Errorf("API with 4 streams open on a cap of 2: %s", resp.Status)
+	}
 }

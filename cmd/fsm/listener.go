@@ -86,6 +86,12 @@ func (c *countedConn) Close() error {
 	return err
 }
 
+// detach gives the connection's slot back while it stays open (an events
+// stream, which control caps on its own); Close then releases nothing.
+func (c *countedConn) detach() {
+	c.once.Do(c.l.release)
+}
+
 // ReadFrom keeps the connection's own ReadFrom (sendfile, splice) reachable
 // through the wrapper; see limitListener.
 func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {

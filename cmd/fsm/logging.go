@@ -20,7 +20,7 @@ type logFlags struct {
 	LogLevel  string `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug (adds one line per HTTP request), info, warn or error."`
 	Verbose   bool   `short:"v" xor:"verbosity" help:"Log at debug level (same as --log-level debug)."`
 	Quiet     bool   `short:"q" xor:"verbosity" help:"Log warnings and errors only (same as --log-level warn)."`
-	LogFile   string `env:"FSM_LOG_FILE" placeholder:"FILE" help:"Append the log to FILE instead of writing it to stderr."`
+	LogFile   string `env:"FSM_LOG_FILE" type:"path" placeholder:"FILE" help:"Append the log to FILE instead of writing it to stderr."`
 	LogFormat string `default:"auto" env:"FSM_LOG_FORMAT" enum:"auto,text,json" help:"Log format: text (key=value lines), json (one object a line) or auto (a short readable form on a terminal, else text)."`
 }
 
@@ -56,10 +56,7 @@ func (f *logFlags) open() (log *slog.Logger, close func(), err error) {
 	close = func() {}
 	terminal := termui.IsTerminal(os.Stderr)
 	if f.LogFile != "" {
-		path, err := expandHome(f.LogFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--log-file %s: %w", f.LogFile, err)
-		}
+		path := f.LogFile // ~ expanded by the path type
 		// 0600: a log names the files staged and the clients' requests.
 		lf, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {

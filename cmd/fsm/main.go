@@ -23,7 +23,7 @@ type cli struct {
 	Ver        kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
-// exitError carries a specific exit status (2 for usage-like failures).
+// exitError carries a specific exit status (usageExit: usageError).
 type exitError struct {
 	code int
 	err  error
@@ -36,19 +36,27 @@ func (e *exitError) Unwrap() error { return e.err }
 // run: scripts tell it from a failure of the run itself (1).
 const usageExit = 2
 
+// usageError is err as a command line that cannot be run: fsm exits with
+// usageExit.
+func usageError(err error) error { return &exitError{usageExit, err} }
+
 func main() {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("fsm"),
 		kong.Description("Serve remote HTTP(S) files as local files that stream in while they are read."),
 		kong.Vars{"version": versionText()},
+		kong.NamedMapper("path", homePathMapper),
 	)
 	if err != nil {
 		panic(err) // the struct above is malformed: a bug, not a usage error
 	}
 	ctx, err := parser.Parse(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "fsm: %v\nRun 'fsm --help' for usage.\n", err)
+		fmt.Fprintln(os.Stderr, "fsm:", err)
+		if shapeError(err) {
+			fmt.Fprintln(os.Stderr, "Run 'fsm --help' for usage.")
+		}
 		os.Exit(usageExit)
 	}
 	err = ctx.Run()
@@ -63,6 +71,15 @@ func main() {
 		os.Exit(ee.code)
 	}
 	os.Exit(1)
+}
+
+// shapeError reports whether a parse error is about the command line's
+// shape (no command, an unknown command, flag or argument: what --help
+// shows), as opposed to a refused value of a known flag (an enum, an and:
+// group), whose message already says what to change.
+func shapeError(err error) bool {
+	var pe *kong.ParseError
+	return !errors.As(err, &pe) || pe.Context == nil || pe.Context.Error != nil || pe.Context.Selected() == nil
 }
 
 type helpCmd struct {
@@ -81,7 +98,7 @@ func (h helpCmd) Run(k *kong.Kong) error {
 		err = ctx.Error
 	}
 	if err != nil {
-		return &exitError{usageExit, err}
+		return usageError(err)
 	}
 	return ctx.PrintUsage(false)
 }

@@ -43,11 +43,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// hermeticEnv is the environment of an fsm a test runs: the caller's
+// without its FSM_* variables, with HOME and the cache folder (where serve
+// writes its token file) in the test's temp dir, then extra. No test writes
+// outside its temp dirs.
+func hermeticEnv(t *testing.T, extra ...string) []string {
+	t.Helper()
+	home := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FSM_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	return append(env, extra...)
+}
+
 // run runs fsm to completion and returns its exit code and stderr.
 func run(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = hermeticEnv(t, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error, 1)
@@ -75,6 +92,7 @@ func run(t *testing.T, env []string, args ...string) (int, string) {
 func TestStartFailures(t *testing.T) {
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	home := t.TempDir()
 	tests := []struct {
 		name     string
 		env      []string
@@ -83,7 +101,12 @@ func TestStartFailures(t *testing.T) {
 		mention  string
 	}{
 		{"non-loopback needs auth", nil, []string{"serve", "--addr", "0.0.0.0:0"}, 2, "--password-file"},
-		{"user without password", nil, []string{"serve", "--addr", "127.0.0.1:0", "--user", "u"}, 2, "go together"},
+		{"user without password", nil, []string{"serve", "--addr", "127.0.0.1:0", "--user", "u"}, 2, "--password-file must be used together"},
+		{"password without user from env", []string{"FSM_PASSWORD_FILE=" + pw}, []string{"serve", "--addr", "127.0.0.1:0"}, 2, "--password-file must be used together"},
+		{"client user without password", nil, []string{"ls", "--user", "u"}, 2, "--password-file must be used together"},
+		{"~ in FSM_FUSE", []string{"HOME=" + home, "FSM_FUSE=~/mnt"}, []string{"serve", "--addr", "127.0.0.1:0"}, 2, "--fuse " + filepath.Join(home, "mnt")},
+		{"~ in FSM_PASSWORD_FILE", []string{"HOME=" + home, "FSM_USER=u", "FSM_PASSWORD_FILE=~/nopw"}, []string{"serve", "--addr", "127.0.0.1:0"}, 2, filepath.Join(home, "nopw")},
+		{"~ in --password-file", []string{"HOME=" + home}, []string{"ls", "--user", "u", "--password-file", "~/nopw"}, 2, filepath.Join(home, "nopw")},
 		{"bad size", nil, []string{"serve", "--cache-max-size", "lots"}, 2, "--cache-max-size"},
 		{"bad size from env", []string{"FSM_CACHE_MAX_SIZE=lots"}, []string{"serve"}, 2, "--cache-max-size"},
 		{"fuse not built", nil, []string{"serve", "--addr", "127.0.0.1:0", "--fuse", t.TempDir()}, 2, "without FUSE"},
@@ -125,8 +148,7 @@ var servingRE = regexp.MustCompile(`webdav=(https?://\S+/)`)
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	// Token files go to the user's cache folder: keep them in the test's.
-	cmd.Env = append(append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir()), env...)
+	cmd.Env = hermeticEnv(t, env...)
 	return start(t, cmd)
 }
 
@@ -299,6 +321,7 @@ func TestSignalWhileStaging(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 6, Size: 100}, FirstByteDelay: time.Minute})
 	cache := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", cache, o.URL())
+	cmd.Env = hermeticEnv(t)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

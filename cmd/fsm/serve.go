@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,14 +26,16 @@ import (
 type serveCmd struct {
 	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start."`
 	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
-	Fuse         string   `env:"FSM_FUSE" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
+	Fuse         string   `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
-	CacheDir     string   `env:"FSM_CACHE_DIR" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
+	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
-	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads."`
+	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
+	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
+	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	Host         []string `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
-	User         string   `env:"FSM_USER" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
-	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" placeholder:"FILE" help:"File holding the basic auth password."`
+	User         string   `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
+	PasswordFile string   `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
 	logFlags
 	tlsFlags
 }
@@ -43,7 +44,8 @@ const (
 	// drainTimeout is how long readers (WebDAV responses, files open
 	// through the mount) get to finish at shutdown before they are cut.
 	drainTimeout = 10 * time.Second
-	// unmountTimeout bounds waiting for the FUSE server after the unmount.
+	// unmountTimeout bounds each frontend's stop: the FUSE server after
+	// the unmount, the WebDAV answers of reads failed at shutdown.
 	unmountTimeout = 5 * time.Second
 	// closeTimeout bounds closing the store (removing its temp files).
 	closeTimeout = 5 * time.Second
@@ -59,15 +61,15 @@ func (c *serveCmd) Run() error {
 	slog.SetDefault(log)
 	cfg, err := c.validate()
 	if err != nil {
-		return &exitError{2, err}
+		return usageError(err)
 	}
 	if cfg.fuseDir != "" {
 		if err := fuse.Check(cfg.fuseDir); err != nil {
-			code := 1
+			err = fmt.Errorf("--fuse %s: %w", cfg.fuseDir, err)
 			if errors.Is(err, fuse.ErrNotBuilt) {
-				code = 2
+				return usageError(err) // this binary cannot do what was asked
 			}
-			return &exitError{code, fmt.Errorf("--fuse %s: %w", cfg.fuseDir, err)}
+			return err
 		}
 	}
 	sig := watchSignals(log)
@@ -96,11 +98,39 @@ type instance struct {
 	http      *http.Server
 	url       string // the WebDAV root
 	tokenPath string // "" when it could not be written
-	mnt       atomic.Pointer[fuse.Mounted]
-	fuseDir   atomic.Pointer[string] // the live mount's absolute path, for the API
-	desktop   atomic.Pointer[desktop.Mounted]
-	mounting  chan struct{}   // closed when a --mount attempt has ended; nil without --mount
+	// frontends are in start order (see frontend); the list is fixed by
+	// build, so the API's goroutines and the signal goroutine read it
+	// without a lock.
+	frontends []frontend
+	started   int             // how many of frontends serve has started; serve's and shutdown's goroutine only
+	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
+}
+
+// frontendsFor lists the frontends cfg asks for, in start order: the FUSE
+// mount needs nothing else, the WebDAV server serves, and the desktop mount
+// is a client of the WebDAV server.
+func (s *instance) frontendsFor(cfg *settings) []frontend {
+	var fs []frontend
+	if cfg.fuseDir != "" {
+		fs = append(fs, &fuseFrontend{fsys: s.fsys, dir: cfg.fuseDir, log: s.log})
+	}
+	fs = append(fs, &webdavFrontend{srv: s.http, ln: s.ln})
+	if cfg.mount {
+		fs = append(fs, &desktopFrontend{url: s.url, log: s.log, opts: desktop.Options{Logger: s.log, User: cfg.user, Password: cfg.password}})
+	}
+	return fs
+}
+
+// mounts are the local folders the frontends offer now, for the API.
+func (s *instance) mounts() []control.Mount {
+	var ms []control.Mount
+	for _, f := range s.frontends {
+		if m, ok := f.mount(); ok {
+			ms = append(ms, m)
+		}
+	}
+	return ms
 }
 
 // build opens the listener and the store and assembles the handlers;
@@ -117,17 +147,27 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		}
 		return nil, fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	tokenPath, err := writeToken(ln.Addr().String(), cfg.token)
+	switch {
+	case errors.Is(err, errTokenRefused):
+		// Someone else's file or folder where the CLI looks: serving
+		// beside it would leave the CLI reading what they wrote.
+		ln.Close()
+		return nil, err
+	case err != nil:
+		log.Warn("cannot write the control API token file; the CLI will need --token or --token-file", "err", err)
+	}
 	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Logger: log})
 	if err != nil {
 		ln.Close()
+		if tokenPath != "" {
+			removeToken(tokenPath)
+		}
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log})
+	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr, tokenPath: tokenPath}
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles})
 	s.ln, s.url = serveTLS(s.ln, cfg.tls, log)
-	if s.tokenPath, err = writeToken(ln.Addr().String(), cfg.token); err != nil {
-		log.Warn("cannot write the control API token file; the CLI will need --token", "err", err)
-	}
 
 	ctl := control.New(control.Options{
 		FS:        s.fsys,
@@ -136,168 +176,124 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		WebDAVURL: s.url,
 		Page:      page.Handler(cfg.token),
 		Logger:    log,
-		Mounts: func() control.Mounts {
-			var m control.Mounts
-			if d := s.fuseDir.Load(); d != nil {
-				m.FUSE = *d
-			}
-			if d := s.desktop.Load(); d != nil {
-				m.Desktop = d.Path()
-			}
-			return m
-		},
+		Mounts:    s.mounts,
 	})
 	ctlMux := http.NewServeMux()
 	ctlMux.Handle(control.Prefix, ctl) // the control API and page
 	var h http.Handler = routes(ctlMux, webdav.NewHandler(s.fsys, webdav.Options{Logger: log}))
 	if c.User != "" {
 		h = guard.BasicAuth(h, c.User, cfg.password, "fsm")
+	} else {
+		h = guard.Owner(h, log) // with --user, the password is the boundary
 	}
 	h = guard.Host(h, c.Host, ln.Addr().String())
 	s.http = newHTTPServer(logRequests(h, log), log)
 	s.http.RegisterOnShutdown(ctl.Close)
+	s.frontends = s.frontendsFor(cfg)
 	return s, nil
 }
 
-// serve starts the frontends, stages the command-line sources in the
-// background and returns when ctx ends (nil) or a frontend fails.
+// serve stages the command-line sources in the background, starts the
+// frontends and returns when ctx ends (nil) or a frontend fails.
 func (s *instance) serve(ctx context.Context, sources []string) error {
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- s.http.Serve(s.ln) }()
 	s.staging = stageAll(ctx, s.fsys, sources, s.log)
-
-	var mntDone <-chan struct{}
-	if s.cfg.fuseDir != "" {
-		mnt, err := fuse.Mount(s.fsys, s.cfg.fuseDir, fuse.Options{Logger: s.log})
-		if err != nil {
-			return fmt.Errorf("--fuse %s: %w", s.cfg.fuseDir, err)
+	failed := make(chan error, len(s.frontends))
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default: // one failure per frontend is all serve needs
 		}
-		s.mnt.Store(mnt)
-		dir := mnt.Dir()
-		s.fuseDir.Store(&dir)
-		mntDone = mnt.Done()
+	}
+	for _, f := range s.frontends {
+		if err := f.start(ctx, fail); err != nil {
+			return err
+		}
+		s.started++
 	}
 	s.log.Info("fsm is serving", "webdav", s.url, "page", s.url+strings.TrimPrefix(control.Prefix, "/"), "sources", len(sources), "cache", s.cfg.cacheDir)
-	if s.cfg.mount {
-		s.mounting = make(chan struct{})
-		go s.mountDesktop(ctx)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-mntDone:
-			// Someone ran fusermount3 -u: that ends the mount, not fsm.
-			s.log.Warn("the FUSE mount was unmounted from outside; WebDAV keeps serving (stop fsm with Ctrl-C or SIGTERM)", "dir", s.cfg.fuseDir)
-			s.fuseDir.Store(nil)
-			mntDone = nil
-		case err := <-srvErr:
-			return fmt.Errorf("http server: %w", err)
-		}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return err
 	}
 }
 
-// mountDesktop mounts the WebDAV tree with the desktop's own client. It
-// runs beside serving: a mount that fails is logged with its reason and
-// fsm keeps serving.
-func (s *instance) mountDesktop(ctx context.Context) {
-	defer close(s.mounting)
-	m, err := desktop.Mount(ctx, s.url, desktop.Options{Logger: s.log, User: s.cfg.user, Password: s.cfg.password})
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("--mount failed; WebDAV keeps serving", "err", err)
-		}
-		return
-	}
-	s.desktop.Store(m)
-	s.log.Info("the tree is mounted by the desktop's WebDAV client", "path", m.Path())
-	fmt.Println(m.Path())
-}
-
-// unmountDesktop undoes --mount, bounded.
-func (s *instance) unmountDesktop(timeout time.Duration) {
-	if s.mounting == nil {
-		return
-	}
-	<-s.mounting // cancelled with serve's context, bounded by desktop.Mount
-	m := s.desktop.Swap(nil)
-	if m == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := m.Unmount(ctx); err != nil {
-		s.log.Warn("shutdown: the desktop mount was not removed", "path", m.Path(), "err", err)
-	}
-}
-
-// shutdown lets readers of both frontends finish for drainTimeout, cuts
-// what is still running, unmounts and removes the temp files.
+// shutdown lets the readers of every frontend finish for drainTimeout,
+// fails what is still running, takes the frontends down and removes the
+// temp files.
 func (s *instance) shutdown() {
-	// The desktop's client goes first: gvfs keeps the connection of an
-	// abandoned read open until it unmounts, which would hold up the
-	// server's drain for its whole timeout.
-	s.unmountDesktop(unmountTimeout)
-	mnt := s.mnt.Load()
+	started := s.frontends[:s.started]
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := s.http.Shutdown(ctx); err != nil {
-			s.log.Warn("shutdown: cancelling WebDAV reads still running", "err", err)
-			s.http.Close()
-		}
-	}()
-	if mnt != nil {
-		if err := mnt.Drain(ctx); err != nil {
-			s.log.Warn("shutdown: failing FUSE reads still running", "err", err)
+	// One after another under one deadline: the readers of a frontend not
+	// drained yet are served meanwhile, so the wait is the longest drain,
+	// not their sum.
+	cut := false
+	for i := len(started) - 1; i >= 0; i-- {
+		if err := started[i].drain(ctx); err != nil {
+			s.log.Warn("shutdown: failing the reads still running", "frontend", started[i].name(), "err", err)
+			cut = true
 		}
 	}
-	wg.Wait()
+	// Reads still waiting for an origin are failed before any connection
+	// is closed, so each gets its answer (WebDAV: 503 "fsm is shutting
+	// down"; FUSE: EIO) instead of a cut connection. Closing the store
+	// fails them; it waits for them to return, and they return only once
+	// stop has let their answers leave, so its bound covers both.
+	if cut {
+		s.closeStore(unmountTimeout + closeTimeout)
+	}
+	for i := len(s.frontends) - 1; i >= 0; i-- {
+		f := s.frontends[i]
+		sctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
+		// A FUSE mount still in use is detached by now: worth a warning,
+		// not a failed exit.
+		if err := f.stop(sctx); err != nil {
+			s.log.Warn("shutdown: did not stop cleanly", "frontend", f.name(), "err", err)
+		}
+		cancel()
+	}
+	s.ln.Close() // a failed start may have left it unserved
 	if s.staging != nil {
 		<-s.staging // cancelled with serve's context
 	}
-	if mnt != nil {
-		uctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
-		defer cancel()
-		// A process still holding a file or its working directory in the
-		// mount delays the unmount; the mount is detached and its reads
-		// failed by then, so this is worth a warning, not a failed exit.
-		if err := mnt.Unmount(uctx); err != nil {
-			s.log.Warn("shutdown: unmount did not finish cleanly", "err", err)
-		}
+	if s.closing == nil {
+		s.closeStore(closeTimeout)
 	}
-	s.fsys.Close()
-	cctx, ccancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer ccancel()
-	if err := s.mgr.Close(cctx); err != nil {
+	if err := <-s.closing; err != nil {
 		s.log.Warn("shutdown: temp files left for the next start to remove", "err", err)
 	}
 	if s.tokenPath != "" {
-		os.Remove(s.tokenPath)
+		removeToken(s.tokenPath)
 	}
 }
 
-// abort is a second signal's exit: detach the mount (never leave a dead
-// one behind) and go; the next start removes the temp files.
+// closeStore refuses new stagings and closes the store in the background,
+// bounded by timeout: reads still waiting fail with store.ErrClosed, and
+// the temp files go once they have returned. s.closing has the result.
+func (s *instance) closeStore(timeout time.Duration) {
+	s.fsys.Close()
+	done := make(chan error, 1)
+	s.closing = done
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		done <- s.mgr.Close(ctx)
+	}()
+}
+
+// abort is a second signal's exit: take every frontend down without
+// waiting (never leave a dead mount behind) and go; the next start removes
+// the temp files. Start order puts the FUSE detach, which never waits,
+// before the desktop unmount, which may.
 func (s *instance) abort(sig os.Signal) {
 	s.log.Warn("second signal: exiting now; temp files are left for the next start to remove", "signal", sig.String())
-	if mnt := s.mnt.Load(); mnt != nil {
-		if err := mnt.Detach(); err != nil {
-			s.log.Warn("exit: FUSE mount not removed", "err", err)
-		}
-	}
-	if m := s.desktop.Swap(nil); m != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := m.Unmount(ctx); err != nil {
-			s.log.Warn("exit: the desktop mount was not removed", "path", m.Path(), "err", err)
-		}
+	for _, f := range s.frontends {
+		f.abort()
 	}
 	if s.tokenPath != "" {
-		os.Remove(s.tokenPath)
+		removeToken(s.tokenPath)
 	}
 }
 
@@ -323,7 +319,7 @@ func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Log
 				return
 			}
 			defer func() { <-sem }()
-			if _, err := fsys.StageWith(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
+			if _, err := fsys.Stage(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
 				log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
 			}
 		}()

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +19,7 @@ type settings struct {
 	fuseDir  string // "" without --fuse
 	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
+	maxFiles int
 	user     string
 	password string
 	token    string
@@ -28,13 +28,8 @@ type settings struct {
 
 func (c *serveCmd) validate() (*settings, error) {
 	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
-	var err error
-	if s.cacheDir, err = expandHome(c.CacheDir); err != nil {
-		return nil, fmt.Errorf("--cache-dir %s: %w", c.CacheDir, err)
-	}
-	if s.fuseDir, err = expandHome(c.Fuse); err != nil {
-		return nil, fmt.Errorf("--fuse %s: %w", c.Fuse, err)
-	}
+	// ~ in both is expanded already (type:"path": homePathMapper).
+	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -49,12 +44,13 @@ func (c *serveCmd) validate() (*settings, error) {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}
 	s.maxSize = int64(size)
+	if c.MaxFiles < 1 {
+		return nil, fmt.Errorf("--max-files %d: want at least 1", c.MaxFiles)
+	}
+	s.maxFiles = c.MaxFiles
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8080", c.Addr)
-	}
-	if (c.User == "") != (c.PasswordFile == "") {
-		return nil, errors.New("--user and --password-file go together: give both or neither")
 	}
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
@@ -72,6 +68,16 @@ func (c *serveCmd) validate() (*settings, error) {
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			return nil, errBothTokens
+		}
+		r, err := readTokenFile(c.TokenFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		s.token = r.token
+	}
 	if s.token == "" {
 		b := make([]byte, 24)
 		if _, err := rand.Read(b); err != nil {
@@ -80,20 +86,6 @@ func (c *serveCmd) validate() (*settings, error) {
 		s.token = hex.EncodeToString(b)
 	}
 	return s, nil
-}
-
-// expandHome expands a leading ~ (alone or before a separator) to the home
-// directory, as a shell would: values from the environment (FSM_CACHE_DIR,
-// FSM_FUSE) and quoted flags arrive unexpanded.
-func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") && !strings.HasPrefix(p, "~"+string(filepath.Separator)) {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot expand ~: %w", err)
-	}
-	return filepath.Join(home, p[1:]), nil
 }
 
 func isLoopback(host string) bool {

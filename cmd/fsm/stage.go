@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"golang.org/x/net/http/httpguts"
 
 	"fsm/control/api"
 	"fsm/internal/redact"
@@ -21,25 +21,25 @@ import (
 
 type stageCmd struct {
 	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
-	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the URL's last path segment."`
+	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
 	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
 	clientFlags
 }
 
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
-		return &exitError{2, fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources))}
+		return usageError(fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources)))
 	}
 	// The rule the server applies, checked before it could tidy the name
 	// ("../x" into "x", "a//b" into "a/b") into one the user did not give.
 	if c.Name != "" {
 		if err := vfs.CheckName(c.Name); err != nil {
-			return &exitError{2, fmt.Errorf("--name: %w", err)}
+			return usageError(fmt.Errorf("--name: %w", err))
 		}
 	}
 	headers, err := parseHeaders(c.Header)
 	if err != nil {
-		return &exitError{2, err}
+		return usageError(err)
 	}
 	cl, err := c.connect()
 	if err != nil {
@@ -57,7 +57,7 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: localSource(src), Name: c.Name, Headers: headers}, &r.file)
+			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: src, Name: c.Name, Headers: headers}, &r.file)
 			results[i] <- r
 		}()
 	}
@@ -97,7 +97,7 @@ func (cl *apiClient) afterInterrupt(src, name string) string {
 	if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &files); err != nil {
 		return "the server ends a staging whose request is cut, unless it had finished (see fsm ls)"
 	}
-	bare := redact.Bare(localSource(src))
+	bare := redact.Bare(src)
 	for _, f := range files {
 		if f.State == "probing" || f.State == "failed" {
 			continue // being ended, or another request's failure
@@ -153,7 +153,7 @@ func parseHeaders(hs []string) (map[string]string, error) {
 	for i, h := range hs {
 		name, value, ok := strings.Cut(h, ":")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || !validHeaderName(name) {
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("--header #%d: want 'Name: value' with a header name before the ':'", i+1)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
@@ -166,32 +166,4 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		out[key] = value
 	}
 	return out, nil
-}
-
-// localSource makes a SOURCE that names an existing local file absolute:
-// the server resolves paths from its own working directory, not ours.
-func localSource(src string) string {
-	if strings.Contains(src, "://") {
-		return src
-	}
-	if _, err := os.Stat(src); err != nil {
-		return src
-	}
-	if abs, err := filepath.Abs(src); err == nil {
-		return abs
-	}
-	return src
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }

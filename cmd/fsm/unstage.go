@@ -22,7 +22,7 @@ type unstageCmd struct {
 func (c *unstageCmd) Run() error {
 	for _, name := range c.Names {
 		if strings.Trim(name, "/") == "" {
-			return &exitError{2, fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name)}
+			return usageError(fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name))
 		}
 	}
 	cl, err := c.connect()

@@ -21,7 +21,7 @@ func runSplit(t *testing.T, bin, dir string, env []string, args ...string) (int,
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = hermeticEnv(t, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -124,7 +124,7 @@ func TestHomeExpands(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append(append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), o.URL())...)
 			cmd.Dir = cwd
-			cmd.Env = append(os.Environ(), c.env...)
+			cmd.Env = hermeticEnv(t, c.env...)
 			s := start(t, cmd)
 			want := filepath.Join(home, "from"+c.name)
 			fsmtest.Eventually(t, "the cache dir in the home directory", func() bool {

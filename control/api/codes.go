@@ -17,7 +17,7 @@ const (
 	CodeBusy       Code = "busy"         // the name's staging is still in progress
 	CodeNotFound   Code = "not_found"    // no such file or endpoint
 	CodeIsFolder   Code = "is_folder"    // reserved: a file operation on a folder
-	CodeTooMany    Code = "too_many"     // reserved: the limit of staged files is reached
+	CodeTooMany    Code = "too_many"     // the limit of staged files is reached
 	CodeTooLarge   Code = "too_large"    // a request body over the limit
 	CodeBadMedia   Code = "bad_media"    // a request body that is not application/json
 	CodeBadMethod  Code = "bad_method"   // a method the endpoint does not have

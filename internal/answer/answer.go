@@ -39,6 +39,10 @@ func For(err error) Answer {
 		a.Status, a.Code, a.Message = http.StatusServiceUnavailable, api.CodeClosed, closedMessage
 	case errors.Is(err, store.ErrNoSpace):
 		a.Status, a.Code = http.StatusInsufficientStorage, api.CodeNoSpace
+	case errors.Is(err, vfs.ErrTooMany):
+		// 507 like a full disk: fsm cannot hold more, and unstaging makes
+		// room; nothing about the name or the request conflicts (409).
+		a.Status, a.Code = http.StatusInsufficientStorage, api.CodeTooMany
 	case errors.Is(err, store.ErrChanged):
 		// 502, not 409 or 412: nothing in the request was wrong, the
 		// origin no longer has the version that was staged.

@@ -71,6 +71,7 @@ var sentinelCodes = []struct {
 	{vfs.ErrNoName, "400", api.CodeNoName},
 	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
 	{vfs.ErrBusy, "409", api.CodeBusy},
+	{vfs.ErrTooMany, "507", api.CodeTooMany},
 }
 
 func TestSentinelCodes(t *testing.T) {
@@ -87,7 +88,7 @@ func TestSentinelCodes(t *testing.T) {
 func TestForClosedFromEitherLayer(t *testing.T) {
 	fsys, _ := fsmtest.Tree(t, store.Options{})
 	fsys.Close()
-	_, err := fsys.Stage(context.Background(), "http://127.0.0.1:1/a.bin", "a.bin")
+	_, err := fsys.Stage(context.Background(), vfs.Request{URL: "http://127.0.0.1:1/a.bin", Name: "a.bin"})
 	if err == nil {
 		t.Fatal("stage after Close succeeded")
 	}

@@ -14,13 +14,11 @@ import (
 func RcloneMount(t testing.TB, url string) string {
 	t.Helper()
 	for _, n := range []string{"rclone", "fusermount3"} {
-		if _, err := exec.LookPath(n); err != nil {
-			EnvLimit(t, "%s is not installed (Debian packages rclone, fuse3): %v", n, err)
-		}
+		_, err := exec.LookPath(n)
+		Require(t, n+" (Debian packages rclone, fuse3)", err)
 	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		EnvLimit(t, "rclone mount needs /dev/fuse: %v", err)
-	}
+	_, err := os.Stat("/dev/fuse")
+	Require(t, "/dev/fuse for rclone mount", err)
 	dir := t.TempDir()
 	scratch := t.TempDir()
 	conf := filepath.Join(scratch, "rclone.conf")

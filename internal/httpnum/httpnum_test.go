@@ -3,6 +3,7 @@ package httpnum
 import "testing"
 
 func TestDigits(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want int64

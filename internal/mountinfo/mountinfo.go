@@ -85,3 +85,17 @@ func At(mounts []Entry, dir string) (Entry, bool) {
 	}
 	return found, ok
 }
+
+// Mounted reports whether dir is a mount point this process sees.
+func Mounted(dir string) bool {
+	mounts, err := Read()
+	if err != nil {
+		return false
+	}
+	for _, e := range mounts {
+		if e.MountPoint == dir {
+			return true
+		}
+	}
+	return false
+}

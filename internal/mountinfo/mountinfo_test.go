@@ -3,6 +3,7 @@ package mountinfo
 import "testing"
 
 func TestParseMountinfo(t *testing.T) {
+	t.Parallel()
 	const data = `22 28 0:21 / /proc rw,nosuid - proc proc rw
 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue
 99 28 0:55 / /tmp/a\040b\134c rw,nosuid,nodev,relatime - fuse.fsm fsm rw,user_id=0,group_id=0
@@ -25,6 +26,7 @@ garbage line
 }
 
 func TestUnescapeMount(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`plain`:       "plain",
 		`a\040b`:      "a b",
@@ -36,5 +38,18 @@ func TestUnescapeMount(t *testing.T) {
 		if got := unescape(in); got != want {
 			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMounted(t *testing.T) {
+	t.Parallel()
+	if mounts, err := Read(); err != nil || len(mounts) == 0 {
+		t.Skipf("no mount table here (%v)", err)
+	}
+	if !Mounted("/") {
+		t.Error(`Mounted("/") = false`)
+	}
+	if dir := t.TempDir(); Mounted(dir) {
+		t.Errorf("Mounted(%q) = true for a fresh temp dir", dir)
 	}
 }

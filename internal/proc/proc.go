@@ -68,3 +68,9 @@ func WithEnv(kv string) []int {
 	}
 	return out
 }
+
+// Name is a process's command name (its comm), "" when it is gone.
+func Name(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
+}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWithEnv(t *testing.T) {
+	t.Parallel()
 	kv := "FSM_PROC_TEST=" + t.Name()
 	cmd := exec.Command("sleep", "30")
 	cmd.Env = append(os.Environ(), kv)

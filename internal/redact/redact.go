@@ -3,7 +3,6 @@
 package redact
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 )
@@ -27,14 +26,4 @@ func URL(raw string) string {
 // Bare is URL without the "?…" mark: the URL as listings show it.
 func Bare(raw string) string {
 	return strings.TrimSuffix(URL(raw), "?…")
-}
-
-// Error strips the secret part of the URL that net/http's *url.Error puts in
-// its message ("Get \"https://h/f?sig=…\": EOF"), in place, and returns err.
-func Error(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = URL(ue.URL)
-	}
-	return err
 }

@@ -1,12 +1,12 @@
 package redact
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 )
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"https://h/p/f.iso", "https://h/p/f.iso"},
 		{"https://h/f?X-Amz-Signature=secret&X-Amz-Credential=k", "https://h/f?…"},
@@ -21,15 +21,5 @@ func TestURL(t *testing.T) {
 		if got, want := Bare(tc.in), strings.TrimSuffix(tc.want, "?…"); got != want {
 			t.Errorf("Bare(%q) = %q, want %q", tc.in, got, want)
 		}
-	}
-}
-
-func TestError(t *testing.T) {
-	_, err := http.Get("http://127.0.0.1:1/f?sig=secret")
-	if err == nil {
-		t.Skip("something listens on port 1")
-	}
-	if msg := Error(err).Error(); strings.Contains(msg, "secret") || !strings.Contains(msg, "127.0.0.1:1/f") {
-		t.Fatalf("message %q", msg)
 	}
 }

@@ -27,7 +27,8 @@ func NewScreen(out io.Writer) (s *Screen, ok bool) {
 	return &Screen{w: w}, true
 }
 
-// Width is the terminal's width in columns (80 if it cannot be read).
+// Width is the terminal's width in columns (80 if it cannot be read): a
+// watch fits each frame to it.
 func (s *Screen) Width() int {
 	w, _, err := s.w.GetTermSize()
 	if err != nil || w <= 0 {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestTable(t *testing.T) {
+	t.Parallel()
 	cols := []Column{{Head: "NAME"}, {Head: "SIZE", Align: Right}, {Head: "NOTE"}}
 	got := Table(cols, []Row{
 		{Cells: []string{"漢字.bin", "1 B", ""}},
@@ -24,6 +25,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestBar(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		style       BarStyle
 		done, total int64
@@ -44,6 +46,7 @@ func TestBar(t *testing.T) {
 }
 
 func TestNotATerminal(t *testing.T) {
+	t.Parallel()
 	f, err := os.CreateTemp(t.TempDir(), "out")
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestContentDeterministic(t *testing.T) {
+	t.Parallel()
 	a := Content{Seed: 7, Size: 1 << 16}
 	b := Content{Seed: 7, Size: 1 << 16}
 	if !bytes.Equal(a.Bytes(0, a.Size), b.Bytes(0, b.Size)) {
@@ -24,6 +25,7 @@ func TestContentDeterministic(t *testing.T) {
 }
 
 func TestContentReadAtOddOffsets(t *testing.T) {
+	t.Parallel()
 	c := Content{Seed: 42, Size: 1000}
 	whole := make([]byte, c.Size)
 	if n, err := c.ReadAt(whole, 0); n != int(c.Size) || err != nil {
@@ -71,6 +73,7 @@ func TestContentReadAtOddOffsets(t *testing.T) {
 // TestContentHuge checks that a multi-GiB file is addressable without being
 // allocated (the test would OOM or crawl otherwise).
 func TestContentHuge(t *testing.T) {
+	t.Parallel()
 	c := Content{Seed: 1, Size: 8 << 30}
 	p := make([]byte, 100)
 	n, err := c.ReadAt(p, c.Size-50)

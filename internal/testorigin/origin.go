@@ -4,7 +4,8 @@
 // behaviour under test is exactly what is documented here, not whatever
 // http.ServeContent happens to do), throttling, delays, errors (with
 // Retry-After), abrupt connection cuts, bodies that go silent, range answers
-// capped in length, mid-download file replacement and a request log.
+// capped in length, mid-download file replacement and a request log. Link
+// paces any handler's bodies to a rate all connections share.
 //
 // Range semantics, in brief:
 //
@@ -23,7 +24,6 @@
 package testorigin
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -33,8 +33,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"fsm/internal/httpnum"
 )
 
 // DefaultLastModified is the Last-Modified time used when Options.LastModified
@@ -141,19 +139,18 @@ type Origin struct {
 	active    atomic.Int64  // handlers currently running
 	waiting   atomic.Int64  // GETs currently held by Block
 	done      chan struct{} // closed by Close to unblock sleeping handlers
+	link      *Link         // SharedBytesPerSecond's link; nil when unset
 	closeOnce sync.Once
 
-	mu          sync.Mutex
-	gen         int64 // number of file changes so far
-	autoChanged bool  // ChangeAfter has fired
+	mu          sync.Mutex // guards the fields below
+	gen         int64      // number of file changes so far
+	autoChanged bool       // ChangeAfter has fired
 	served      int64
 	failLeft    int
 	stallLeft   int // -1: unlimited
 	cutLeft     int
-	cutAfter    int64
 	gate        chan struct{} // non-nil while Block is in effect
 	reqs        []Request
-	linkFree    time.Time // SharedBytesPerSecond: when the link has sent all bytes handed to it
 }
 
 // New starts an Origin and closes it when the test ends.
@@ -196,7 +193,9 @@ func NewServer(opts Options) *Origin {
 		failLeft:  opts.FailCount,
 		stallLeft: opts.StallCount,
 		cutLeft:   opts.CutCount,
-		cutAfter:  opts.CutAfter,
+	}
+	if opts.SharedBytesPerSecond > 0 {
+		o.link = NewLink(opts.SharedBytesPerSecond)
 	}
 	o.Server = httptest.NewServer(o)
 	return o
@@ -264,14 +263,6 @@ func (o *Origin) SetFailCount(n int) {
 	o.mu.Unlock()
 }
 
-// SetCut makes the next count GET responses longer than after bytes be cut
-// after that many bytes (see Options.CutAfter); count <= 0 disables cuts.
-func (o *Origin) SetCut(after int64, count int) {
-	o.mu.Lock()
-	o.cutAfter, o.cutLeft = after, count
-	o.mu.Unlock()
-}
-
 // Change replaces the file now (see Options.ChangeAfter); it may be called
 // repeatedly, each call producing a new generation.
 func (o *Origin) Change() {
@@ -306,10 +297,6 @@ func (o *Origin) Block() (release func()) {
 // Waiting returns how many GETs are currently held by Block, so tests can
 // wait for a request to arrive without sleeping.
 func (o *Origin) Waiting() int { return int(o.waiting.Load()) }
-
-// Active returns how many requests are being handled right now; tests use
-// it to check that no handler outlives a client disconnect.
-func (o *Origin) Active() int { return int(o.active.Load()) }
 
 // version is one generation of the file, captured once per request so a
 // response is internally consistent even if the file changes meanwhile.
@@ -347,140 +334,6 @@ func (o *Origin) current() version {
 		v.etag = fmt.Sprintf("%s-g%d", o.opts.ETag, g)
 	}
 	return v
-}
-
-// ServeHTTP implements http.Handler.
-func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	o.active.Add(1)
-	defer o.active.Add(-1)
-	idx := o.logStart(r)
-
-	if o.opts.RedirectFrom != "" && r.URL.Path == o.opts.RedirectFrom {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			o.methodNotAllowed(w, idx, "GET, HEAD")
-			return
-		}
-		w.Header().Set("Location", o.opts.Name)
-		o.writeHeader(w, idx, http.StatusFound)
-		return
-	}
-	if r.URL.Path != o.opts.Name {
-		o.sendError(w, idx, http.StatusNotFound)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-	case http.MethodHead:
-		if o.opts.NoHEAD {
-			o.methodNotAllowed(w, idx, "GET")
-			return
-		}
-	default:
-		allow := "GET, HEAD"
-		if o.opts.NoHEAD {
-			allow = "GET"
-		}
-		o.methodNotAllowed(w, idx, allow)
-		return
-	}
-
-	if r.Method == http.MethodGet && o.takeFailure() {
-		o.sendError(w, idx, o.opts.FailStatus)
-		return
-	}
-	ctx := r.Context()
-	if !o.sleep(ctx, o.opts.FirstByteDelay) {
-		return
-	}
-
-	// Snapshot after the delay so a Change during the delay is visible.
-	v := o.current()
-	size := v.content.Size
-	h := w.Header()
-	if v.etag != "" {
-		h.Set("ETag", v.etag)
-	}
-	if !o.opts.NoLastModified {
-		h.Set("Last-Modified", v.lastMod.UTC().Format(http.TimeFormat))
-	}
-	if o.opts.ContentType != "" {
-		h.Set("Content-Type", o.opts.ContentType)
-	} else {
-		// A nil value suppresses net/http's content sniffing.
-		h["Content-Type"] = nil
-	}
-	if o.opts.ContentDisposition != "" {
-		h.Set("Content-Disposition", o.opts.ContentDisposition)
-	}
-	if !o.opts.IgnoreRange {
-		h.Set("Accept-Ranges", "bytes")
-	}
-
-	start, length, status := int64(0), size, http.StatusOK
-	if rh := r.Header.Get("Range"); rh != "" && !o.opts.IgnoreRange && o.ifRangeOK(r, v) {
-		s, n, kind := parseRange(rh, size)
-		switch kind {
-		case rangeUnsatisfiable:
-			h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-			h.Set("Content-Length", "0")
-			o.writeHeader(w, idx, http.StatusRequestedRangeNotSatisfiable)
-			return
-		case rangeOK:
-			if o.opts.MaxRangeBytes > 0 {
-				n = min(n, o.opts.MaxRangeBytes)
-			}
-			start, length, status = s, n, http.StatusPartialContent
-			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", s, s+n-1, size))
-		}
-	}
-	if status == http.StatusPartialContent || !o.opts.NoContentLength {
-		h.Set("Content-Length", strconv.FormatInt(length, 10))
-	}
-	if r.Method == http.MethodHead {
-		o.writeHeader(w, idx, status)
-		return
-	}
-
-	cut := o.takeCut(length)
-	stall := o.takeStall(length)
-	o.writeHeader(w, idx, status)
-	rc := http.NewResponseController(w)
-	// Flush the headers now: it forces chunked encoding when there is no
-	// Content-Length (otherwise net/http would compute one for small
-	// bodies), and it lets a Block-ed client's Do return.
-	if rc.Flush() != nil {
-		return
-	}
-	if !o.waitGate(ctx) {
-		return
-	}
-	n := length
-	if cut >= 0 {
-		n = cut
-	}
-	if stall >= 0 && stall < n {
-		n = stall
-	}
-	if o.sendBody(ctx, w, rc, idx, v.content, start, n) != nil {
-		return
-	}
-	if stall >= 0 && stall == n {
-		_ = rc.Flush()
-		select { // silent until the client gives up
-		case <-ctx.Done():
-		case <-o.done:
-		}
-		return
-	}
-	if cut >= 0 {
-		// Everything before the cut must be on the wire, else net/http could
-		// drop buffered bytes and the client would get fewer than CutAfter.
-		_ = rc.Flush()
-		// ErrAbortHandler makes net/http close the connection without
-		// finishing the body (no terminating chunk, short of Content-Length)
-		// and without logging a stack trace.
-		panic(http.ErrAbortHandler)
-	}
 }
 
 // logStart appends a log entry and returns its index.
@@ -556,137 +409,12 @@ func (o *Origin) takeStall(length int64) int64 {
 func (o *Origin) takeCut(length int64) int64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.cutLeft > 0 && o.cutAfter > 0 && o.cutAfter < length {
+	if o.cutLeft > 0 && o.opts.CutAfter > 0 && o.opts.CutAfter < length {
 		o.cutLeft--
-		return o.cutAfter
+		return o.opts.CutAfter
 	}
 	return -1
 }
-
-// ifRangeOK reports whether a Range request may be honoured given its
-// If-Range header (true when there is none).
-func (o *Origin) ifRangeOK(r *http.Request, v version) bool {
-	ir := strings.TrimSpace(r.Header.Get("If-Range"))
-	if ir == "" {
-		return true
-	}
-	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
-		// Strong comparison: weak tags never match.
-		return v.etag != "" && !strings.HasPrefix(ir, "W/") && !strings.HasPrefix(v.etag, "W/") && ir == v.etag
-	}
-	if o.opts.NoLastModified {
-		return false
-	}
-	t, err := http.ParseTime(ir)
-	return err == nil && t.Equal(v.lastMod.Truncate(time.Second))
-}
-
-// waitGate holds the request while a Block barrier is up.
-func (o *Origin) waitGate(ctx context.Context) bool {
-	o.mu.Lock()
-	gate := o.gate
-	o.mu.Unlock()
-	if gate == nil {
-		return true
-	}
-	o.waiting.Add(1)
-	defer o.waiting.Add(-1)
-	select {
-	case <-gate:
-		return true
-	case <-ctx.Done():
-	case <-o.done:
-	}
-	return false
-}
-
-// sleep waits for d, returning false early if the client goes away or the
-// origin closes, so no handler goroutine outlives its connection.
-func (o *Origin) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		select {
-		case <-o.done:
-			return false
-		default:
-			return true
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-o.done:
-	}
-	return false
-}
-
-// maxChunk bounds each Write: large enough to be cheap unthrottled, small
-// enough that throttled output is smooth rather than bursty.
-const maxChunk = 32 << 10
-
-// sendBody writes n bytes of c starting at start, pacing to BytesPerSecond.
-func (o *Origin) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, idx int, c Content, start, n int64) error {
-	bps, shared := o.opts.BytesPerSecond, o.opts.SharedBytesPerSecond
-	chunk := int64(maxChunk)
-	// About 64 writes per second at low rates keeps pacing smooth; at
-	// high rates the chunk cap gives more, shorter sleeps.
-	if bps > 0 {
-		chunk = min(max(bps/64, 1), chunk)
-	}
-	if shared > 0 {
-		chunk = min(max(shared/64, 1), chunk)
-	}
-	buf := make([]byte, min(chunk, max(n, 1)))
-	t0 := time.Now()
-	var sent int64
-	for sent < n {
-		m := min(int64(len(buf)), n-sent)
-		if bps > 0 {
-			// Token bucket starting empty, with absolute deadlines so timer
-			// overshoot does not accumulate: the bytes up to sent+m may
-			// leave only once (sent+m)/bps seconds have elapsed, so the
-			// client never sees data faster than the configured rate.
-			due := t0.Add(time.Duration(float64(sent+m) / float64(bps) * float64(time.Second)))
-			if !o.sleep(ctx, time.Until(due)) {
-				return context.Canceled
-			}
-		}
-		if shared > 0 && !o.sleep(ctx, time.Until(o.linkSlot(m, shared))) {
-			return context.Canceled
-		}
-		c.fill(buf[:m], start+sent)
-		k, err := w.Write(buf[:m])
-		o.account(idx, int64(k))
-		sent += int64(k)
-		if err != nil {
-			return err
-		}
-		if bps > 0 || shared > 0 {
-			if err := rc.Flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// linkSlot hands m bytes to the shared link and returns when they may
-// leave: after every byte handed to it before, at shared bytes/s. An idle
-// link saves up no more than linkBurst, enough that timer overshoot does
-// not keep one connection from filling the link.
-func (o *Origin) linkSlot(m, shared int64) time.Time {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if from := time.Now().Add(-linkBurst); o.linkFree.Before(from) {
-		o.linkFree = from
-	}
-	o.linkFree = o.linkFree.Add(time.Duration(float64(m) / float64(shared) * float64(time.Second)))
-	return o.linkFree
-}
-
-const linkBurst = 50 * time.Millisecond
 
 // account records k body bytes sent and fires ChangeAfter when due.
 func (o *Origin) account(idx int, k int64) {
@@ -698,56 +426,4 @@ func (o *Origin) account(idx int, k int64) {
 		o.autoChanged = true
 		o.gen++
 	}
-}
-
-type rangeKind int
-
-const (
-	rangeIgnore        rangeKind = iota // serve 200 with the whole body
-	rangeUnsatisfiable                  // 416
-	rangeOK                             // 206
-)
-
-// parseRange interprets a Range header for a file of the given size,
-// returning the start and length of the single satisfiable range.
-func parseRange(h string, size int64) (start, length int64, kind rangeKind) {
-	unit, spec, ok := strings.Cut(h, "=")
-	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
-		return 0, 0, rangeIgnore
-	}
-	if strings.Contains(spec, ",") {
-		return 0, 0, rangeIgnore // multi-range: documented as 200 full body
-	}
-	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
-	if !ok {
-		return 0, 0, rangeIgnore
-	}
-	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
-	if first == "" {
-		// Suffix range "-n": the last n bytes.
-		n, ok := httpnum.Digits(last)
-		if !ok {
-			return 0, 0, rangeIgnore
-		}
-		if n == 0 || size == 0 {
-			return 0, 0, rangeUnsatisfiable
-		}
-		n = min(n, size)
-		return size - n, n, rangeOK
-	}
-	a, ok := httpnum.Digits(first)
-	if !ok {
-		return 0, 0, rangeIgnore
-	}
-	b := size - 1
-	if last != "" {
-		if b, ok = httpnum.Digits(last); !ok || b < a {
-			return 0, 0, rangeIgnore
-		}
-	}
-	if a >= size {
-		return 0, 0, rangeUnsatisfiable
-	}
-	b = min(b, size-1)
-	return a, b - a + 1, rangeOK
 }

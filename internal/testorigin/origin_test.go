@@ -35,6 +35,7 @@ func get(t *testing.T, o *Origin, method, url string, hdr ...string) (*http.Resp
 }
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 1 << 20}})
 	if want := o.Server.URL + "/file.bin"; o.URL() != want {
 		t.Fatalf("URL = %q, want %q", o.URL(), want)
@@ -86,6 +87,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestRange(t *testing.T) {
+	t.Parallel()
 	const size = 1000
 	o := New(t, Options{Content: Content{Seed: 3, Size: size}})
 	empty := New(t, Options{Content: Content{Seed: 3, Size: 0}})
@@ -151,6 +153,7 @@ func TestRange(t *testing.T) {
 }
 
 func TestIfRange(t *testing.T) {
+	t.Parallel()
 	lm := time.Date(2023, 5, 6, 7, 8, 9, 500e6, time.UTC) // sub-second part must not matter
 	o := New(t, Options{Content: Content{Seed: 1, Size: 100}, LastModified: lm})
 	weak := New(t, Options{Content: Content{Seed: 1, Size: 100}, ETag: `W/"w"`})
@@ -188,6 +191,7 @@ func TestIfRange(t *testing.T) {
 }
 
 func TestIgnoreRange(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 500}, IgnoreRange: true})
 	resp, body, err := get(t, o, "GET", o.URL(), "Range", "bytes=10-19")
 	if err != nil || resp.StatusCode != 200 || len(body) != 500 {
@@ -202,6 +206,7 @@ func TestIgnoreRange(t *testing.T) {
 }
 
 func TestNoContentLength(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int64{0, 10, 300 << 10} { // small bodies too: net/http must not compute a length
 		o := New(t, Options{Content: Content{Seed: 1, Size: size}, NoContentLength: true})
 		resp, body, err := get(t, o, "GET", o.URL())
@@ -228,6 +233,7 @@ func TestNoContentLength(t *testing.T) {
 }
 
 func TestMethodsAndPaths(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 10}})
 	noHead := New(t, Options{Content: Content{Seed: 1, Size: 10}, NoHEAD: true})
 	tests := []struct {
@@ -252,6 +258,7 @@ func TestMethodsAndPaths(t *testing.T) {
 }
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	const size = 2 << 20
 	o := New(t, Options{Content: Content{Seed: 1, Size: size}, BytesPerSecond: 4e6})
 	// Two concurrent downloads: each must be paced on its own (so both take
@@ -289,6 +296,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestFirstByteDelay(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 10}, FirstByteDelay: 150 * time.Millisecond})
 	start := time.Now()
 	resp, _, _ := get(t, o, "HEAD", o.URL())
@@ -298,6 +306,7 @@ func TestFirstByteDelay(t *testing.T) {
 }
 
 func TestCut(t *testing.T) {
+	t.Parallel()
 	for _, noCL := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NoContentLength=%v", noCL), func(t *testing.T) {
 			const size, cut = 1 << 20, 100_001
@@ -334,6 +343,7 @@ func TestCut(t *testing.T) {
 }
 
 func TestFailCount(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 10}, FailCount: 2})
 	want := []int{503, 503, 200}
 	for i, w := range want {
@@ -358,6 +368,7 @@ func TestFailCount(t *testing.T) {
 }
 
 func TestChangeAfter(t *testing.T) {
+	t.Parallel()
 	const size = 64 << 10
 	o := New(t, Options{Content: Content{Seed: 1, Size: size}, ChangeAfter: size / 2})
 	old := o.opts.Content
@@ -399,6 +410,7 @@ func TestChangeAfter(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 100}})
 	get(t, o, "HEAD", o.URL())
 	get(t, o, "GET", o.URL(), "Range", "bytes=0-9", "If-Range", `"s1-100"`)
@@ -431,6 +443,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestRedirect(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 100}, RedirectFrom: "/old"})
 	resp, body, err := get(t, o, "GET", o.RedirectURL())
 	if err != nil || resp.StatusCode != 200 || len(body) != 100 || resp.Request.URL.Path != "/file.bin" {
@@ -455,6 +468,7 @@ func TestRedirect(t *testing.T) {
 }
 
 func TestBlock(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 1, Size: 1000}})
 	release := o.Block()
 	type result struct {
@@ -504,6 +518,7 @@ func TestBlock(t *testing.T) {
 // TestNoLeakOnDisconnect checks that a client abandoning a throttled or
 // delayed download does not leave the handler running.
 func TestNoLeakOnDisconnect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts Options
@@ -537,6 +552,7 @@ func TestNoLeakOnDisconnect(t *testing.T) {
 // TestCloseDoesNotHang checks that Close returns even with a handler held
 // at the barrier and a client that never reads.
 func TestCloseDoesNotHang(t *testing.T) {
+	t.Parallel()
 	o := NewServer(Options{Content: Content{Seed: 1, Size: 8 << 30}})
 	o.Block()
 	resp, err := o.Client().Get(o.URL())
@@ -568,6 +584,7 @@ func TestCloseDoesNotHang(t *testing.T) {
 }
 
 func TestStallAfter(t *testing.T) {
+	t.Parallel()
 	c := Content{Seed: 3, Size: 100_000}
 	o := New(t, Options{Content: c, StallAfter: 1000, StallCount: 1})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -602,6 +619,7 @@ func TestStallAfter(t *testing.T) {
 }
 
 func TestMaxRangeBytes(t *testing.T) {
+	t.Parallel()
 	c := Content{Seed: 4, Size: 10_000}
 	o := New(t, Options{Content: c, MaxRangeBytes: 300})
 	resp, body, err := get(t, o, "GET", o.URL(), "Range", "bytes=1000-5000")
@@ -614,6 +632,7 @@ func TestMaxRangeBytes(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	o := New(t, Options{Content: Content{Seed: 5, Size: 10}, FailCount: 1, RetryAfter: "7"})
 	resp, _, _ := get(t, o, "GET", o.URL())
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
@@ -625,6 +644,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestSharedThrottle(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 20
 	o := New(t, Options{Content: Content{Seed: 1, Size: size}, SharedBytesPerSecond: 4e6})
 	// Two concurrent downloads share the link: together 2 MiB at 4 MB/s

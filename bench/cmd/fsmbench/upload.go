@@ -44,7 +44,7 @@ type series struct {
 type sink struct {
 	srv  *http.Server
 	url  string
-	link *link
+	link *testorigin.Link
 }
 
 func startSink(rate int64) (*sink, error) {
@@ -52,7 +52,7 @@ func startSink(rate int64) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upload sink listen: %w", err)
 	}
-	s := &sink{url: "http://" + ln.Addr().String() + "/upload", link: newLink(rate)}
+	s := &sink{url: "http://" + ln.Addr().String() + "/upload", link: testorigin.NewLink(rate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /upload", s.upload)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -63,15 +63,13 @@ func startSink(rate int64) (*sink, error) {
 func (s *sink) Close() { _ = s.srv.Close() }
 
 func (s *sink) upload(w http.ResponseWriter, r *http.Request) {
-	buf := make([]byte, linkChunk)
+	body := s.link.Reader(r.Context(), r.Body)
+	buf := make([]byte, testorigin.LinkChunk)
 	var crc uint32
 	var n int64
 	for {
-		k, err := r.Body.Read(buf)
+		k, err := body.Read(buf)
 		if k > 0 {
-			if terr := s.link.take(r.Context(), k); terr != nil {
-				return
-			}
 			crc = crc32.Update(crc, crcTable, buf[:k])
 			n += int64(k)
 		}
@@ -114,9 +112,9 @@ func (h *harness) newUploadRun(c testorigin.Content, kind downlink) (*uploadRun,
 			downBytes = o.BytesServed
 		}
 	default:
-		down := newLink(h.cfg.upRate)
-		o, err = startOriginWith(testorigin.Options{Content: c}, upName, func(next http.Handler) http.Handler { return paced(down, next) })
-		downBytes = down.moved.Load
+		down := testorigin.NewLink(h.cfg.upRate)
+		o, err = startOriginWith(testorigin.Options{Content: c}, upName, down.Handler)
+		downBytes = down.Moved
 	}
 	if err != nil {
 		return nil, err
@@ -143,7 +141,7 @@ func (u *uploadRun) start() {
 		defer tick.Stop()
 		for {
 			mu.Lock()
-			out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.moved.Load()})
+			out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.Moved()})
 			mu.Unlock()
 			select {
 			case <-done:
@@ -155,7 +153,7 @@ func (u *uploadRun) start() {
 	u.stop = func() []sample {
 		close(done)
 		wg.Wait()
-		out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.moved.Load()})
+		out = append(out, sample{t: time.Since(u.t0), down: u.downBytes(), up: u.sink.link.Moved()})
 		return out
 	}
 }

@@ -5,6 +5,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,11 +27,18 @@ func TestCLIAddrAndOtherServer(t *testing.T) {
 	if r := e.fsm(t, "", nil, "ls", "--json", "--addr", addr); r.code != 0 || r.stdout != "[]\n" {
 		t.Fatalf("ls --addr:\n%s", r)
 	}
+	// A token file a crashed fsm left behind names no running server.
+	stale := freeAddr(t)
+	_, port, _ := net.SplitHostPort(stale)
+	record := fmt.Sprintf("t0ken\npid %d\naddr %s\n", deadPid(t), stale)
+	if err := os.WriteFile(filepath.Join(e.cache, "fsm", "tokens", "127.0.0.1_"+port), []byte(record), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	nobody := freeAddr(t)
 	r := e.fsm(t, nobody, nil, "ls")
 	line := stderrLine(t, r)
-	if r.code != 1 || !strings.Contains(line, "no fsm server answers at "+nobody) || !strings.Contains(line, "one runs at "+addr+": use --server "+addr) {
-		t.Errorf("want the running server named:\n%s", r)
+	if r.code != 1 || !strings.Contains(line, "no fsm server answers at "+nobody) || !strings.Contains(line, "but one runs at "+addr+": use --server "+addr) {
+		t.Errorf("want the running server named, and only it:\n%s", r)
 	}
 }
 

@@ -3,32 +3,32 @@ package main
 import (
 	"context"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"fsm/control/api"
 )
 
-// probeTimeout bounds asking a server named by a token file whether it
-// runs: a loopback answer takes microseconds.
+// probeTimeout bounds connecting to a server named by a token file: a
+// loopback connect takes microseconds.
 const probeTimeout = 500 * time.Millisecond
 
 // otherServers are the addresses (as --server takes them) of the fsm
 // servers, other than the one at skip, whose token files this user's cache
-// holds and that answer on their control API: what to suggest when no
-// server answers where the CLI looked. A token file whose server crashed
-// without removing it names a port that no longer answers, and is skipped.
+// holds and that still run: what to suggest when no server answers where
+// the CLI looked. Each is checked as the CLI checks a server before
+// talking to it (verify: the pid that wrote the file runs and, on Linux,
+// holds the listening socket), on a connection that sends nothing; a token
+// file a crashed fsm left names a process that has exited, and is skipped.
 func otherServers(skip string) []string {
 	first, err := tokenFile("127.0.0.1:8080")
 	if err != nil {
 		return nil
 	}
-	entries, err := os.ReadDir(filepath.Dir(first))
+	dir := filepath.Dir(first)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
@@ -38,20 +38,30 @@ func otherServers(skip string) []string {
 		wg    sync.WaitGroup
 	)
 	for _, e := range entries {
-		addr, ok := tokenFileAddr(e.Name())
-		if !ok {
+		p := filepath.Join(dir, e.Name())
+		r, err := readTokenFile(p, true)
+		if err != nil || r.pid == 0 {
 			continue
 		}
-		base, dial, err := serverURL(addr)
+		addr := r.addr
+		if !dialable(addr) {
+			a, ok := tokenFileAddr(e.Name())
+			if !ok {
+				continue
+			}
+			addr = a
+		}
+		_, dial, err := serverURL(addr)
 		if err != nil || dial == skip {
 			continue
 		}
+		c := &apiClient{addr: dial, token: token{file: p, pid: r.pid, addr: r.addr}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if answersAsFSM(base) {
+			if c.runs() {
 				mu.Lock()
-				found = append(found, addr)
+				found = append(found, dial)
 				mu.Unlock()
 			}
 		}()
@@ -75,19 +85,15 @@ func tokenFileAddr(name string) (string, bool) {
 	return net.JoinHostPort(host, port), true
 }
 
-// answersAsFSM reports whether base answers GET info as an fsm server does
-// (200, or 401 when it wants basic auth).
-func answersAsFSM(base string) bool {
+// runs reports whether the fsm of c's token listens at c.addr: a
+// connection to it passes verify. Nothing is sent.
+func (c *apiClient) runs() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+api.Base+api.PathInfo, nil)
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", c.addr)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+	defer conn.Close()
+	return c.verify(conn) == nil
 }

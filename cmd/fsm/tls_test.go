@@ -67,7 +67,8 @@ func TestServeTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
-	s := startServe(t, []string{"FSM_CACHE_DIR=" + t.TempDir()}, "--tls-cert", certFile, "--tls-key", keyFile, "--user", "u", "--password-file", pw, o.URL())
+	e := newCLIEnv(t)
+	s, addr := serveIn(t, e, "--tls-cert", certFile, "--tls-key", keyFile, "--user", "u", "--password-file", pw, o.URL())
 	if !strings.HasPrefix(s.url, "https://127.0.0.1:") {
 		t.Fatalf("serving at %s, want https://", s.url)
 	}
@@ -111,9 +112,25 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("plain HTTP served the file: %s", plain.Status)
 		}
 	}
+	// The CLI over HTTPS, trusting the certificate as a system root
+	// (SSL_CERT_FILE is where Go looks on Linux), and refusing the
+	// connection without it.
+	creds := []string{"FSM_USER=u", "FSM_PASSWORD_FILE=" + pw}
+	if r := e.fsm(t, addr, append(creds, "SSL_CERT_FILE="+certFile), "ls", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"name":"t.bin"`) {
+		t.Errorf("fsm ls over HTTPS:\n%s", r)
+	}
+	if r := e.fsm(t, addr, append(creds, "SSL_CERT_FILE="+junkFile(t)), "ls", "--json"); r.code != 1 || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("fsm ls over HTTPS with an untrusted certificate:\n%s", r)
+	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s.log)
 	}
+}
+
+func junkFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "none.pem")
+	os.WriteFile(p, nil, 0o600)
+	return p
 }
 
 // Half a key pair, or files that are not one, are refused before serving.

@@ -17,7 +17,7 @@ import (
 
 // logFlags are fsm serve's logging flags, named as rclone names them.
 type logFlags struct {
-	LogLevel  string `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug (adds one line per HTTP request), info, warn or error."`
+	LogLevel  string `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug (adds one line per HTTP and FUSE request), info, warn or error."`
 	Verbose   bool   `short:"v" xor:"verbosity" help:"Log at debug level (same as --log-level debug)."`
 	Quiet     bool   `short:"q" xor:"verbosity" help:"Log warnings and errors only (same as --log-level warn)."`
 	LogFile   string `env:"FSM_LOG_FILE" type:"path" placeholder:"FILE" help:"Append the log to FILE instead of writing it to stderr."`

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 
 	"fsm/internal/fsmtest"
 	"fsm/internal/testorigin"
@@ -125,5 +128,29 @@ func TestLogFileRefused(t *testing.T) {
 	code, _, stderr := runSplit(t, bin, "", nil, "serve", "--addr", "127.0.0.1:0", "--log-file", filepath.Join(dir, "x.log"))
 	if code != 1 || strings.Count(stderr, dir) != 1 || !strings.Contains(stderr, "--log-file") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// On a terminal the default log format is the readable one; piped it is
+// slog's text (the other tests read it so).
+func TestReadableLogOnTerminal(t *testing.T) {
+	e := newCLIEnv(t)
+	c := e.cmd(nil, "serve", "--addr", "127.0.0.1:0", "--cache-dir", t.TempDir())
+	tty, err := pty.StartWithSize(c, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatalf("no pseudo-terminal: %v", err)
+	}
+	defer tty.Close()
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	var out fsmtest.Buffer
+	go io.Copy(&out, tty)
+	readable := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d INFO  fsm is serving  webdav=http://127\.0\.0\.1:\d+/ `)
+	fsmtest.Eventually(t, "the readable serving line", func() bool { return readable.MatchString(strings.ReplaceAll(out.String(), "\r\n", "\n")) })
+	if strings.Contains(out.String(), "level=INFO") {
+		t.Errorf("key=value lines on a terminal:\n%s", out.String())
+	}
+	c.Process.Signal(os.Interrupt)
+	if err := c.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, out.String())
 	}
 }

@@ -74,6 +74,7 @@ type Server struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: ends every events stream
 	streams   streamSet     // open events streams, capped
+	hub       *eventHub     // the snapshot every events stream sends from
 }
 
 // New returns a Server for opts.
@@ -96,7 +97,9 @@ func New(opts Options) *Server {
 	if opts.Mounts == nil {
 		opts.Mounts = func() []Mount { return nil }
 	}
-	return &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, done: make(chan struct{})}
+	s.hub = newEventHub(opts.Tick, s.sampleTree, opts.Logger)
+	return s
 }
 
 // Close ends every events stream, so a server shutdown does not wait for

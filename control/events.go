@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,8 +60,9 @@ func sampleOf(o api.File, mounts string) sample {
 
 // events streams every file's object on connect, then each object that
 // changed, sampled once per tick: a progress bar moves smoothly without an
-// event per chunk, and nothing changes unseen for longer than a tick. Each
-// stream samples on its own; there is no shared subscriber list to leak.
+// event per chunk, and nothing changes unseen for longer than a tick. The
+// sampling is the hub's, shared by every stream (see eventHub); a stream
+// only writes what the hub already encoded.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -74,8 +74,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer s.streams.remove(st)
 	defer st.closeIfDropped()
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriter(w)
-	flush := func() error {
+	// Writes go straight to w: what a stream sends is already one
+	// buffer, shared with every other stream.
+	send := func(b []byte) error {
 		st.writingSince.Store(time.Now().UnixNano())
 		defer st.writingSince.Store(0)
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -86,45 +87,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return errStreamDropped
 		default:
 		}
-		if err := bw.Flush(); err != nil {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 		return rc.Flush()
 	}
 
-	sent := make(map[string]sample)
-	publish := func() error {
-		mounts := s.opts.Mounts()
-		key := mountsKey(mounts)
-		seen := make(map[string]bool, len(sent))
-		for _, e := range s.opts.FS.Entries() {
-			o := objectOf(e, mounts)
-			seen[o.Name] = true
-			smp := sampleOf(o, key)
-			if last, ok := sent[o.Name]; ok && last == smp {
-				continue
-			}
-			sent[o.Name] = smp
-			if err := writeEvent(bw, "file", o); err != nil {
-				return err
-			}
-		}
-		for name := range sent {
-			if !seen[name] {
-				delete(sent, name)
-				if err := writeEvent(bw, "removed", api.Removed{Name: name}); err != nil {
-					return err
-				}
-			}
-		}
-		return flush()
-	}
-
-	if err := publish(); err != nil {
+	sent := s.hub.subscribe()
+	defer s.hub.unsubscribe()
+	if err := send(sent.full()); err != nil {
 		return
 	}
-	tick := time.NewTicker(s.opts.Tick)
-	defer tick.Stop()
 	keepalive := time.NewTicker(s.opts.Keepalive)
 	defer keepalive.Stop()
 	for {
@@ -137,12 +110,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-st.dropped:
 			s.log.Debug("events stream ended to make room for a new one", "limit", maxStreams)
 			return
-		case <-tick.C:
-			err = publish()
+		case <-sent.next:
+			cur := s.hub.current()
+			err = send(changes(sent, cur))
+			sent = cur
 		case <-keepalive.C:
-			if _, err = bw.WriteString(": keepalive\n\n"); err == nil {
-				err = flush()
-			}
+			err = send([]byte(": keepalive\n\n"))
 		}
 		if err != nil {
 			s.log.Debug("events stream ended", "err", err)
@@ -151,11 +124,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w *bufio.Writer, event string, v any) error {
+// sampleTree returns every file's object now, and what of the mounts its
+// sample compares.
+func (s *Server) sampleTree() ([]api.File, string) {
+	mounts := s.opts.Mounts()
+	entries := s.opts.FS.Entries()
+	objs := make([]api.File, len(entries))
+	for i, e := range entries {
+		objs[i] = objectOf(e, mounts)
+	}
+	return objs, mountsKey(mounts)
+}
+
+// encodeEvent returns the event's lines: its name and v as JSON.
+func encodeEvent(event string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", event, err)
+		return nil, fmt.Errorf("encode %s event: %w", event, err)
 	}
-	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
-	return err
+	return fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), nil
 }

@@ -18,8 +18,8 @@ const maxStreams = 64
 const EventsPath = apiPrefix + "events"
 
 // stalledAfter is how long a write must have been blocked for its stream
-// to count as not reading: every stream writes each tick, and a write to a
-// client that reads returns at once.
+// to count as not reading: a stream writes whenever a file changed (and
+// every keepalive), and a write to a client that reads returns at once.
 const stalledAfter = time.Second
 
 // stream is one open events stream.

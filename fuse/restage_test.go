@@ -182,25 +182,7 @@ func TestRestageOldAndNewHandlesConcurrently(t *testing.T) {
 			}
 			fstats("right after the restage")
 			start := time.Now()
-			var wg sync.WaitGroup
-			errs := make(chan error, 2)
-			for i, h := range []struct {
-				f *os.File
-				c testorigin.Content
-			}{{old, a}, {cur, b}} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs <- randomReads(h.f, h.c, uint64(i), 3*time.Second, 4000)
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Error(err)
-				}
-			}
+			readBoth(t, old, a, cur, b, 0, 3*time.Second, 4000)
 			// Let the kernel's cached attributes (1 s in libfuse3) expire,
 			// if the reads took less: fstat then asks fsm, by the node's
 			// name in libfuse.
@@ -283,6 +265,14 @@ func TestRestageSharedNodeFallback(t *testing.T) {
 	}
 	defer cur.Close()
 	readAll(t, cur, b, "new handle")
+	readBoth(t, old, a, cur, b, 10, 2*time.Second, 3000)
+}
+
+// readBoth reads the old handle (of a) and the new one (of b) at the same
+// time, each at random offsets for d or n reads (randomReads, seeded seed
+// and seed+1), and fails t with whatever either read wrong.
+func readBoth(t *testing.T, old *os.File, a testorigin.Content, cur *os.File, b testorigin.Content, seed uint64, d time.Duration, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i, h := range []struct {
@@ -292,7 +282,7 @@ func TestRestageSharedNodeFallback(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- randomReads(h.f, h.c, uint64(10+i), 2*time.Second, 3000)
+			errs <- randomReads(h.f, h.c, seed+uint64(i), d, n)
 		}()
 	}
 	wg.Wait()

@@ -2,35 +2,21 @@ package guard
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 // TestPeerUID: the owner of a real loopback connection's client socket is
-// found, over IPv4, IPv6 and a dual-stack listener reached over IPv4.
+// found, over IPv4, IPv6, a dual-stack listener reached over IPv4 and
+// another 127/8 address.
 func TestPeerUID(t *testing.T) {
-	for _, c := range []struct{ name, listen, dial string }{
-		{"ipv4", "127.0.0.1:0", "127.0.0.1"},
-		{"ipv6", "[::1]:0", "::1"},
-		{"dual-stack listener, ipv4 client", "[::]:0", "127.0.0.1"},
-		{"other 127/8 address", "0.0.0.0:0", "127.0.0.2"},
-	} {
+	for _, c := range slices.Concat(loopbackCases, []loopbackCase{{"other 127/8 address", "0.0.0.0:0", "127.0.0.2"}}) {
 		t.Run(c.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", c.listen)
-			if err != nil {
-				t.Skipf("listen %s: %v", c.listen, err)
-			}
-			defer ln.Close()
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			cc, err := net.Dial("tcp", net.JoinHostPort(c.dial, port))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cc.Close()
+			ln, _ := dialLoopback(t, c)
 			sc, err := ln.Accept()
 			if err != nil {
 				t.Fatal(err)

@@ -14,23 +14,9 @@ import (
 // connections, the server's socket is found (also before the server has
 // accepted it) and the listener's inode is the one this process holds.
 func TestServerUIDAndListener(t *testing.T) {
-	for _, c := range []struct{ name, listen, dial string }{
-		{"ipv4", "127.0.0.1:0", "127.0.0.1"},
-		{"ipv6", "[::1]:0", "::1"},
-		{"dual-stack listener, ipv4 client", "[::]:0", "127.0.0.1"},
-	} {
+	for _, c := range loopbackCases {
 		t.Run(c.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", c.listen)
-			if err != nil {
-				t.Skipf("listen %s: %v", c.listen, err)
-			}
-			defer ln.Close()
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			cc, err := net.Dial("tcp", net.JoinHostPort(c.dial, port))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cc.Close()
+			ln, cc := dialLoopback(t, c)
 			local := netip.MustParseAddrPort(cc.LocalAddr().String())
 			remote := netip.MustParseAddrPort(cc.RemoteAddr().String())
 			want := uint32(os.Getuid())

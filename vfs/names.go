@@ -6,8 +6,9 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"fsm/internal/safetext"
 )
 
 // junk are names that desktop clients probe for on every volume. They never
@@ -87,22 +88,9 @@ func (e *kindError) Is(target error) bool { return target == e.kind }
 // or trailing space, and no junk or reserved name.
 func CheckName(name string) error {
 	if err := checkName(name); err != nil {
-		return fmt.Errorf("%w %q: %w", ErrBadName, shorten(name), err)
+		return fmt.Errorf("%w %q: %w", ErrBadName, safetext.Cut(name, 100), err)
 	}
 	return nil
-}
-
-// shorten keeps an error about a huge name one readable line.
-func shorten(name string) string {
-	const keep = 100
-	if len(name) <= keep {
-		return name
-	}
-	cut := keep
-	for cut > 0 && !utf8.RuneStart(name[cut]) {
-		cut--
-	}
-	return name[:cut] + "…"
 }
 
 // Bounds on a name: an element as most file systems allow, the whole as
@@ -148,9 +136,9 @@ func checkName(name string) error {
 			switch {
 			case isBidiControl(r):
 				return fmt.Errorf("bidirectional-override character %U", r)
-			case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.In(r, unicode.Zl, unicode.Zp):
-				// Cf: zero-width characters and the BOM, which make two
-				// names look the same; Zl, Zp: U+2028, U+2029 break lines.
+			case safetext.Unsafe(r):
+				// Invisible characters make two names look the same; line
+				// separators break every listing that shows the name.
 				return fmt.Errorf("control, invisible or line-separator character %U", r)
 			}
 		}

@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -27,8 +28,9 @@ type Request struct {
 	KeepFailure bool
 }
 
-// ErrBusy is returned for an operation on a name whose staging is still in
-// progress.
+// ErrBusy was returned for an unstage of a name whose staging is still in
+// progress; such an unstage now ends that staging (ErrUnstaged), so
+// nothing in this package returns it any more.
 var ErrBusy = errors.New("busy")
 
 // State is where a staged name is in its life, as listings show it: the
@@ -53,7 +55,14 @@ type staging struct {
 	headerNames []string
 	since       time.Time
 	err         error // nil while probing
+	// cancel ends the probe (and the whole download of a source of unknown
+	// size) when the name is unstaged while probing; nil once failed.
+	cancel context.CancelCauseFunc
 }
+
+// ErrUnstaged is what a staging fails with when its name is unstaged while
+// it is still probing (or downloading a source of unknown size whole).
+var ErrUnstaged = errors.New("unstaged while being staged")
 
 // Entry is one staged name as the control API lists it: a file in the
 // tree, a source being probed, or a source that failed to stage.
@@ -97,13 +106,20 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	if st.name == "" {
 		st.name = provisionalName(req.URL)
 	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	st.cancel = cancel
 	f.mu.Lock()
 	f.staging[st] = true
 	f.mu.Unlock()
-	file, err := f.stage(ctx, req, name)
+	file, err := f.stage(sctx, req, name)
+	if err != nil && errors.Is(context.Cause(sctx), ErrUnstaged) {
+		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), ErrUnstaged)
+	}
 	f.mu.Lock()
 	delete(f.staging, st)
-	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) {
+	st.cancel = nil
+	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
 		st.err = err
 		f.staging[st] = true
 	}
@@ -149,14 +165,19 @@ func (f *FS) dropFailedLocked(name string) bool {
 	return dropped
 }
 
-// probingLocked reports whether a staging listed as name is in progress.
-func (f *FS) probingLocked(name string) bool {
+// cancelProbingLocked ends the stagings in progress listed as name (their
+// probe, or the whole download of a source of unknown size) and drops them
+// from the listing; it reports whether there were any.
+func (f *FS) cancelProbingLocked(name string) bool {
+	found := false
 	for st := range f.staging {
 		if st.err == nil && st.name == name {
-			return true
+			st.cancel(ErrUnstaged)
+			delete(f.staging, st)
+			found = true
 		}
 	}
-	return false
+	return found
 }
 
 // Entries lists every staged name, sorted by name: files, sources being

@@ -192,10 +192,16 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		store:       st,
 	}
 	f.mu.Lock()
-	if f.closed {
+	if f.closed || context.Cause(ctx) == ErrUnstaged {
+		// Closed, or unstaged while this probe ran (Unstage cancels ctx
+		// under f.mu, so no unstaged name gets into the tree).
+		closed := f.closed
 		f.mu.Unlock()
-		st.Unstage(ctx)
-		return nil, errClosed
+		st.Unstage(context.WithoutCancel(ctx))
+		if closed {
+			return nil, errClosed
+		}
+		return nil, ErrUnstaged
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
@@ -279,14 +285,15 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	file := f.files[name]
 	if file == nil {
 		dropped := f.dropFailedLocked(name)
-		probing := f.probingLocked(name)
+		probing := f.cancelProbingLocked(name)
 		f.mu.Unlock()
 		switch {
+		case probing:
+			f.log.Info("unstaged", "name", name, "state", "probing")
+			return nil
 		case dropped:
 			f.log.Info("unstaged", "name", name, "state", "failed")
 			return nil
-		case probing:
-			return fmt.Errorf("unstage %s: still being staged; try again when its probe is done: %w", name, ErrBusy)
 		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"fsm/internal/fsmtest"
+	"fsm/internal/mountinfo"
 	"net/http"
 	"os"
 	"os/exec"
@@ -128,7 +129,7 @@ func mountDavfs2(t *testing.T, davGID int, url string, opts ...string) string {
 	pidFile := "/var/run/mount.davfs/" + strings.ReplaceAll(strings.TrimPrefix(dir, "/"), "/", "-") + ".pid"
 	pid := 0
 	t.Cleanup(func() {
-		if fsmtest.Mounted(dir) {
+		if mountinfo.Mounted(dir) {
 			if out, err := runFor(30*time.Second, "umount", dir); err != nil {
 				t.Errorf("umount %s: %v\n%s", dir, err, out)
 				if out, err := runFor(10*time.Second, "umount", "-l", dir); err != nil {
@@ -155,7 +156,7 @@ func mountDavfs2(t *testing.T, davGID int, url string, opts ...string) string {
 	if err != nil {
 		t.Fatalf("mount -t davfs %s: %v\n%s", url, err, out)
 	}
-	if !fsmtest.Mounted(dir) {
+	if !mountinfo.Mounted(dir) {
 		t.Fatalf("mount -t davfs returned but %s is not a mount point:\n%s", dir, out)
 	}
 	fsmtest.Eventually(t, "the mount.davfs pid file", func() bool {
@@ -186,7 +187,7 @@ func unmountDavfs2(t *testing.T, dir string) {
 	if out, err := runFor(60*time.Second, "umount", dir); err != nil {
 		t.Fatalf("umount %s: %v\n%s", dir, err, out)
 	}
-	if fsmtest.Mounted(dir) {
+	if mountinfo.Mounted(dir) {
 		t.Fatalf("%s still mounted after umount", dir)
 	}
 	fsmtest.Eventually(t, fmt.Sprintf("mount.davfs (pid %d) to exit", pid), func() bool { return davfs2Gone(pid) })

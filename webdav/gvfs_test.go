@@ -1,3 +1,5 @@
+//go:build linux
+
 package webdav
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"fsm/guard"
 	"fsm/internal/fsmtest"
+	"fsm/internal/mountinfo"
 )
 
 // GNOME gvfs (Debian packages gvfs, gvfs-backends, gvfs-fuse, dbus,
@@ -141,7 +144,7 @@ func TestGvfs(t *testing.T) {
 	// The seek: through gvfsd-fuse, a read at an offset makes gvfsd-dav seek
 	// its open HTTP stream, which it does with a new "Range: bytes=N-" GET.
 	fuseDir := s.FuseDir()
-	fsmtest.Eventually(t, "gvfsd-fuse to mount "+fuseDir, func() bool { return fsmtest.Mounted(fuseDir) })
+	fsmtest.Eventually(t, "gvfsd-fuse to mount "+fuseDir, func() bool { return mountinfo.Mounted(fuseDir) })
 	var share string
 	fsmtest.Eventually(t, "the dav mount under "+fuseDir, func() bool {
 		ents, err := os.ReadDir(fuseDir)

@@ -65,15 +65,15 @@ func TestTokenFile(t *testing.T) {
 }
 
 func TestParseHeaders(t *testing.T) {
-	h, err := parseHeaders([]string{"authorization: Bearer a:b", "Cookie:x=1; y=2"})
-	if err != nil || len(h) != 2 || h["Authorization"] != "Bearer a:b" || h["Cookie"] != "x=1; y=2" {
+	h, err := parseHeaders([]string{"authorization: Bearer a:b", "Cookie:x=1; y=2", "X-Tab: a\tb"})
+	if err != nil || len(h) != 3 || h["Authorization"] != "Bearer a:b" || h["Cookie"] != "x=1; y=2" || h["X-Tab"] != "a\tb" {
 		t.Fatalf("%v %v", h, err)
 	}
-	for _, bad := range [][]string{{"no colon secret"}, {": v"}, {"Bad Name: v"}, {"A: 1", "a: 2"}, {"A: x\ry"}} {
+	for _, bad := range [][]string{{"no colon secret"}, {": v"}, {"Bad Name: v"}, {"A: 1", "a: 2"}, {"A: x\ry"}, {"A: x\x01y"}, {"A: x\x1b[0my"}, {"A: x\x7fy"}} {
 		_, err := parseHeaders(bad)
 		if err == nil {
 			t.Errorf("%q accepted", bad)
-		} else if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "x\ry") {
+		} else if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "x\ry") || strings.Contains(err.Error(), "x\x01y") {
 			t.Errorf("%q: the error echoes the value: %v", bad, err)
 		}
 	}

@@ -27,6 +27,9 @@ const (
 	// finish (or an attack) cannot take every file descriptor: the cache's
 	// temp files and origin connections need theirs too.
 	maxConns = 512
+	// controlConns of maxConns are kept for fsm's page and API, so WebDAV
+	// clients holding every other slot cannot lock the owner out.
+	controlConns = 32
 	// bodyTimeout bounds reading a request body. fsm takes no uploads:
 	// bodies are PROPFIND XML and control API JSON, small and quick.
 	bodyTimeout = 10 * time.Second
@@ -123,6 +126,13 @@ func routes(ctl, dav http.Handler) http.Handler {
 				streamApart(w, r)
 			}
 			ctl.ServeHTTP(w, r)
+			return
+		}
+		if c, ok := r.Context().Value(connKey{}).(*countedConn); ok && c.slot == slotControl {
+			// A slot of the reserve: WebDAV waits for a general one.
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "fsm: every connection for WebDAV clients is taken; this one is kept for fsm's page and API. Close some clients or try again.", http.StatusServiceUnavailable)
 			return
 		}
 		dav.ServeHTTP(w, r)

@@ -209,7 +209,7 @@ func TestStreamsLeaveSlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := limitListener(inner, 2, slog.New(slog.DiscardHandler))
+	ln := limitListener(inner, 2, 0, slog.New(slog.DiscardHandler))
 	ctl := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != control.EventsPath {
 			io.WriteString(w, "api")
@@ -249,5 +249,57 @@ func TestStreamsLeaveSlots(t *testing.T) {
 	}
 	if resp := get("/.fsm/api/v1/info"); resp.StatusCode != http.StatusOK {
 		t.Errorf("API with 4 streams open on a cap of 2: %s", resp.Status)
+	}
+}
+
+// With every general slot held by WebDAV clients, the page and API still
+// answer on a slot of the reserve, and WebDAV is refused there at once
+// rather than served past the cap.
+func TestControlSlotsKept(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitListener(inner, 4, 2, slog.New(slog.DiscardHandler))
+	ctl := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "api") })
+	dav := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "dav") })
+	srv := newHTTPServer(routes(ctl, dav), slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := inner.Addr().String()
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// 10 s only turns a wait for a slot into a failure.
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	get := func(c net.Conn, path string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// Two WebDAV clients hold the general slots (each served once, so it
+	// is known to hold its slot before the next connects).
+	for range 2 {
+		if resp := get(dial(), "/file.bin"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("WebDAV within the cap: %s", resp.Status)
+		}
+	}
+	if resp := get(dial(), "/.fsm/api/v1/info"); resp.StatusCode != http.StatusOK {
+		t.Errorf("API with every general slot held: %s", resp.Status)
+	}
+	resp := get(dial(), "/file.bin")
+	if resp.StatusCode != http.StatusServiceUnavailable || !resp.Close {
+		t.Errorf("WebDAV on a reserved slot: %s (close %v), want 503 and the connection closed", resp.Status, resp.Close)
 	}
 }

@@ -9,22 +9,40 @@ import (
 )
 
 // limitListener caps open connections at n: Accept waits for a free slot.
-// It logs once per burst when the cap is reached, not once per connection:
-// again only after the count fell to half.
+// reserved of the n slots are kept for fsm's own page and API (routes
+// enforces it): when WebDAV clients hold every other slot, a new connection
+// gets a reserved one, on which only control requests are served, so the
+// owner can still see and change what is staged. It logs once per burst
+// when the general slots are full, not once per connection: again only
+// after the count fell to half.
 //
 // It is our own rather than netutil.LimitListener because that one wraps
 // each connection in a type that hides *net.TCPConn's ReadFrom and
 // CloseWrite: net/http then copies file bodies through a user buffer
 // instead of using sendfile (twice the CPU per byte served), and cannot
 // half-close.
-func limitListener(ln net.Listener, n int, log *slog.Logger) net.Listener {
-	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), log: log}
+func limitListener(ln net.Listener, n, reserved int, log *slog.Logger) net.Listener {
+	reserved = min(max(reserved, 0), n-1)
+	return &limitedListener{
+		Listener: ln,
+		slots:    map[slotKind]chan struct{}{slotAny: make(chan struct{}, n-reserved), slotControl: make(chan struct{}, max(reserved, 0))},
+		done:     make(chan struct{}),
+		log:      log,
+	}
 }
+
+// slotKind says what a connection's slot may serve.
+type slotKind int
+
+const (
+	slotAny     slotKind = iota // any request
+	slotControl                 // only fsm's page and API (the reserve)
+)
 
 type limitedListener struct {
 	net.Listener
-	slots chan struct{} // one token per open connection; cap is the limit
-	done  chan struct{} // closed by Close, so a waiting Accept returns
+	slots map[slotKind]chan struct{} // one token per open connection of each kind; cap is its limit; never changed
+	done  chan struct{}              // closed by Close, so a waiting Accept returns
 	log   *slog.Logger
 
 	closeOnce sync.Once
@@ -33,22 +51,40 @@ type limitedListener struct {
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.warnFull()
-		select {
-		case l.slots <- struct{}{}:
-		case <-l.done:
-			return nil, net.ErrClosed
-		}
+	kind, err := l.take()
+	if err != nil {
+		return nil, err
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
+		<-l.slots[kind]
 		return nil, err
 	}
-	return &countedConn{Conn: c, l: l}, nil
+	return &countedConn{Conn: c, l: l, slot: kind}, nil
+}
+
+// take waits for a slot: a general one first, then one of the reserve.
+func (l *limitedListener) take() (slotKind, error) {
+	anySlot, ctlSlot := l.slots[slotAny], l.slots[slotControl]
+	select {
+	case anySlot <- struct{}{}:
+		return slotAny, nil
+	default:
+	}
+	l.warnFull()
+	select {
+	case ctlSlot <- struct{}{}:
+		return slotControl, nil
+	default:
+	}
+	select {
+	case anySlot <- struct{}{}:
+		return slotAny, nil
+	case ctlSlot <- struct{}{}:
+		return slotControl, nil
+	case <-l.done:
+		return 0, net.ErrClosed
+	}
 }
 
 func (l *limitedListener) Close() error {
@@ -61,13 +97,15 @@ func (l *limitedListener) warnFull() {
 	defer l.mu.Unlock()
 	if !l.warned {
 		l.warned = true
-		l.log.Warn("connection limit reached: new clients wait until others close", "limit", cap(l.slots))
+		l.log.Warn("connection limit reached: new clients wait until others close; fsm's page and API keep slots of their own",
+			"limit", cap(l.slots[slotAny]), "kept_for_page_and_api", cap(l.slots[slotControl]))
 	}
 }
 
-func (l *limitedListener) release() {
-	<-l.slots
-	if len(l.slots) <= cap(l.slots)/2 {
+func (l *limitedListener) release(kind slotKind) {
+	ch := l.slots[kind]
+	<-ch
+	if general := l.slots[slotAny]; len(general) <= cap(general)/2 {
 		l.mu.Lock()
 		l.warned = false
 		l.mu.Unlock()
@@ -77,19 +115,20 @@ func (l *limitedListener) release() {
 type countedConn struct {
 	net.Conn
 	l    *limitedListener
+	slot slotKind // what the connection may serve; set at Accept
 	once sync.Once
 }
 
 func (c *countedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.l.release)
+	c.once.Do(func() { c.l.release(c.slot) })
 	return err
 }
 
 // detach gives the connection's slot back while it stays open (an events
 // stream, which control caps on its own); Close then releases nothing.
 func (c *countedConn) detach() {
-	c.once.Do(c.l.release)
+	c.once.Do(func() { c.l.release(c.slot) })
 }
 
 // ReadFrom keeps the connection's own ReadFrom (sendfile, splice) reachable

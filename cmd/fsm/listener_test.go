@@ -43,7 +43,7 @@ func (l *oneConnListener) Accept() (net.Conn, error) { return l.c, nil }
 // wrapper must not hide them.
 func TestCappedConnKeepsTCPMethods(t *testing.T) {
 	inner := &readFromConn{}
-	ln := limitListener(&oneConnListener{c: inner}, 4, slog.New(slog.DiscardHandler))
+	ln := limitListener(&oneConnListener{c: inner}, 4, 0, slog.New(slog.DiscardHandler))
 	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		}
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, log), mgr: mgr, tokenPath: tokenPath}
+	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, controlConns, log), mgr: mgr, tokenPath: tokenPath}
 	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles})
 	s.ln, s.url = serveTLS(s.ln, cfg.tls, log)
 

@@ -156,8 +156,10 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("--header #%d: want 'Name: value' with a header name before the ':'", i+1)
 		}
-		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, fmt.Errorf("--header %s: the value holds characters a header cannot carry", name)
+		// The server's own rule (control's requestHeader), so the CLI
+		// refuses here, before sending any secret, what fsm would refuse.
+		if !httpguts.ValidHeaderFieldValue(value) {
+			return nil, fmt.Errorf("--header %s: the value holds characters a header cannot carry (CR, LF, NUL or another control character but tab)", name)
 		}
 		key := http.CanonicalHeaderKey(name)
 		if _, dup := out[key]; dup {

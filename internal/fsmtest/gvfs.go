@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"fsm/internal/fsmtest/gvfs"
-	"fsm/internal/mountinfo"
 )
 
 // GvfsSession is a private D-Bus session bus with gvfsd on it (see package
@@ -61,6 +60,3 @@ func NewGvfsSessionFuse(t testing.TB, fuse GvfsFuse) *GvfsSession {
 	})
 	return &GvfsSession{Session: s, log: log}
 }
-
-// Mounted reports whether dir is a mount point in this mount namespace.
-func Mounted(dir string) bool { return mountinfo.Mounted(dir) }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"fsm/internal/mountinfo"
 )
 
 // RcloneMount mounts the WebDAV tree at url read-only with rclone (no VFS
@@ -36,7 +38,7 @@ func RcloneMount(t testing.TB, url string) string {
 	go func() { exited <- cmd.Wait() }()
 	// Registered after the TempDirs, so it runs before their removal.
 	t.Cleanup(func() {
-		if Mounted(dir) {
+		if mountinfo.Mounted(dir) {
 			if out, err := exec.Command("fusermount3", "-u", dir).CombinedOutput(); err != nil {
 				t.Logf("fusermount3 -u: %v %s", err, out)
 				exec.Command("fusermount3", "-uz", dir).Run()
@@ -60,7 +62,7 @@ func RcloneMount(t testing.TB, url string) string {
 			t.Fatalf("rclone mount exited: %v\n%s", err, b)
 		default:
 		}
-		return Mounted(dir)
+		return mountinfo.Mounted(dir)
 	})
 	return dir
 }

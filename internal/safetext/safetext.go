@@ -23,7 +23,7 @@ func Line(s string) string {
 		switch {
 		case r == utf8.RuneError && !validAt(s, i):
 			b.WriteString(`\x` + strconv.FormatUint(uint64(s[i]), 16))
-		case unsafe(r):
+		case Unsafe(r):
 			q := strconv.QuoteRuneToASCII(r) // 'ESC' -> '\x1b'
 			b.WriteString(q[1 : len(q)-1])
 		default:
@@ -35,8 +35,11 @@ func Line(s string) string {
 
 // Limit is Line cut to at most n bytes (marked with "…"), for one-line
 // reasons that come from elsewhere, such as an origin's status line.
-func Limit(s string, n int) string {
-	s = Line(s)
+func Limit(s string, n int) string { return Cut(Line(s), n) }
+
+// Cut returns s cut to at most n bytes at a character boundary, marked
+// with "…" where it was cut.
+func Cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -49,14 +52,18 @@ func Limit(s string, n int) string {
 
 func clean(s string) bool {
 	for i, r := range s {
-		if unsafe(r) || (r == utf8.RuneError && !validAt(s, i)) {
+		if Unsafe(r) || (r == utf8.RuneError && !validAt(s, i)) {
 			return false
 		}
 	}
 	return true
 }
 
-func unsafe(r rune) bool {
+// Unsafe reports whether r acts on a terminal or hides itself in text: a
+// control character (C0, DEL, C1), an invisible format character (Cf:
+// zero-width characters, the BOM, bidirectional controls) or a line or
+// paragraph separator (U+2028, U+2029).
+func Unsafe(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/mattn/go-runewidth"
+
+	"fsm/internal/safetext"
 )
 
 // Align is a column's alignment.
@@ -35,8 +37,14 @@ type Row struct {
 // Table lays out rows under cols, each column as wide as its widest cell
 // (display width, so wide and combining characters align), two spaces
 // between columns and no trailing blanks. It returns one string per line.
+//
+// Cells and notes are written through safetext.Line: a note is often an
+// error whose text an origin chose (a redirect's host, a reason phrase),
+// and a terminal must never receive an escape sequence or a line break
+// from it, whatever the server did or did not clean.
 func Table(cols []Column, rows []Row) []string {
-	widths := Widths(cols, rows)
+	rows = safeRows(rows)
+	widths := widthsOf(cols, rows)
 	head := make([]string, len(cols))
 	for i, c := range cols {
 		head[i] = c.Head
@@ -55,8 +63,12 @@ func Table(cols []Column, rows []Row) []string {
 }
 
 // Widths are the widths Table gives cols: each column's widest cell or
-// heading, in display columns.
+// heading, in display columns, as Table prints them (made safe).
 func Widths(cols []Column, rows []Row) []int {
+	return widthsOf(cols, safeRows(rows))
+}
+
+func widthsOf(cols []Column, rows []Row) []int {
 	widths := make([]int, len(cols))
 	for i, c := range cols {
 		widths[i] = runewidth.StringWidth(c.Head)
@@ -94,4 +106,22 @@ func layout(cols []Column, widths []int, cells []string) string {
 // Truncate cuts s to at most width display columns, ending in "…" when cut.
 func Truncate(s string, width int) string {
 	return runewidth.Truncate(s, width, "…")
+}
+
+// safeRows returns rows with every cell and note made safe for a terminal;
+// rows themselves are left as the caller gave them.
+func safeRows(rows []Row) []Row {
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		cells := make([]string, len(r.Cells))
+		for j, c := range r.Cells {
+			cells[j] = safetext.Line(c)
+		}
+		var notes []string
+		for _, n := range r.Notes {
+			notes = append(notes, safetext.Line(n))
+		}
+		out[i] = Row{Cells: cells, Note: safetext.Line(r.Note), Notes: notes}
+	}
+	return out
 }

@@ -24,6 +24,28 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// TestTableEscapesControls: text a server or an origin chose (a file's
+// error note, a cell) reaches the terminal with its control, format and
+// line-separator characters written as escapes, and columns still align
+// on what is printed.
+func TestTableEscapesControls(t *testing.T) {
+	t.Parallel()
+	cols := []Column{{Head: "NAME"}, {Head: "STATE"}}
+	got := Table(cols, []Row{
+		{Cells: []string{"a\x1b[2J", "error"}, Note: "└ origin answered 500 \x1b]0;pwned\x07\u009b31m\r\nfake line"},
+		{Cells: []string{"b", "idle"}},
+	})
+	want := []string{
+		`NAME      STATE`,
+		`a\x1b[2J  error`,
+		`  └ origin answered 500 \x1b]0;pwned\a\u009b31m\r\nfake line`,
+		`b         idle`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestBar(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -81,8 +103,8 @@ func TestMiddle(t *testing.T) {
 }
 
 func TestTableNotes(t *testing.T) {
-	got := Table([]Column{{Head: "A"}}, []Row{{Cells: []string{"x"}, Notes: []string{"one", "two"}}})
-	want := "A\nx\n  one\n  two"
+	got := Table([]Column{{Head: "A"}}, []Row{{Cells: []string{"x"}, Notes: []string{"one", "two\x1b[31m"}}})
+	want := "A\nx\n  one\n  two\\x1b[31m"
 	if strings.Join(got, "\n") != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}

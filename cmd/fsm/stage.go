@@ -138,7 +138,7 @@ func stagedLine(f fileInfo) string {
 		s += " (" + humanize.Bytes(uint64(*f.Size)) + ")"
 	}
 	if len(f.Paths) > 0 {
-		s += ": " + strings.Join(f.Paths, " ")
+		s += ": " + pathsCell(f) // quoted as fsm ls quotes them, so several stay apart
 	}
 	return s
 }

@@ -361,6 +361,11 @@ func (c *apiClient) statusError(resp *http.Response) error {
 			}
 			return &apiError{resp.StatusCode, "", fmt.Sprintf("the fsm server at %s wants a user and password: give --user and --password-file (or FSM_USER and FSM_PASSWORD_FILE)", c.addr)}
 		}
+		// net/http's own answer to plain HTTP on a TLS listener: an fsm
+		// started with --tls-cert.
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") && bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+			return &apiError{resp.StatusCode, "", fmt.Sprintf("the server at %s speaks HTTPS: use --server https://%s", c.addr, c.addr)}
+		}
 		// Not fsm's control API: another program, or an fsm too old to have one.
 		return &apiError{resp.StatusCode, "", fmt.Sprintf("the server at %s answered %s, not as an fsm control API (another program on that port, or an older fsm?)", c.addr, resp.Status)}
 	}

@@ -122,6 +122,10 @@ func TestServeTLS(t *testing.T) {
 	if r := e.fsm(t, addr, append(creds, "SSL_CERT_FILE="+junkFile(t)), "ls", "--json"); r.code != 1 || !strings.Contains(r.stderr, "certificate") {
 		t.Errorf("fsm ls over HTTPS with an untrusted certificate:\n%s", r)
 	}
+	plainAddr := "http://" + strings.TrimPrefix(addr, "https://")
+	if r := e.fsm(t, plainAddr, creds, "ls"); r.code != 1 || !strings.Contains(r.stderr, "speaks HTTPS: use --server https://"+strings.TrimPrefix(addr, "https://")) {
+		t.Errorf("fsm ls over plain HTTP to the TLS listener:\n%s", r)
+	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s.log)
 	}

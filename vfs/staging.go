@@ -28,11 +28,6 @@ type Request struct {
 	KeepFailure bool
 }
 
-// ErrBusy was returned for an unstage of a name whose staging is still in
-// progress; such an unstage now ends that staging (ErrUnstaged), so
-// nothing in this package returns it any more.
-var ErrBusy = errors.New("busy")
-
 // State is where a staged name is in its life, as listings show it: the
 // state of its store, or probing while there is none yet. It is the
 // store's type, so a listing shows a store's state as the store tells it.
@@ -74,6 +69,7 @@ type Entry struct {
 	Err         error // why, when State is error or failed
 	File        *File // nil while probing or when staging failed
 	Progress    store.Progress
+	Folder      string // the staged folder it is in, else ""
 }
 
 // Stage stages req.URL under req.Name (or the name the origin gives).
@@ -191,6 +187,9 @@ func (f *FS) Entries() []Entry {
 	for st := range f.staging {
 		out = append(out, st.entry())
 	}
+	for _, fo := range f.folders {
+		out = f.memberEntriesLocked(fo, out)
+	}
 	f.mu.RUnlock()
 	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -212,9 +211,30 @@ func (f *FS) Entry(name string) (Entry, bool) {
 		}
 	}
 	if found == nil {
-		return Entry{}, false
+		return f.memberEntryLocked(name)
 	}
 	return found.entry(), true
+}
+
+// memberEntryLocked is the entry of a folder's file that is not in the
+// tree: queued, probing or failed.
+func (f *FS) memberEntryLocked(name string) (Entry, bool) {
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		fo := f.folders[dir]
+		if fo == nil {
+			continue
+		}
+		m := fo.members[name]
+		if m == nil {
+			return Entry{}, false
+		}
+		e := Entry{Name: name, URL: redact.Bare(m.url), HeaderNames: fo.headerNames, State: StateProbing, Folder: fo.name}
+		if m.err != nil {
+			e.State, e.Err = StateFailed, m.err
+		}
+		return e, true
+	}
+	return Entry{}, false
 }
 
 func (st *staging) entry() Entry {
@@ -235,6 +255,9 @@ func (file *File) entry() Entry {
 		File:        file,
 		Progress:    p,
 		Err:         p.Err,
+	}
+	if file.folder != nil {
+		e.Folder = file.folder.name
 	}
 	if e.State != StateError && e.State != StateFailed {
 		e.Err = nil

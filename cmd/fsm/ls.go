@@ -128,7 +128,7 @@ func fileTable(files []fileInfo, v lsView) []string {
 	}
 	var lines []string
 	if v.terminal() {
-		lines = append(lines, totalsLine(files))
+		lines = append(lines, totalsLine(listedFiles(files)))
 	}
 	lay := lsLayouts[0]
 	nameWidth := 0 // 0: names as they are
@@ -142,7 +142,7 @@ func fileTable(files []fileInfo, v lsView) []string {
 		}
 	}
 	lines = append(lines, termui.Table(cols, rows)...)
-	lines = append(lines, localPathHint(files, v)...)
+	lines = append(lines, localPathHint(listedFiles(files), v)...)
 	return lines
 }
 
@@ -168,9 +168,9 @@ func fitLayout(files []fileInfo, v lsView) (lsLayout, int) {
 	panic("unreachable: the last layout always fits")
 }
 
-// fileRows are the columns of lay and one row per file: its cells and
-// the notes under it. A folder row (one for each folder, before its files)
-// would be built here too, from the same columns.
+// fileRows are the columns of lay and the rows of the listing: a row per
+// file, and for a staged folder its own row (count and sums) followed by a
+// row per file in it, named below the folder.
 func fileRows(files []fileInfo, v lsView, lay lsLayout) ([]termui.Column, []termui.Row) {
 	var cols []termui.Column
 	for _, c := range lsColumns {
@@ -179,18 +179,56 @@ func fileRows(files []fileInfo, v lsView, lay lsLayout) ([]termui.Column, []term
 		}
 		cols = append(cols, c)
 	}
-	rows := make([]termui.Row, len(files))
-	for i, f := range files {
-		cells := fileCellsWith(f, v.style(), lay.bar)
-		if !lay.pathsColumn {
-			cells = cells[:len(cells)-1]
+	rows := make([]termui.Row, 0, len(files))
+	for _, f := range files {
+		if f.Folder {
+			rows = append(rows, folderRows(f, v, lay)...)
+			continue
 		}
-		if lay.bar == 0 {
-			cells = slices.Delete(cells, 2, 3)
-		}
-		rows[i] = termui.Row{Cells: cells, Notes: fileNotes(f, v, lay)}
+		rows = append(rows, fileRow(f, f.Name, v, lay))
 	}
 	return cols, rows
+}
+
+// fileRow is f's row in lay, shown as name, with its notes.
+func fileRow(f fileInfo, name string, v lsView, lay lsLayout) termui.Row {
+	cells := fileCellsWith(f, v.style(), lay.bar)
+	cells[0] = name
+	if !lay.pathsColumn {
+		cells = cells[:len(cells)-1]
+	}
+	if lay.bar == 0 {
+		cells = slices.Delete(cells, 2, 3)
+	}
+	return termui.Row{Cells: cells, Notes: fileNotes(f, v, lay)}
+}
+
+// folderRows are a staged folder's line, with its count and the sums of
+// its files, and then a line per file, named below the folder.
+func folderRows(f fileInfo, v lsView, lay lsLayout) []termui.Row {
+	name := f.Name + "/ (" + countNoun(f.Files, "file")
+	if f.Failed > 0 {
+		name += fmt.Sprintf(", %d failed", f.Failed)
+	}
+	rows := []termui.Row{fileRow(f, name+")", v, lay)}
+	for _, e := range f.Entries {
+		rows = append(rows, fileRow(e, "  "+strings.TrimPrefix(e.Name, f.Name+"/"), v, lay))
+	}
+	return rows
+}
+
+// listedFiles are the files of a listing, a folder's own files in place
+// of its row: what the totals count and the local path hint looks at.
+func listedFiles(files []fileInfo) []fileInfo {
+	out := make([]fileInfo, 0, len(files))
+	for _, f := range files {
+		if f.Folder {
+			out = append(out, f.Entries...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // fileNotes are the lines under a file's row: its local paths when they

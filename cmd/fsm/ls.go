@@ -378,6 +378,9 @@ func fileCellsWith(f fileInfo, style termui.BarStyle, bar int) []string {
 // would need it when it has blanks or quotes, so several stay separable;
 // "none" for a file that has no local path (no --fuse, no --mount).
 func pathsCell(f fileInfo) string {
+	if f.Folder {
+		return "" // its files, on the rows under it, have the paths
+	}
 	if len(f.Paths) == 0 {
 		if f.Size != nil {
 			return "none"

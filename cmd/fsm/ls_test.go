@@ -156,6 +156,9 @@ func TestFolderRows(t *testing.T) {
 			t.Errorf("row %d: %q, want %q", i, got, want[i])
 		}
 	}
+	if paths := rows[0].Cells[len(rows[0].Cells)-1]; paths != "" {
+		t.Errorf("the folder's row has PATHS %q; its files have them", paths)
+	}
 	if len(rows[3].Notes) != 1 || rows[3].Notes[0] != "└ bad name" {
 		t.Errorf("failed entry's notes: %q", rows[3].Notes)
 	}

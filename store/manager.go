@@ -45,6 +45,10 @@ type Options struct {
 	RetryBase    time.Duration
 	RetryMax     time.Duration
 	StallTimeout time.Duration // an origin silent this long is retried (30 s)
+	// Persist keeps temp files in Dir/files across runs (see persist.go):
+	// one process owns them (Dir/owner.lock; another gets a *HeldError),
+	// Close keeps those of staged files, and Resume adopts them.
+	Persist bool
 }
 
 func (o *Options) defaults() {
@@ -94,8 +98,10 @@ type Manager struct {
 	// dirMu guards lock and dirRemoved; it is taken last, after Manager.mu
 	// or Store.mu (cachedir.go).
 	dirMu      sync.Mutex
-	lock       *os.File // held for the manager's life: marks runDir as in use
-	dirRemoved bool     // Close removed runDir: it is not made again
+	lock       *os.File     // held for the manager's life: marks runDir as in use (the owner lock with Persist)
+	dirRemoved bool         // Close removed runDir (or, with Persist, let it go): it is not made again
+	keepFiles  atomic.Bool  // set by Close with Persist: staged stores keep their temp files
+	arrived    atomic.Int64 // bytes marked present, ever (Arrived)
 
 	used    atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
 	evictCh chan struct{}
@@ -154,12 +160,26 @@ func NewManager(opts Options) (*Manager, error) {
 		quit:      make(chan struct{}),
 		stores:    make(map[*Store]struct{}),
 	}
-	m.sweep()
-	dir, lock, err := makeRunDir(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
+	if opts.Persist {
+		owner, err := lockOwner(filepath.Join(opts.Dir, ownerLockName))
+		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", opts.Dir, err)
+		}
+		dir := filepath.Join(opts.Dir, filesDirName)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			owner.Close()
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.sweep()
+		m.runDir, m.lock = dir, owner
+	} else {
+		m.sweep()
+		dir, lock, err := makeRunDir(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.runDir, m.lock = dir, lock
 	}
-	m.runDir, m.lock = dir, lock
 	m.wg.Add(1)
 	go m.evictLoop()
 	return m, nil
@@ -373,7 +393,8 @@ func (m *Manager) byLastAccess() []*Store {
 }
 
 // Close closes every store (waiting for their readers, bounded by ctx) and
-// removes this run's folder.
+// removes this run's folder; with Persist it keeps the temp files of staged
+// stores instead.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.done {
@@ -382,6 +403,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	if !m.closed {
 		m.closed = true
+		m.keepFiles.Store(m.opts.Persist)
 		close(m.quit)
 	}
 	stores := make([]*Store, 0, len(m.stores))
@@ -424,6 +446,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	defer m.dirMu.Unlock()
 	m.lock.Close()
 	m.dirRemoved = true
+	if m.opts.Persist {
+		return nil // the temp files of staged files are the next run's
+	}
 	if err := os.RemoveAll(m.runDir); err != nil {
 		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
 	}

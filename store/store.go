@@ -89,7 +89,9 @@ type Store struct {
 	dl         *download // the download under way, for its log lines; nil if none
 	out        *outage   // the origin's current run of failures; nil if none
 	lastErr    error
-	permErr    error // why the store is failed (phaseFailed)
+	permErr    error      // why the store is failed (phaseFailed)
+	ckpt       checkpoint // the last Checkpoint, or what close kept (persist.go)
+	closedFrom phase      // the phase close ended, for what it keeps
 	lastAccess time.Time
 	ctx        context.Context // cancelled on close and eviction
 	cancel     context.CancelFunc
@@ -366,13 +368,14 @@ func (s *Store) Unstage(ctx context.Context) error {
 
 // close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
 // ctx) for in-flight reads to return, then stops downloads and removes the
-// temp file. If ctx ends first the file is left in place and close may be
-// called again. Calling close after it succeeded is harmless.
+// temp file (a persistent cache's shutdown keeps a staged file's). If ctx
+// ends first the file is left in place and close may be called again.
+// Calling close after it succeeded is harmless.
 func (s *Store) close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
 	if s.phase != phaseClosed {
-		s.phase = phaseClosed
+		s.closedFrom, s.phase = s.phase, phaseClosed
 		s.cancel()
 		s.wakeLocked(ErrClosed)
 	}
@@ -393,12 +396,20 @@ func (s *Store) close(ctx context.Context) error {
 		// every Add happened before this Wait.
 		s.fetchWG.Wait()
 		s.mu.Lock()
+		keep := s.keepOnCloseLocked()
+		s.mu.Unlock()
+		if keep {
+			s.keepLast()
+		}
+		s.mu.Lock()
 		s.present.reset()
 		s.res = resNone
 		s.rechargeLocked()
 		s.mu.Unlock()
 		err := s.file.close()
-		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if keep {
+			// the next run resumes from it
+		} else if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 		if err != nil {

@@ -341,6 +341,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 	}
 	f.pos = max(f.pos, b)
 	if added := s.present.add(a, b); added > 0 {
+		s.m.arrived.Add(added)
 		s.rechargeLocked()
 		s.wakeLocked(nil)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,10 +25,22 @@ type settings struct {
 	password string
 	token    string
 	tls      *tls.Config // nil without --tls-cert
+	persist  bool        // --persist: the staged set survives restarts
+	sources  []source    // the SOURCEs, parsed
+	header   http.Header // --header, for the SOURCEs; nil if none
 }
 
 func (c *serveCmd) validate() (*settings, error) {
-	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
+	s := &settings{token: c.Token, mount: c.Mount, user: c.User, persist: c.Persist}
+	var err error
+	if s.sources, err = parseSources(c.Sources); err != nil {
+		return nil, err
+	}
+	hs, err := parseHeaders(c.Header)
+	if err != nil {
+		return nil, err
+	}
+	s.header = toHeader(hs)
 	// ~ in both is expanded already (type:"path": homePathMapper).
 	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {

@@ -171,6 +171,7 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "many files", once: true, run: h.manyFiles},
 		{name: "FUSE stall", once: true, run: h.stall},
 		{name: "upload", run: h.upload},
+		{name: "resume after restart", run: h.resume},
 	}
 	failed := map[string]bool{}
 	var errs []error

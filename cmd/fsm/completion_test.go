@@ -81,7 +81,7 @@ func TestCompletionZshFish(t *testing.T) {
 // fsm help environment lists every flag's variable, from the model.
 func TestHelpTopics(t *testing.T) {
 	code, out, _ := runSplit(t, bin, "", nil, "help", "environment")
-	for _, w := range []string{"--tls-cert        FSM_TLS_CERT", "--log-file        FSM_LOG_FILE", "--server, --addr  FSM_ADDR"} {
+	for _, w := range []string{"--tls-cert        FSM_TLS_CERT", "--log-file        FSM_LOG_FILE", "--server, --addr  FSM_ADDR", "have none: ", "-v, -q", "--json"} {
 		if code != 0 || !strings.Contains(out, w) {
 			t.Errorf("help environment lacks %q:\n%s", w, out)
 		}

@@ -31,9 +31,8 @@ func helpTopicNames() []string {
 // anyone editing this.
 func writeEnvironment(w io.Writer, app *kong.Node) {
 	fmt.Fprintln(w, "Every flag that configures fsm can also be set by its environment variable; a flag on")
-	fmt.Fprintln(w, "the command line wins. Flags of one call (--name, --header, --json, --watch, -l, -v, -q)")
-	fmt.Fprintln(w, "have none. The client commands read the variables fsm serve reads, so one environment")
-	fmt.Fprintln(w, "configures both.")
+	fmt.Fprintln(w, "the command line wins. The client commands read the variables fsm serve reads, so one")
+	fmt.Fprintln(w, "environment configures both. Flags of one call have none: "+strings.Join(flagsWithoutEnv(app), ", ")+".")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, n := range app.Children {
 		if n.Hidden || n.Type != kong.CommandNode {
@@ -59,6 +58,27 @@ func writeEnvironment(w io.Writer, app *kong.Node) {
 		}
 	}
 	tw.Flush()
+}
+
+// flagsWithoutEnv are the flags, of any command, that no variable sets
+// (--help and --version aside), each once.
+func flagsWithoutEnv(app *kong.Node) []string {
+	var out []string
+	for _, n := range app.Children {
+		if n.Hidden || n.Type != kong.CommandNode {
+			continue
+		}
+		for _, f := range n.Flags {
+			name := "--" + f.Name
+			if f.Short != 0 {
+				name = "-" + string(f.Short)
+			}
+			if !f.Hidden && len(f.Envs) == 0 && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 func writeStates(w io.Writer, _ *kong.Node) {

@@ -47,4 +47,4 @@ bench:
 	bash bench/run.sh
 
 clean:
-	rm -f fsm
+	rm -f fsm fsm-origin

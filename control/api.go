@@ -182,7 +182,9 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 	file, err := s.opts.FS.Stage(ctx, vfs.Request{URL: req.URL, Name: req.Name, Header: header, AfterRead: after})
 	if err != nil {
 		a := answer.For(err)
-		s.log.Debug("stage refused", "status", a.Status, "code", a.Code, "err", err)
+		// Logged where the operator of the server sees it too: the page or
+		// script that asked may not show the reason.
+		s.log.Warn("staging through the API failed", "status", a.Status, "code", a.Code, "err", err)
 		writeAnswer(w, a)
 		return
 	}

@@ -44,8 +44,9 @@ type fsmServer struct {
 }
 
 // startFSM builds the real binary with FUSE and runs `fsm serve` on a free
-// loopback port, mounted at mountDir, with its cache and token file in temp
-// dirs. It is stopped with SIGTERM (which unmounts) in t.Cleanup.
+// loopback port, mounted at mountDir ("": no mount), with its cache and
+// token file in temp dirs. It is stopped with SIGTERM (which unmounts) in
+// t.Cleanup.
 func startFSM(t *testing.T, sink *logSink, mountDir string) *fsmServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -59,7 +60,11 @@ func startFSM(t *testing.T, sink *logSink, mountDir string) *fsmServer {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build fsm: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", filepath.Join(dir, "cache"), "--fuse", mountDir)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", filepath.Join(dir, "cache")}
+	if mountDir != "" {
+		args = append(args, "--fuse", mountDir)
+	}
+	cmd := exec.Command(bin, args...)
 	// The token file goes to the user's cache dir: keep it in ours.
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "xdg"), "FSM_TOKEN=", "FSM_ADDR=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -216,6 +221,7 @@ type rowView struct {
 	Handles  string   `json:"handles"`
 	Verified bool     `json:"verified"`
 	Paths    []string `json:"paths"`
+	NoPath   bool     `json:"noPath"` // the row says it has no local path and how to get one
 }
 
 func rowViewJS(name string) string {
@@ -228,7 +234,8 @@ func rowViewJS(name string) string {
 			width: q('.bar-fill').style.width, amount: q('.amount').textContent, rate: q('.rate').textContent,
 			url: q('.file-url').textContent, error: q('.file-error').hidden ? '' : q('.file-error').textContent,
 			handles: q('.handles').textContent, verified: q('.unverified').hidden,
-			paths: [...r.querySelectorAll('.paths .value')].map(e => e.textContent)}; })()`
+			paths: [...r.querySelectorAll('.paths .value')].map(e => e.textContent),
+			noPath: !q('.no-path').hidden}; })()`
 }
 
 // apiStage stages url as name through the API, as `fsm stage` does, and
@@ -332,7 +339,7 @@ func TestBrowserControlPage(t *testing.T) {
 	)
 	t.Logf("staged: %+v", view)
 	wantPath := filepath.Join(mountDir, filepath.FromSlash(name))
-	if view.URL != origin.URL() || view.Amount != "0 B of 25 MB" || !view.Verified || len(view.Paths) != 1 || view.Paths[0] != wantPath {
+	if view.URL != origin.URL() || view.Amount != "0 B of 25 MB" || !view.Verified || len(view.Paths) != 1 || view.Paths[0] != wantPath || view.NoPath {
 		t.Errorf("new row shows %+v; want url %s, 0 B of 25 MB, verified, path %s", view, origin.URL(), wantPath)
 	}
 	var formURL string
@@ -507,4 +514,32 @@ func TestBrowserControlPage(t *testing.T) {
 		t.Errorf("GET files after unstaging: %d files, err %v; want none", len(files), err)
 	}
 	problems.check(t)
+}
+
+// Without --fuse or --mount a file has no local path, and its row says so
+// and how to get one.
+func TestBrowserNoLocalPath(t *testing.T) {
+	sink := newLogSink(t)
+	chromiumPath(t)
+	origin := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 78, Size: 1000}, Name: "/small.bin"})
+	srv := startFSM(t, sink, "")
+	ctx := newBrowser(t, sink)
+	var token string
+	run(t, ctx, "open the page",
+		chromedp.Navigate(srv.url("/.fsm/")),
+		chromedp.Poll(`document.getElementById('live').dataset.state === 'live'`, nil),
+		chromedp.Evaluate(`document.querySelector('meta[name="fsm-token"]').content`, &token),
+	)
+	if code, body := apiStage(t, srv, token, origin.URL(), "small.bin"); code != 201 {
+		t.Fatalf("stage: %d %s", code, body)
+	}
+	var view rowView
+	var hint string
+	run(t, ctx, "read the row",
+		chromedp.Poll(rowViewJS("small.bin"), &view),
+		chromedp.Evaluate(`(`+rowJS("small.bin")+`).querySelector('.no-path').textContent`, &hint),
+	)
+	if len(view.Paths) != 0 || !view.NoPath || !strings.Contains(hint, "--fuse DIR") || !strings.Contains(hint, "--mount") {
+		t.Errorf("a row without a local path: %+v, hint %q", view, hint)
+	}
 }

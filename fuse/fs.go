@@ -31,6 +31,7 @@ type fileSystem struct {
 	ctx      context.Context // cancelled by Unmount: every read waits under it
 	opts     Options
 	log      *slog.Logger
+	tracing  bool // debug logging is on: one line per open, read and release (trace.go)
 	uid, gid uint32
 
 	ready     chan struct{} // closed by Init: the mount is live
@@ -63,6 +64,7 @@ func newFileSystem(ctx context.Context, fsys *vfs.FS, opts Options, onInit func(
 		ctx:      ctx,
 		opts:     opts,
 		log:      opts.Logger,
+		tracing:  opts.Logger.Enabled(ctx, slog.LevelDebug),
 		uid:      uint32(os.Getuid()),
 		gid:      uint32(os.Getgid()),
 		ready:    make(chan struct{}),
@@ -290,6 +292,9 @@ func (f *fileSystem) CreateEx(path string, mode uint32, fi *cgofuse.FileInfo_t) 
 }
 
 func (f *fileSystem) Open(path string, flags int) (errc int, fh uint64) {
+	if f.tracing { // deferred first, so it runs after guard and logs its EIO
+		defer f.trace("open", path, time.Now(), &errc)
+	}
 	defer f.guard(&errc, "open", path)
 	if flags&cgofuse.O_ACCMODE != cgofuse.O_RDONLY || flags&cgofuse.O_TRUNC != 0 {
 		return -cgofuse.EROFS, noFH
@@ -318,6 +323,9 @@ func (f *fileSystem) Open(path string, flags int) (errc int, fh uint64) {
 // kernel's retry of a range that just timed out fails at once (see
 // timeouts), so an application's read waits at most ReadTimeout in all.
 func (f *fileSystem) Read(path string, buff []byte, ofst int64, fh uint64) (n int) {
+	if f.tracing {
+		defer f.traceRead(path, ofst, len(buff), time.Now(), &n)
+	}
 	defer f.guard(&n, "read", path)
 	h := f.handle(fh)
 	if h == nil {
@@ -380,6 +388,9 @@ func (f *fileSystem) readFailed(path string, off int64, size int, why readFailur
 }
 
 func (f *fileSystem) Release(path string, fh uint64) (errc int) {
+	if f.tracing {
+		defer f.trace("release", path, time.Now(), &errc)
+	}
 	defer f.guard(&errc, "release", path)
 	f.mu.Lock()
 	h := f.handles[fh]

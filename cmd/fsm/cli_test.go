@@ -171,7 +171,7 @@ func TestCLIStageLsUnstage(t *testing.T) {
 	s, addr := serveIn(t, e)
 
 	r := e.fsm(t, addr, nil, "stage", o.URL(), "--name", "films/holiday one.mp4", "--header", "Authorization: Bearer s3cr3t-origin", "--header", "Accept: text/html, */*")
-	if r.code != 0 || r.stdout != "staged films/holiday one.mp4 (3.0 MiB)\n" {
+	if r.code != 0 || r.stdout != "staged films/holiday one.mp4 (3.1 MB)\n" {
 		t.Fatalf("stage:\n%s", r)
 	}
 	if h := o.Requests()[0].Header; h.Get("Authorization") != "Bearer s3cr3t-origin" || h.Get("Accept") != "text/html, */*" {
@@ -207,7 +207,7 @@ func TestCLIStageLsUnstage(t *testing.T) {
 			t.Errorf("heading lacks %s: %q", col, lines[0])
 		}
 	}
-	for _, cell := range []string{"films/holiday one.mp4", "3.0 MiB", "[====================]", "100%", "complete"} {
+	for _, cell := range []string{"films/holiday one.mp4", "3.1 MB", "[====================]", "100%", "complete"} {
 		if !strings.Contains(lines[1], cell) {
 			t.Errorf("row lacks %q: %q", cell, lines[1])
 		}
@@ -271,7 +271,7 @@ func TestCLIRefusals(t *testing.T) {
 			t.Fatalf("the message should say to give --name:\n%s", r)
 		}
 		r = e.fsm(t, addr, nil, "stage", dir.URL(), "--name", "named.bin")
-		if r.code != 0 || r.stdout != "staged named.bin (2.0 KiB)\n" {
+		if r.code != 0 || r.stdout != "staged named.bin (2.0 kB)\n" {
 			t.Fatalf("with --name:\n%s", r)
 		}
 	})
@@ -460,7 +460,7 @@ func TestCLIWatch(t *testing.T) {
 	if r := e.fsm(t, addr, nil, "stage", o.URL()); r.code != 0 {
 		t.Fatalf("stage:\n%s", r)
 	}
-	waitLine("the staged file", func(l string) bool { return strings.HasPrefix(l, "w.bin ") && strings.Contains(l, "1.0 MiB") })
+	waitLine("the staged file", func(l string) bool { return strings.HasPrefix(l, "w.bin ") && strings.Contains(l, "1.0 MB") })
 	resp, body := get(t, s.url+"w.bin")
 	if resp.StatusCode != 200 || !bytes.Equal(body, c.Bytes(0, c.Size)) {
 		t.Fatalf("GET: %s", resp.Status)
@@ -628,7 +628,7 @@ func TestCLIFailedSource(t *testing.T) {
 	})
 	r := e.fsm(t, addr, nil, "ls")
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
-	if r.code != 0 || len(lines) != 3 || !strings.Contains(lines[1], "failed") || lines[2] != "  └ "+objs[0].Error {
+	if r.code != 0 || len(lines) != 3 || !strings.Contains(lines[1], "failed") || lines[2] != "  error: "+objs[0].Error {
 		t.Fatalf("want a heading, the failed row and %q under it:\n%s", objs[0].Error, r)
 	}
 	if r := e.fsm(t, addr, nil, "unstage", objs[0].Name); r.code != 0 {

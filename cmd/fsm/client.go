@@ -32,7 +32,7 @@ const answerTimeout = 90 * time.Second
 // server. The environment variables are the ones `fsm serve` reads, so one
 // environment configures both.
 type clientFlags struct {
-	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080)."`
+	Server       string `default:"127.0.0.1:8080" env:"FSM_ADDR" aliases:"addr" placeholder:"HOST:PORT" help:"The fsm server to talk to: HOST:PORT or http://HOST:PORT (default 127.0.0.1:8080); --addr is the same flag, as fsm serve names it."`
 	Token        string `env:"FSM_TOKEN" help:"Bearer token of the control API (default: read from the token file fsm serve wrote for --server). Shows in ps: prefer --token-file."`
 	TokenFile    string `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
 	User         string `env:"FSM_USER" and:"auth" help:"HTTP basic auth user, when the server was started with --user."`
@@ -341,6 +341,9 @@ func (c *apiClient) transportError(ctx context.Context, err error) error {
 		if !refused {
 			why = " (" + op.Err.Error() + ")"
 		}
+		if others := otherServers(c.addr); len(others) > 0 {
+			return fmt.Errorf("no fsm server answers at %s%s, but one runs at %s: use --server %s (or FSM_ADDR=%s)", c.addr, why, strings.Join(others, ", "), others[0], others[0])
+		}
 		return fmt.Errorf("no fsm server answers at %s%s; start one with `%s` (or point --server or FSM_ADDR at yours)", c.addr, why, start)
 	}
 	return fmt.Errorf("cannot reach the fsm server at %s: %w", c.addr, err)
@@ -353,7 +356,15 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	var e api.Error
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		if resp.StatusCode == http.StatusUnauthorized && strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+			if c.user != "" {
+				return &apiError{resp.StatusCode, "", fmt.Sprintf("the fsm server at %s rejected the credentials of user %q: check --user and the password in --password-file", c.addr, c.user)}
+			}
 			return &apiError{resp.StatusCode, "", fmt.Sprintf("the fsm server at %s wants a user and password: give --user and --password-file (or FSM_USER and FSM_PASSWORD_FILE)", c.addr)}
+		}
+		// net/http's own answer to plain HTTP on a TLS listener: an fsm
+		// started with --tls-cert.
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") && bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+			return &apiError{resp.StatusCode, "", fmt.Sprintf("the server at %s speaks HTTPS: use --server https://%s", c.addr, c.addr)}
 		}
 		// Not fsm's control API: another program, or an fsm too old to have one.
 		return &apiError{resp.StatusCode, "", fmt.Sprintf("the server at %s answered %s, not as an fsm control API (another program on that port, or an older fsm?)", c.addr, resp.Status)}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -124,11 +128,11 @@ func routes(ctl, dav http.Handler) http.Handler {
 			ctl.ServeHTTP(w, r)
 			return
 		}
-		if c, ok := r.Context().Value(connKey{}).(*countedConn); ok && c.slot == slotControl {
-			// A slot of the reserve: WebDAV waits for a general one.
+		if c, ok := r.Context().Value(connKey{}).(*countedConn); ok && !c.general(r.Context()) {
+			// Waiting on a slot of the reserve for a general one, the
+			// client left or fsm stopped.
 			w.Header().Set("Connection", "close")
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "fsm: every connection for WebDAV clients is taken; this one is kept for fsm's page and API. Close some clients or try again.", http.StatusServiceUnavailable)
+			http.Error(w, "fsm: every connection for WebDAV clients is taken; close some clients or try again.", http.StatusServiceUnavailable)
 			return
 		}
 		dav.ServeHTTP(w, r)
@@ -144,6 +148,106 @@ func cleanPath(p string) string {
 	}
 	return c
 }
+
+// tlsFlags are fsm serve's TLS flags: with them the one listener speaks
+// HTTPS, so that basic auth does not cross a network in clear text.
+type tlsFlags struct {
+	TLSCert string `name:"tls-cert" env:"FSM_TLS_CERT" type:"path" placeholder:"FILE" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. For listeners other than loopback, so basic auth is not sent in clear text."`
+	TLSKey  string `name:"tls-key" env:"FSM_TLS_KEY" type:"path" placeholder:"FILE" help:"The PEM private key of --tls-cert."`
+}
+
+// config loads the key pair, or returns nil without the flags.
+func (f *tlsFlags) config() (*tls.Config, error) {
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if f.TLSCert == "" {
+		return nil, nil
+	}
+	pair, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", f.TLSCert, f.TLSKey, pe)
+		}
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: not a PEM certificate and its private key: %w", f.TLSCert, f.TLSKey, err)
+	}
+	// HTTP/1.1 only: WebDAV clients speak it, and the server's
+	// connection and body bounds are written for it.
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
+}
+
+// serveTLS wraps ln in TLS when cfg is set and returns the WebDAV root's
+// URL. TLS goes outside the connection cap, so the server still sees
+// *tls.Conn (requests carry their TLS state) and a handshake counts
+// against the cap like any connection. Plain HTTP on a listener other
+// than loopback is allowed (a trusted LAN, a TLS proxy in front) but
+// warned about: basic auth crosses the network readable.
+func serveTLS(ln net.Listener, cfg *tls.Config, log *slog.Logger) (net.Listener, string) {
+	addr := ln.Addr().String()
+	if cfg == nil {
+		if host, _, err := net.SplitHostPort(addr); err == nil && !isLoopback(host) {
+			log.Warn("serving plain HTTP on a network address: the basic auth password crosses the network in clear text; give --tls-cert and --tls-key", "addr", addr)
+		}
+		return ln, "http://" + addr + "/"
+	}
+	return tls.NewListener(ln, cfg), "https://" + addr + "/"
+}
+
+// logRequests logs one line per request at debug level (method, path,
+// range, status, bytes sent, duration), as rclone's -vv does; when debug is
+// off it returns h itself, so the request path costs nothing more. Paths
+// only: queries and headers may carry secrets.
+func logRequests(h http.Handler, log *slog.Logger) http.Handler {
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http sends 200
+		}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond)}
+		if rg := r.Header.Get("Range"); rg != "" {
+			attrs = append(attrs, "range", rg)
+		}
+		log.Debug("http request", attrs...)
+	})
+}
+
+// statusRecorder notes the status and the body bytes of a response. It
+// unwraps for http.ResponseController (deadlines, flushes of the events
+// stream) and flushes itself for handlers that assert http.Flusher.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int   // 0 until the header is written
+	bytes  int64 // body bytes written
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(p)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Flush() {
+	http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // streamApart takes an events stream's connection out of maxConns: streams
 // last as long as a page stays open and have a cap of their own in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,10 +10,11 @@ import (
 )
 
 // limitListener caps open connections at n: Accept waits for a free slot.
-// reserved of the n slots are kept for fsm's own page and API (routes
-// enforces it): when WebDAV clients hold every other slot, a new connection
-// gets a reserved one, on which only control requests are served, so the
-// owner can still see and change what is staged. It logs once per burst
+// reserved of the n slots are kept for fsm's own page and API: when WebDAV
+// clients hold every other slot, a new connection gets a reserved one, on
+// which control requests are served at once, so the owner can still see and
+// change what is staged; anything else on it waits for a general slot
+// (routes calls general). It logs once per burst
 // when the general slots are full, not once per connection: again only
 // after the count fell to half.
 //
@@ -50,14 +52,17 @@ type limitedListener struct {
 	warned    bool
 }
 
+// Accept takes a slot after the connection arrives, not before: a slot
+// taken ahead, while Accept waits for a client, would be one that a
+// connection of the reserve waiting for a general slot could not get.
 func (l *limitedListener) Accept() (net.Conn, error) {
-	kind, err := l.take()
+	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	c, err := l.Listener.Accept()
+	kind, err := l.take()
 	if err != nil {
-		<-l.slots[kind]
+		c.Close()
 		return nil, err
 	}
 	return &countedConn{Conn: c, l: l, slot: kind}, nil
@@ -115,20 +120,53 @@ func (l *limitedListener) release(kind slotKind) {
 type countedConn struct {
 	net.Conn
 	l    *limitedListener
-	slot slotKind // what the connection may serve; set at Accept
 	once sync.Once
+
+	mu   sync.Mutex // guards slot
+	slot slotKind   // what the connection may serve: set at Accept, raised by general
 }
 
 func (c *countedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.slot) })
+	c.once.Do(c.releaseSlot)
 	return err
 }
 
 // detach gives the connection's slot back while it stays open (an events
 // stream, which control caps on its own); Close then releases nothing.
 func (c *countedConn) detach() {
-	c.once.Do(func() { c.l.release(c.slot) })
+	c.once.Do(c.releaseSlot)
+}
+
+func (c *countedConn) releaseSlot() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.l.release(c.slot)
+}
+
+// general makes sure the connection holds a general slot before it serves
+// something other than fsm's page and API: one of the reserve waits for a
+// general slot (as a new connection would) and gives its reserved one back.
+// It reports false if ctx or the listener ended first.
+func (c *countedConn) general(ctx context.Context) bool {
+	c.mu.Lock()
+	kind := c.slot
+	c.mu.Unlock()
+	if kind == slotAny {
+		return true
+	}
+	select {
+	case c.l.slots[slotAny] <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	case <-c.l.done:
+		return false
+	}
+	c.mu.Lock()
+	c.slot = slotAny
+	c.mu.Unlock()
+	<-c.l.slots[slotControl]
+	return true
 }
 
 // ReadFrom keeps the connection's own ReadFrom (sendfile, splice) reachable

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,32 +20,65 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"fsm/control/api"
+	"fsm/internal/safetext"
 	"fsm/internal/termui"
 )
 
 type lsCmd struct {
 	JSON  bool `name:"json" help:"Print the API's JSON array of file objects as it is (with --watch: the whole array again, on one line, after each change)."`
+	Long  bool `short:"l" help:"Also show each file's source URL (decoded, without its query string) and the names of its request headers."`
 	Watch bool `help:"Redraw live as files change, until Ctrl-C."`
 	clientFlags
 }
 
-// barWidth is the progress bar's width in columns, brackets included.
+// barWidth is the progress bar's widest width in columns, brackets
+// included; narrow terminals get a shorter bar or none (lsLayouts).
 const barWidth = 22
+
+// minNameWidth is the narrowest the NAME column is cut to before a leaner
+// layout is tried: below it, names stop telling files apart.
+const minNameWidth = 16
 
 // redrawEvery bounds how often --watch redraws a terminal: events of many
 // files at once become one frame.
 const redrawEvery = 150 * time.Millisecond
 
-var lsColumns = []termui.Column{
-	{Head: "NAME"},
-	{Head: "SIZE", Align: termui.Right},
-	{Head: "PROGRESS"},
-	{Head: "%", Align: termui.Right},
-	{Head: "RATE", Align: termui.Right},
-	{Head: "LEFT", Align: termui.Right},
-	{Head: "STATE"},
-	{Head: "HANDLES", Align: termui.Right},
-	{Head: "PATHS"},
+// lsLayout is one way of laying a listing out: how wide the bar is (0: no
+// PROGRESS column) and whether the local paths are the last column or
+// each on its own line under its file.
+type lsLayout struct {
+	bar         int
+	pathsColumn bool
+}
+
+// lsLayouts are tried richest first until one fits the terminal (with the
+// names cut in the middle to no less than minNameWidth). Output that is not
+// a terminal has no width and always gets the first.
+var lsLayouts = []lsLayout{
+	{bar: barWidth, pathsColumn: true},
+	{bar: barWidth},
+	{bar: 12},
+	{bar: 8},
+	{bar: 0},
+}
+
+// lsView is how a listing is drawn.
+type lsView struct {
+	width  int // the terminal's columns; 0 when not a terminal: nothing is fitted
+	long   bool
+	webdav string // the server's WebDAV root, for the hint on how to get a local path
+}
+
+// terminal reports whether the view is for a person at a terminal: Unicode
+// bars and marks, a totals line, hints. Otherwise it is plain ASCII, one
+// line per file plus its notes, for pipes and scripts.
+func (v lsView) terminal() bool { return v.width > 0 }
+
+func (v lsView) style() termui.BarStyle {
+	if v.terminal() {
+		return termui.Blocks
+	}
+	return termui.ASCII
 }
 
 func (c *lsCmd) Run() error {
@@ -76,11 +110,11 @@ func (c *lsCmd) Run() error {
 	if err := json.Unmarshal(body, &files); err != nil {
 		return fmt.Errorf("the fsm server at %s sent a file list that is not the expected JSON: %w", cl.addr, err)
 	}
-	style := termui.ASCII
-	if termui.IsTerminal(os.Stdout) {
-		style = termui.Blocks
+	v := lsView{width: termui.TermWidth(os.Stdout), long: c.Long, webdav: cl.base + "/"}
+	if v.width > 0 {
+		v.width-- // the last column stays free: some terminals wrap a line that fills it
 	}
-	for _, l := range fileTable(files, style) {
+	for _, l := range fileTable(files, v) {
 		fmt.Println(l)
 	}
 	var in api.Info
@@ -101,51 +135,234 @@ func awakeLine(ka api.KeepAwake) string {
 	return "keeping the computer awake: " + ka.Reason
 }
 
-// fileTable is the table of files, or a line saying there are none.
-func fileTable(files []fileInfo, style termui.BarStyle) []string {
+// fileTable is the listing of files, or a line saying there are none. On
+// a terminal it starts with the totals and is fitted to the width.
+func fileTable(files []fileInfo, v lsView) []string {
 	if len(files) == 0 {
 		return []string{"no files staged; add one with: fsm stage URL"}
+	}
+	var lines []string
+	if v.terminal() {
+		lines = append(lines, totalsLine(listedFiles(files)))
+	}
+	lay := lsLayouts[0]
+	nameWidth := 0 // 0: names as they are
+	if v.terminal() {
+		lay, nameWidth = fitLayout(files, v)
+	}
+	cols, rows := fileRows(files, v, lay)
+	if nameWidth > 0 {
+		for i := range rows {
+			rows[i].Cells[0] = termui.Middle(rows[i].Cells[0], nameWidth)
+		}
+	}
+	lines = append(lines, termui.Table(cols, rows)...)
+	lines = append(lines, localPathHint(listedFiles(files), v)...)
+	return lines
+}
+
+// fitLayout picks the richest layout whose columns fit v.width with the
+// names cut to the room left (never below minNameWidth, unless even the
+// leanest layout leaves less; the screen then cuts the lines).
+func fitLayout(files []fileInfo, v lsView) (lsLayout, int) {
+	for i, lay := range lsLayouts {
+		cols, rows := fileRows(files, v, lay)
+		widths := termui.Widths(cols, rows)
+		others := 2 * (len(widths) - 1)
+		for _, w := range widths[1:] {
+			others += w
+		}
+		room := v.width - others
+		if widths[0] <= room {
+			return lay, 0
+		}
+		if room >= minNameWidth || i == len(lsLayouts)-1 {
+			return lay, max(room, 1)
+		}
+	}
+	panic("unreachable: the last layout always fits")
+}
+
+// fileRows are the columns of lay and the rows of the listing: a row per
+// file, and for a staged folder its own row (count and sums) followed by a
+// row per file in it, named below the folder.
+func fileRows(files []fileInfo, v lsView, lay lsLayout) ([]termui.Column, []termui.Row) {
+	var cols []termui.Column
+	for _, c := range lsColumns {
+		if (c.Head == "PROGRESS" && lay.bar == 0) || (c.Head == "PATHS" && !lay.pathsColumn) {
+			continue
+		}
+		cols = append(cols, c)
 	}
 	rows := make([]termui.Row, 0, len(files))
 	for _, f := range files {
 		if f.Folder {
-			rows = append(rows, folderRows(f, style)...)
+			rows = append(rows, folderRows(f, v, lay)...)
 			continue
 		}
-		rows = append(rows, fileRow(f, f.Name, style))
+		rows = append(rows, fileRow(f, f.Name, v, lay))
 	}
-	return termui.Table(lsColumns, rows)
+	return cols, rows
 }
 
-func fileRow(f fileInfo, name string, style termui.BarStyle) termui.Row {
-	r := termui.Row{Cells: fileCells(f, style)}
-	r.Cells[0] = name
-	if f.Error != "" {
-		r.Note = "└ " + f.Error
+// fileRow is f's row in lay, shown as name, with its notes.
+func fileRow(f fileInfo, name string, v lsView, lay lsLayout) termui.Row {
+	cells := fileCellsWith(f, v.style(), lay.bar)
+	cells[0] = name
+	if !lay.pathsColumn {
+		cells = cells[:len(cells)-1]
 	}
-	return r
+	if lay.bar == 0 {
+		cells = slices.Delete(cells, 2, 3)
+	}
+	return termui.Row{Cells: cells, Notes: fileNotes(f, v, lay)}
 }
 
 // folderRows are a staged folder's line, with its count and the sums of
 // its files, and then a line per file, named below the folder.
-func folderRows(f fileInfo, style termui.BarStyle) []termui.Row {
+func folderRows(f fileInfo, v lsView, lay lsLayout) []termui.Row {
 	name := f.Name + "/ (" + countNoun(f.Files, "file")
 	if f.Failed > 0 {
 		name += fmt.Sprintf(", %d failed", f.Failed)
 	}
-	rows := []termui.Row{fileRow(f, name+")", style)}
+	rows := []termui.Row{fileRow(f, name+")", v, lay)}
 	for _, e := range f.Entries {
-		rows = append(rows, fileRow(e, "  "+strings.TrimPrefix(e.Name, f.Name+"/"), style))
+		rows = append(rows, fileRow(e, "  "+strings.TrimPrefix(e.Name, f.Name+"/"), v, lay))
 	}
 	return rows
 }
 
-// fileCells are a file's cells in lsColumns' order.
+// listedFiles are the files of a listing, a folder's own files in place
+// of its row: what the totals count and the local path hint looks at.
+func listedFiles(files []fileInfo) []fileInfo {
+	out := make([]fileInfo, 0, len(files))
+	for _, f := range files {
+		if f.Folder {
+			out = append(out, f.Entries...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// fileNotes are the lines under a file's row: its local paths when they
+// are not a column (each whole, so it can be copied), its failure, and with
+// -l its URL and header names.
+func fileNotes(f fileInfo, v lsView, lay lsLayout) []string {
+	var notes []string
+	if !lay.pathsColumn {
+		for _, p := range f.Paths {
+			notes = append(notes, "→ "+p)
+		}
+	}
+	if f.Error != "" {
+		if v.terminal() {
+			notes = append(notes, "└ "+f.Error)
+		} else {
+			notes = append(notes, "error: "+f.Error)
+		}
+	}
+	if v.long {
+		if f.URL != "" {
+			notes = append(notes, "url: "+displayURL(f.URL))
+		}
+		if len(f.Headers) > 0 {
+			notes = append(notes, "headers: "+strings.Join(f.Headers, ", "))
+		}
+	}
+	return notes
+}
+
+// localPathHint says, on a terminal, how to get a local path when a file
+// has none: local paths are what a browser's upload dialog can open. Two
+// short lines, so that 80 columns hold them.
+func localPathHint(files []fileInfo, v lsView) []string {
+	if !v.terminal() {
+		return nil
+	}
+	for _, f := range files {
+		if f.Size != nil && len(f.Paths) == 0 {
+			return []string{
+				"no local path: start fsm serve with --fuse DIR or --mount,",
+				"or mount " + v.webdav + " with a WebDAV client",
+			}
+		}
+	}
+	return nil
+}
+
+// totalsLine sums the listing up as the page does: "3 files · 2
+// downloading · 7.4 MB/s · 52 MB of 379 MB".
+func totalsLine(files []fileInfo) string {
+	noun := "files"
+	if len(files) == 1 {
+		noun = "file"
+	}
+	parts := []string{fmt.Sprintf("%d %s", len(files), noun)}
+	var downloading int
+	var rate, done, total int64
+	for _, f := range files {
+		if f.State == "downloading" {
+			downloading++
+		}
+		rate += max(f.Rate, 0)
+		if f.Size != nil {
+			done += min(f.Downloaded, *f.Size)
+			total += *f.Size
+		}
+	}
+	if downloading > 0 {
+		parts = append(parts, fmt.Sprintf("%d downloading", downloading))
+	}
+	if rate > 0 {
+		parts = append(parts, humanize.Bytes(uint64(rate))+"/s")
+	}
+	if total > 0 {
+		parts = append(parts, humanize.Bytes(uint64(done))+" of "+humanize.Bytes(uint64(total)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// displayURL is a source URL as a person reads it: its path decoded
+// (%20 shown as a space) and its query string, if any, marked as hidden.
+// Control characters a decoded path could carry are escaped.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return safetext.Line(raw)
+	}
+	s := u.Scheme + "://" + u.Host + u.Path
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?…"
+	}
+	return safetext.Line(s)
+}
+
+var lsColumns = []termui.Column{
+	{Head: "NAME"},
+	{Head: "SIZE", Align: termui.Right},
+	{Head: "PROGRESS"},
+	{Head: "%", Align: termui.Right},
+	{Head: "RATE", Align: termui.Right},
+	{Head: "LEFT", Align: termui.Right},
+	{Head: "STATE"},
+	{Head: "HANDLES", Align: termui.Right},
+	{Head: "PATHS"},
+}
+
+// fileCells are a file's cells in lsColumns' order, with the widest bar.
 func fileCells(f fileInfo, style termui.BarStyle) []string {
+	return fileCellsWith(f, style, barWidth)
+}
+
+// fileCellsWith are a file's cells in lsColumns' order with a bar of the
+// given width. Sizes and rates are SI (MB), as on the page.
+func fileCellsWith(f fileInfo, style termui.BarStyle, bar int) []string {
 	size, pct, total := "-", "-", int64(0)
 	if f.Size != nil {
 		total = *f.Size
-		size = humanize.IBytes(uint64(total))
+		size = humanize.Bytes(uint64(total))
 		pct = strconv.FormatInt(percent(f.Downloaded, total), 10) + "%"
 	}
 	done := f.Downloaded
@@ -154,7 +371,7 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 	}
 	rate, left := "-", "-"
 	if f.State == "downloading" || f.Rate > 0 {
-		rate = humanize.IBytes(uint64(max(f.Rate, 0))) + "/s"
+		rate = humanize.Bytes(uint64(max(f.Rate, 0))) + "/s"
 	}
 	if f.State == "downloading" && f.Rate > 0 && f.Size != nil && *f.Size > f.Downloaded {
 		left = shortDuration(time.Duration(float64(*f.Size-f.Downloaded) / float64(f.Rate) * float64(time.Second)))
@@ -162,13 +379,13 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 	return []string{
 		f.Name,
 		size,
-		termui.Bar(style, barWidth, done, total),
+		termui.Bar(style, max(bar, 3), done, total),
 		pct,
 		rate,
 		left,
 		stateCell(f),
 		strconv.Itoa(f.OpenHandles),
-		strings.Join(f.Paths, " "),
+		pathsCell(f),
 	}
 }
 
@@ -185,6 +402,35 @@ func stateCell(f fileInfo) string {
 		return state
 	}
 	return state + " (then " + f.AfterRead + ")"
+}
+
+// pathsCell is the PATHS column: the local paths, each quoted as a shell
+// would need it when it has blanks or quotes, so several stay separable;
+// "none" for a file that has no local path (no --fuse, no --mount).
+func pathsCell(f fileInfo) string {
+	if f.Folder {
+		return "" // its files, on the rows under it, have the paths
+	}
+	if len(f.Paths) == 0 {
+		if f.Size != nil {
+			return "none"
+		}
+		return "" // probing or failed: no file to have a path yet
+	}
+	quoted := make([]string, len(f.Paths))
+	for i, p := range f.Paths {
+		quoted[i] = shellQuote(p)
+	}
+	return strings.Join(quoted, " ")
+}
+
+// shellQuote is p as is when it has nothing a shell splits or
+// interprets, else in single quotes (a quote inside becomes quote, backslash, quote, quote).
+func shellQuote(p string) string {
+	if p != "" && !strings.ContainsAny(p, " \t\n'\"\\$`;&|<>()*?[]#~!{}") {
+		return p
+	}
+	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 }
 
 // shortDuration is d for a column: 42s, 3m05s, 2h07m.
@@ -223,6 +469,7 @@ const (
 // watch.
 func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
 	v := newWatchView(cl.addr, c.JSON)
+	v.long, v.webdav = c.Long, cl.base+"/"
 	screen, live := termui.NewScreen(os.Stdout)
 	live = live && !c.JSON
 	connected, gone := false, false
@@ -254,7 +501,7 @@ func (c *lsCmd) watch(ctx context.Context, cl *apiClient) error {
 		}
 		if live {
 			v.status = fmt.Sprintf("server gone, retrying in %s", shortDuration(max(delay, time.Second)))
-			screen.Draw(v.frame())
+			screen.Draw(v.frame(screen.Width()))
 		}
 		select {
 		case <-ctx.Done():
@@ -379,10 +626,12 @@ func (v *watchView) forgetGone(ctx context.Context, cl *apiClient, live bool) er
 
 // watchView is the state --watch shows: the latest object of every file.
 type watchView struct {
-	addr  string
-	json  bool
-	files map[string]watched
-	awake api.KeepAwake // the latest keep_awake event
+	addr   string
+	json   bool
+	long   bool   // -l: URLs and header names too
+	webdav string // the server's WebDAV root, for the local path hint
+	files  map[string]watched
+	awake  api.KeepAwake // the latest keep_awake event
 	// status replaces the title's hint while the server is gone.
 	status string
 }
@@ -451,35 +700,46 @@ func (v *watchView) plainLine(ev event, f *fileInfo) string {
 	if f.Error != "" {
 		line += "  " + f.Error
 	}
+	if v.long && f.URL != "" {
+		line += "  " + displayURL(f.URL)
+	}
 	return line
 }
 
 // liveLoop redraws the terminal with the whole table, at most every
-// redrawEvery, while events arrive.
+// redrawEvery while events arrive, and at once when the terminal is
+// resized: the layout is fitted to the width anew.
 func (v *watchView) liveLoop(ctx context.Context, screen *termui.Screen, events <-chan event, streamErr <-chan error) error {
 	tick := time.NewTicker(redrawEvery)
 	defer tick.Stop()
+	resized := make(chan os.Signal, 1)
+	defer termui.NotifyResize(resized)()
 	dirty := true
 	for {
 		select {
 		case <-ctx.Done():
 			if dirty {
-				screen.Draw(v.frame())
+				screen.Draw(v.frame(screen.Width()))
 			}
 			return ctx.Err()
 		case err := <-streamErr:
-			screen.Draw(v.frame())
+			screen.Draw(v.frame(screen.Width()))
 			return v.streamEnded(err)
 		case ev := <-events:
 			if _, err := v.apply(ev); err != nil {
 				return err
 			}
 			dirty = true
+		case <-resized:
+			if err := screen.Draw(v.frame(screen.Width())); err != nil {
+				return err
+			}
+			dirty = false
 		case <-tick.C:
 			if !dirty {
 				continue
 			}
-			if err := screen.Draw(v.frame()); err != nil {
+			if err := screen.Draw(v.frame(screen.Width())); err != nil {
 				return err
 			}
 			dirty = false
@@ -487,7 +747,8 @@ func (v *watchView) liveLoop(ctx context.Context, screen *termui.Screen, events 
 	}
 }
 
-func (v *watchView) frame() []string {
+// frame is the whole screen for a terminal width columns wide.
+func (v *watchView) frame(width int) []string {
 	files := v.sorted()
 	infos := make([]fileInfo, len(files))
 	for i, w := range files {
@@ -505,7 +766,9 @@ func (v *watchView) frame() []string {
 		parts = append(parts, "keeping the computer awake: "+v.awake.Reason)
 	}
 	title := strings.Join(append(parts, "Ctrl-C to stop"), " · ")
-	return append([]string{title, ""}, fileTable(infos, termui.Blocks)...)
+	// Screen keeps the last column free.
+	view := lsView{width: max(width-1, 1), long: v.long, webdav: v.webdav}
+	return append([]string{title, ""}, fileTable(infos, view)...)
 }
 
 // streamEnded is why a stream ended: a goneError unless ctx ended it.

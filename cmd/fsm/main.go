@@ -13,14 +13,15 @@ import (
 )
 
 type cli struct {
-	Serve   serveCmd         `cmd:"" help:"Run the server in the foreground until SIGINT, SIGTERM or SIGHUP."`
-	Stage   stageCmd         `cmd:"" help:"Add files to a running server."`
-	Ls      lsCmd            `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
-	Unstage unstageCmd       `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
-	Retry   retryCmd         `cmd:"" help:"Try files in error or failed again: a file in error resumes its download now, a failed one is staged again from its source."`
-	Version versionCmd       `cmd:"" help:"Print the version, the commit and whether FUSE is built in."`
-	Help    helpCmd          `cmd:"" help:"Show help for fsm or one of its commands."`
-	Ver     kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	Serve      serveCmd         `cmd:"" help:"Run the server in the foreground until SIGINT, SIGTERM or SIGHUP."`
+	Stage      stageCmd         `cmd:"" help:"Add files to a running server."`
+	Ls         lsCmd            `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
+	Unstage    unstageCmd       `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
+	Retry      retryCmd         `cmd:"" help:"Try files in error or failed again: a file in error resumes its download now, a failed one is staged again from its source."`
+	Version    versionCmd       `cmd:"" help:"Print the version, the commit and whether FUSE is built in."`
+	Completion completionCmd    `cmd:"" help:"Print a shell completion script (bash, zsh or fish), e.g. eval \"$(fsm completion bash)\"."`
+	Help       helpCmd          `cmd:"" help:"Show help for fsm or one of its commands."`
+	Ver        kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 // exitError carries a specific exit status (usageExit: usageError).
@@ -83,10 +84,16 @@ func shapeError(err error) bool {
 }
 
 type helpCmd struct {
-	Command []string `arg:"" optional:"" help:"The command to explain."`
+	Command []string `arg:"" optional:"" help:"The command to explain, or a topic: environment (every flag's variable), states."`
 }
 
 func (h helpCmd) Run(k *kong.Kong) error {
+	if len(h.Command) == 1 {
+		if topic, ok := helpTopics[h.Command[0]]; ok {
+			topic(k.Stdout, k.Model.Node)
+			return nil
+		}
+	}
 	ctx, err := kong.Trace(k, h.Command)
 	if err == nil {
 		err = ctx.Error

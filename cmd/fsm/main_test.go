@@ -146,7 +146,7 @@ type server struct {
 // logBuffer is the server's stderr, read while the server still writes.
 type logBuffer = fsmtest.Buffer
 
-var servingRE = regexp.MustCompile(`webdav=(http://\S+/)`)
+var servingRE = regexp.MustCompile(`webdav=(https?://\S+/)`)
 
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()

@@ -42,10 +42,11 @@ type serveCmd struct {
 	Host           []string      `env:"FSM_HOST" placeholder:"NAME" help:"Extra Host header names to accept besides the listener's loopback names (repeatable)."`
 	User           string        `env:"FSM_USER" and:"auth" help:"HTTP basic auth user for everything; required when --addr is not loopback."`
 	PasswordFile   string        `env:"FSM_PASSWORD_FILE" type:"path" and:"auth" placeholder:"FILE" help:"File holding the basic auth password."`
-	LogLevel       string        `default:"info" env:"FSM_LOG_LEVEL" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	KeepAwake      bool          `default:"true" negatable:"" env:"FSM_KEEP_AWAKE" help:"Keep the computer from sleeping while a download runs or a staged file is being read (let go within 30 s after)."`
 	AfterRead      string        `default:"keep" env:"FSM_AFTER_READ" enum:"keep,evict,unstage" help:"Once every byte of a file has been read and its last handle closed: keep it, evict its downloaded bytes (it stays staged) or unstage it. fsm stage --after-read sets it per file."`
 	AfterReadDelay time.Duration `default:"30s" env:"FSM_AFTER_READ_DELAY" help:"How long a fully read file waits, closed, for a new open before --after-read acts."`
+	logFlags
+	tlsFlags
 }
 
 const (
@@ -62,7 +63,11 @@ const (
 // Run builds the server, serves until a signal, and shuts down.
 func (c *serveCmd) Run() error {
 	survivePipes() // before the first log line
-	log := newLogger(c.LogLevel)
+	log, closeLog, err := c.logFlags.open()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	slog.SetDefault(log)
 	cfg, err := c.validate()
 	if err != nil {
@@ -201,7 +206,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		mgr.PruneTemps()
 	}
 	s.keeper = newKeeper(log, !cfg.keepAwake)
-	s.url = "http://" + ln.Addr().String() + "/"
+	s.ln, s.url = serveTLS(s.ln, cfg.tls, log)
 
 	ctl := control.New(control.Options{
 		FS:        s.fsys,
@@ -222,7 +227,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		h = guard.Owner(h, log) // with --user, the password is the boundary
 	}
 	h = guard.Host(h, c.Host, ln.Addr().String())
-	s.http = newHTTPServer(h, log)
+	s.http = newHTTPServer(logRequests(h, log), log)
 	s.http.RegisterOnShutdown(ctl.Close)
 	s.frontends = s.frontendsFor(cfg)
 	return s, nil

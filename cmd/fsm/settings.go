@@ -2,9 +2,9 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -38,6 +38,7 @@ type settings struct {
 	keepAwake      bool
 	afterRead      vfs.AfterRead
 	afterReadDelay time.Duration
+	tls            *tls.Config // nil without --tls-cert
 }
 
 func (c *serveCmd) validate() (*settings, error) {
@@ -96,6 +97,9 @@ func (c *serveCmd) validate() (*settings, error) {
 			return nil, fmt.Errorf("--password-file %s is empty", c.PasswordFile)
 		}
 	}
+	if s.tls, err = c.tlsFlags.config(); err != nil {
+		return nil, err
+	}
 	if !isLoopback(host) && c.User == "" {
 		return nil, fmt.Errorf("--addr %s is not a loopback address: anyone on the network could read your files; set --user and --password-file", c.Addr)
 	}
@@ -125,10 +129,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }

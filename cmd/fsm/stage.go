@@ -9,12 +9,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"golang.org/x/net/http/httpguts"
 
 	"fsm/control/api"
 	"fsm/internal/redact"
+	"fsm/vfs"
 )
 
 type stageCmd struct {
@@ -30,6 +32,17 @@ type stageCmd struct {
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
 		return usageError(fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources)))
+	}
+	// The rule the server applies, checked before it could tidy the name
+	// ("../x" into "x", "a//b" into "a/b") into one the user did not give.
+	if c.Name != "" {
+		name := c.Name
+		if c.Folder {
+			name = strings.TrimSuffix(name, "/") // a folder may be written as one
+		}
+		if err := vfs.CheckName(name); err != nil {
+			return usageError(fmt.Errorf("--name: %w", err))
+		}
 	}
 	if c.Depth != nil && !c.Folder {
 		return usageError(fmt.Errorf("--depth is for folders: pass --folder too"))
@@ -64,7 +77,7 @@ func (c *stageCmd) Run() error {
 		r := <-results[i]
 		shown := redact.URL(src)
 		if ctx.Err() != nil {
-			return fmt.Errorf("stage %s: interrupted (the server may still finish staging it; see fsm ls)", shown)
+			return fmt.Errorf("stage %s: interrupted; %s", shown, cl.afterInterrupt(src, c.Name))
 		}
 		var ae *apiError
 		if r.err != nil && !errors.As(r.err, &ae) {
@@ -78,6 +91,33 @@ func (c *stageCmd) Run() error {
 		fmt.Println(stagedLine(r.file))
 	}
 	return b.result()
+}
+
+// interruptCheck bounds asking the server what became of an interrupted
+// staging: the user has pressed Ctrl-C and waits for the prompt.
+const interruptCheck = 3 * time.Second
+
+// afterInterrupt says what the server did with a staging whose request
+// Ctrl-C cut. The server ends a staging when its request goes away, unless
+// it had finished: the list tells which, by name when one was given, else
+// by the source URL as the server lists it (without its query).
+func (cl *apiClient) afterInterrupt(src, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), interruptCheck)
+	defer cancel()
+	var files []fileInfo
+	if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &files); err != nil {
+		return "the server ends a staging whose request is cut, unless it had finished (see fsm ls)"
+	}
+	bare := redact.Bare(src)
+	for _, f := range files {
+		if f.State == "probing" || f.State == "failed" {
+			continue // being ended, or another request's failure
+		}
+		if (name != "" && f.Name == vfs.Clean(name)) || (name == "" && f.URL == bare) {
+			return fmt.Sprintf("the server had staged it already as %s (fsm unstage %s removes it)", f.Name, shellQuote(f.Name))
+		}
+	}
+	return "the server stopped staging it; nothing was added"
 }
 
 // stageHint is what the CLI adds to a refusal whose code it knows: the
@@ -109,10 +149,10 @@ func stagedLine(f fileInfo) string {
 	}
 	s := "staged " + f.Name
 	if f.Size != nil {
-		s += " (" + humanize.IBytes(uint64(*f.Size)) + ")"
+		s += " (" + humanize.Bytes(uint64(*f.Size)) + ")"
 	}
 	if len(f.Paths) > 0 {
-		s += ": " + strings.Join(f.Paths, " ")
+		s += ": " + pathsCell(f) // quoted as fsm ls quotes them, so several stay apart
 	}
 	return s
 }

@@ -25,3 +25,12 @@ func TestStageHint(t *testing.T) {
 		}
 	}
 }
+
+// The staged line quotes a path with blanks as fsm ls does.
+func TestStagedLine(t *testing.T) {
+	size := int64(2_000_000)
+	f := fileInfo{Name: "a b.bin", Size: &size, Paths: []string{"/f/a b.bin", "/g/x.bin"}}
+	if got, want := stagedLine(f), "staged a b.bin (2.0 MB): '/f/a b.bin' /g/x.bin"; got != want {
+		t.Errorf("stagedLine = %q, want %q", got, want)
+	}
+}

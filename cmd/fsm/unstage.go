@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"fsm/control/api"
+	"fsm/vfs"
 )
 
 type unstageCmd struct {
@@ -49,7 +50,9 @@ func (c *unstageCmd) Run() error {
 			b.fail(opError("unstage", name, err))
 			continue
 		}
-		fmt.Println("unstaged", name)
+		// The server tidies the name as every path ("a/b/" is a/b):
+		// echo the name it removed.
+		fmt.Println("unstaged", vfs.Clean(name))
 	}
 	return b.result()
 }

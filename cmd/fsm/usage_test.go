@@ -173,3 +173,47 @@ func TestStartMessages(t *testing.T) {
 		})
 	}
 }
+
+// A plain go build in a git checkout names the commit (go's VCS stamp),
+// with no ldflags. The module is copied into a fresh repository, since a
+// git worktree (as developers and CI may build in) gets no stamp.
+func TestVersionFromVCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds another binary")
+	}
+	_, err := exec.LookPath("git")
+	fsmtest.Require(t, "git", err)
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	dir := t.TempDir()
+	archive := exec.Command("sh", "-c", `git -C "$1" archive HEAD | tar -x -C "$2"`, "sh", strings.TrimSpace(string(root)), dir)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("copy the module: %v\n%s", err, out)
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		c := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"}, args...)...)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "copy")
+	rev := git("rev-parse", "HEAD")
+	out := filepath.Join(t.TempDir(), "fsm")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", out, "./cmd/fsm")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	_, text, _ := runSplit(t, out, "", nil, "version")
+	if !strings.Contains(text, "commit: "+rev+"\n") {
+		t.Errorf("fsm version of a plain go build at %s:\n%s", rev, text)
+	}
+}

@@ -27,6 +27,16 @@ func NewScreen(out io.Writer) (s *Screen, ok bool) {
 	return &Screen{w: w}, true
 }
 
+// Width is the terminal's width in columns (80 if it cannot be read): a
+// watch fits each frame to it.
+func (s *Screen) Width() int {
+	w, _, err := s.w.GetTermSize()
+	if err != nil || w <= 0 {
+		return 80
+	}
+	return w
+}
+
 // Draw replaces the previous block with lines.
 func (s *Screen) Draw(lines []string) error {
 	width, height, err := s.w.GetTermSize()

@@ -25,12 +25,13 @@ type Column struct {
 	Align Align
 }
 
-// Row is one table row. Note, when set, is printed on its own indented line
-// under the row, outside the columns (an error message that is too long to
-// fit a column).
+// Row is one table row. Note and then each of Notes, when set, are printed
+// on their own indented lines under the row, outside the columns (an error
+// message or a path that is too long to fit a column).
 type Row struct {
 	Cells []string
 	Note  string
+	Notes []string
 }
 
 // Table lays out rows under cols, each column as wide as its widest cell
@@ -43,6 +44,31 @@ type Row struct {
 // from it, whatever the server did or did not clean.
 func Table(cols []Column, rows []Row) []string {
 	rows = safeRows(rows)
+	widths := widthsOf(cols, rows)
+	head := make([]string, len(cols))
+	for i, c := range cols {
+		head[i] = c.Head
+	}
+	lines := []string{layout(cols, widths, head)}
+	for _, r := range rows {
+		lines = append(lines, layout(cols, widths, r.Cells))
+		if r.Note != "" {
+			lines = append(lines, "  "+r.Note)
+		}
+		for _, n := range r.Notes {
+			lines = append(lines, "  "+n)
+		}
+	}
+	return lines
+}
+
+// Widths are the widths Table gives cols: each column's widest cell or
+// heading, in display columns, as Table prints them (made safe).
+func Widths(cols []Column, rows []Row) []int {
+	return widthsOf(cols, safeRows(rows))
+}
+
+func widthsOf(cols []Column, rows []Row) []int {
 	widths := make([]int, len(cols))
 	for i, c := range cols {
 		widths[i] = runewidth.StringWidth(c.Head)
@@ -54,18 +80,7 @@ func Table(cols []Column, rows []Row) []string {
 			}
 		}
 	}
-	head := make([]string, len(cols))
-	for i, c := range cols {
-		head[i] = c.Head
-	}
-	lines := []string{layout(cols, widths, head)}
-	for _, r := range rows {
-		lines = append(lines, layout(cols, widths, r.Cells))
-		if r.Note != "" {
-			lines = append(lines, "  "+r.Note)
-		}
-	}
-	return lines
+	return widths
 }
 
 func layout(cols []Column, widths []int, cells []string) string {
@@ -102,7 +117,11 @@ func safeRows(rows []Row) []Row {
 		for j, c := range r.Cells {
 			cells[j] = safetext.Line(c)
 		}
-		out[i] = Row{Cells: cells, Note: safetext.Line(r.Note)}
+		var notes []string
+		for _, n := range r.Notes {
+			notes = append(notes, safetext.Line(n))
+		}
+		out[i] = Row{Cells: cells, Note: safetext.Line(r.Note), Notes: notes}
 	}
 	return out
 }

@@ -81,3 +81,31 @@ func TestNotATerminal(t *testing.T) {
 		t.Error("NewScreen on a file")
 	}
 }
+
+func TestMiddle(t *testing.T) {
+	tests := []struct {
+		s     string
+		width int
+		want  string
+	}{
+		{"short.bin", 20, "short.bin"},
+		{"films/summer holiday one.mp4", 16, "films/su…one.mp4"},
+		{"abcdef", 5, "ab…ef"},
+		{"漢字漢字漢字.bin", 9, "漢字….bin"},
+		{"abc", 1, "…"},
+	}
+	for _, tc := range tests {
+		got := Middle(tc.s, tc.width)
+		if got != tc.want || Width(got) > tc.width {
+			t.Errorf("Middle(%q, %d) = %q (width %d), want %q", tc.s, tc.width, got, Width(got), tc.want)
+		}
+	}
+}
+
+func TestTableNotes(t *testing.T) {
+	got := Table([]Column{{Head: "A"}}, []Row{{Cells: []string{"x"}, Notes: []string{"one", "two\x1b[31m"}}})
+	want := "A\nx\n  one\n  two\\x1b[31m"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -163,7 +163,8 @@
       nameEl: q('.file-name'), badge: q('.badge'), unstage: q('.unstage'), retry: q('.retry'),
       bar: q('.bar'), fill: q('.bar-fill'), amount: q('.amount'), pct: q('.pct'),
       rate: q('.rate'), handles: q('.handles'), afterRead: q('.after-read'), unverified: q('.unverified'),
-      url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), rowError: q('.row-error'),
+      url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), noPath: q('.no-path'),
+      rowError: q('.row-error'),
     };
     el.dataset.name = name;
     row.nameEl.textContent = name;
@@ -236,6 +237,9 @@
     show(row.error, err !== '');
 
     const paths = Array.isArray(f.paths) ? f.paths : [];
+    // A staged file without a local path says how to get one: a local path
+    // is what a browser's upload dialog opens.
+    show(row.noPath, paths.length === 0 && f.size != null);
     const key = JSON.stringify(paths);
     if (key !== row.pathsKey) {
       row.pathsKey = key;

@@ -89,10 +89,13 @@ type Manager struct {
 	runDir    string
 	lock      *os.File // held for the manager's life: marks runDir as in use
 
-	used    atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
-	evictCh chan struct{}
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	used atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
+	// bigActive counts the files too big for the cache that hold bytes:
+	// they share the cache equally (release.go).
+	bigActive atomic.Int64
+	evictCh   chan struct{}
+	quit      chan struct{}
+	wg        sync.WaitGroup
 
 	mu     sync.Mutex
 	stores map[*Store]struct{}

@@ -37,12 +37,15 @@ const (
 
 // Progress is a snapshot for the API and page.
 type Progress struct {
-	Size       int64
-	Present    int64 // bytes in the temp file
-	Handles    int
-	Readers    int     // ReadAt calls in flight
-	Rate       float64 // bytes/s received over the last few seconds; 0 when idle
-	Conns      int     // origin connections in use (a response being read)
+	Size    int64
+	Present int64 // bytes in the temp file
+	Handles int
+	Readers int     // ReadAt calls in flight
+	Rate    float64 // bytes/s received over the last few seconds; 0 when idle
+	Conns   int     // origin connections in use (a response being read)
+	// Streaming is, for a file that does not fit in the cache, the share
+	// of the cache it streams through (release.go); 0 for others.
+	Streaming  int64
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -77,6 +80,7 @@ type Store struct {
 	handles    int
 	staged     bool
 	stream     bool       // one whole-body fetch at a time (see the package doc)
+	big        *bigFile   // set by newStore for a file that does not fit (release.go); nil for others
 	dig        *digests   // block checksums of a file without validators; used by its one stream fetcher at a time
 	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
 	cursor     int64      // end of the latest read: readahead starts here
@@ -118,6 +122,11 @@ func newStore(m *Manager, src Source, rem Remote, path string, complete bool) *S
 	if !rem.Verified() {
 		s.dig = newDigests()
 	}
+	// A file read as one stream from its start cannot be released behind
+	// its reader: a restarted stream compares what it replays.
+	if pool := m.bigPool(rem.Size); pool > 0 && !complete && !s.stream {
+		s.big = &bigFile{pool: pool}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
 		s.present.add(0, rem.Size)
@@ -142,9 +151,11 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	end := min(off+int64(len(p)), s.rem.Size)
-	if _, err := s.waitFor(ctx, off, end, end); err != nil {
+	avail, err := s.waitFor(ctx, off, end, end)
+	if err != nil {
 		return 0, err
 	}
+	defer s.unpin(off, avail)
 	f, err := s.file.acquire()
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
@@ -166,6 +177,7 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 	s.mu.Lock()
 	s.lastAccess = time.Now()
 	s.cursor = need
+	s.noteReadLocked(off, need)
 	if s.phase == phaseIdle || s.phase == phaseStalled {
 		s.phase = phaseFilling
 		s.lastErr = nil
@@ -184,6 +196,8 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 			return 0, err
 		case s.present.contains(off, need):
 			avail := s.present.nextMissing(off, limit)
+			s.pinLocked(off, avail) // unpinned by the caller once it has read
+			s.releaseLocked()
 			s.mu.Unlock()
 			return avail, nil
 		}
@@ -242,10 +256,7 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 		if err != nil {
 			return pos - off, err
 		}
-		if _, err := f.Seek(pos, io.SeekStart); err != nil {
-			return pos - off, fmt.Errorf("copy %s: %w", s.src.Name, err)
-		}
-		m, err := io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
+		m, err := s.copyRun(w, f, pos, avail)
 		pos += m
 		if err != nil {
 			return pos - off, err
@@ -255,6 +266,15 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 		}
 	}
 	return n, nil
+}
+
+// copyRun copies [pos, avail), which waitFor pinned, from f to w.
+func (s *Store) copyRun(w io.Writer, f *os.File, pos, avail int64) (int64, error) {
+	defer s.unpin(pos, avail)
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", s.src.Name, err)
+	}
+	return io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
 }
 
 const (
@@ -477,6 +497,7 @@ func (s *Store) rechargeLocked() {
 	if d := use - s.charged; d != 0 {
 		s.charged = use
 		s.m.grew(d)
+		s.bigNoteLocked()
 	}
 }
 
@@ -504,6 +525,7 @@ func (s *Store) Progress() Progress {
 		Readers:    s.gate.busy(),
 		Conns:      s.open,
 		LastAccess: s.lastAccess,
+		Streaming:  s.streamingLocked(),
 	}
 	if len(s.fetches) > 0 {
 		p.Rate = s.meter.rate(time.Now())

@@ -32,6 +32,7 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 		o.Rate = int64(p.Rate)
 		o.Connections = p.Conns
 		o.OpenHandles = p.Handles
+		o.StreamingCache = p.Streaming
 		for _, m := range mounts {
 			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path())))
 		}

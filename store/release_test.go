@@ -168,4 +168,3 @@ func TestFitsKeepsEverything(t *testing.T) {
 		t.Fatalf("%d of %d bytes present after a whole read", p.Present, c.Size)
 	}
 }
-

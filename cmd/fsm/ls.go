@@ -94,8 +94,11 @@ func fileTable(files []fileInfo, style termui.BarStyle) []string {
 	rows := make([]termui.Row, len(files))
 	for i, f := range files {
 		rows[i] = termui.Row{Cells: fileCells(f, style)}
-		if f.Error != "" {
+		switch {
+		case f.Error != "":
 			rows[i].Note = "└ " + f.Error
+		case f.StreamingCache > 0:
+			rows[i].Note = "└ streaming through " + humanize.IBytes(uint64(f.StreamingCache)) + " of cache"
 		}
 	}
 	return termui.Table(lsColumns, rows)

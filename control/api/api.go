@@ -47,11 +47,14 @@ type File struct {
 	Rate        int64      `json:"rate"`
 	Connections int        `json:"connections"`
 	OpenHandles int        `json:"open_handles"`
-	State       string     `json:"state"` // probing, idle, downloading, complete, error, failed
-	Error       string     `json:"error"`
-	Verified    bool       `json:"verified"`
-	Headers     []string   `json:"headers"`
-	Paths       []string   `json:"paths"`
+	// StreamingCache is, for a file larger than the cache, the bytes of
+	// cache it streams through (older ones are released); 0 for others.
+	StreamingCache int64    `json:"streaming_cache"`
+	State          string   `json:"state"` // probing, idle, downloading, complete, error, failed
+	Error          string   `json:"error"`
+	Verified       bool     `json:"verified"`
+	Headers        []string `json:"headers"`
+	Paths          []string `json:"paths"`
 }
 
 // Removed is the data of a "removed" event.

@@ -112,16 +112,17 @@ func sameOrigin(origin string, r *http.Request) bool {
 }
 
 func (s *Server) listFiles(w http.ResponseWriter) {
-	mounts := s.opts.Mounts()
-	entries := s.opts.FS.Entries()
-	out := make([]api.File, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, objectOf(e, mounts))
-	}
-	writeJSON(w, http.StatusOK, out)
+	// Folders first: a folder staged between the two calls then lists its
+	// files at the top level for one answer, rather than losing them.
+	folders := s.opts.FS.Folders()
+	writeJSON(w, http.StatusOK, grouped(s.opts.FS.Entries(), folders, s.opts.Mounts()))
 }
 
 func (s *Server) getFile(w http.ResponseWriter, name string) {
+	if o, ok := s.folderOf(name); ok {
+		writeJSON(w, http.StatusOK, o)
+		return
+	}
 	e, ok := s.opts.FS.Entry(name)
 	if !ok {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("%q is not staged", vfs.Clean(name)))
@@ -138,6 +139,14 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.URL == "" {
 		writeError(w, http.StatusBadRequest, api.CodeBadURL, `"url" is required`)
+		return
+	}
+	if req.Folder {
+		s.stageFolder(w, r, req)
+		return
+	}
+	if req.Depth != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, `"depth" is for folders: send it with "folder": true`)
 		return
 	}
 	header, err := requestHeader(req.Headers)
@@ -163,7 +172,16 @@ func (s *Server) stageFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string) {
-	if err := s.opts.FS.Unstage(r.Context(), name); err != nil {
+	unstage := s.opts.FS.Unstage
+	switch q := r.URL.Query().Get("recursive"); q {
+	case "", "false", "0":
+	case "true", "1":
+		unstage = s.opts.FS.UnstageFolder
+	default:
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("recursive=%q: want true or false", q))
+		return
+	}
+	if err := unstage(r.Context(), name); err != nil {
 		writeAnswer(w, answer.For(err))
 		return
 	}

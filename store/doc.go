@@ -26,14 +26,18 @@
 //   - phase.go: the store's lifecycle as named phases.
 //   - digest.go: block checksums of files without validators.
 //   - tempfile.go: the temp file, open only while in use.
+//   - disk.go: how much of the cache disk is taken: the free margin, whole
+//     and per-range reservations, giving back a failed one, the bound on
+//     a download of unknown size.
+//   - cachedir.go: a cache dir removed while fsm runs, made again.
 //   - splice.go, splice_linux.go: plain-http bodies spliced from the socket
 //     into the temp file, below net/http.
 //   - activity.go: Progress's rate and connections, and the download logs.
 //
 // # Locks
 //
-// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu or
-// tempFile.mu;
+// Locks are taken in the order Manager.mu, then Store.mu, then gate.mu,
+// tempFile.mu or Manager.dirMu;
 // never the other way. Manager.mu guards the set of stores and the closed
 // state; Manager.used is atomic and may be changed under Store.mu.
 // Store.mu guards the store's mutable state (phase, present bytes,

@@ -93,8 +93,10 @@ var (
 	errReresolve = errors.New("redirect target refused the request; following the staged URL again")
 	// errWrite: the temp file could not be written (or read back).
 	errWrite = errors.New("write temp file")
-	// errDiskFull: fallocate found no room for the whole file.
+	// errDiskFull: fallocate, or the free margin (disk.go), found no room.
 	errDiskFull = errors.New("no space left on the cache disk")
+	// errFileTooBig: the cache disk's file system refused the size itself.
+	errFileTooBig = errors.New("file too large for the cache disk's file system")
 )
 
 // retriable reports whether another attempt may succeed.

@@ -253,6 +253,7 @@ func tmpfsCache(t *testing.T, size string) string {
 func TestNoSpace(t *testing.T) {
 	so := fastOpts()
 	so.Dir = tmpfsCache(t, "3m")
+	so.FreeMargin = -1 // the whole small disk is the cache's
 	small := testorigin.Content{Seed: 88, Size: 1 << 20}
 	e := newEnv(t, testorigin.Options{Content: small}, so)
 	a := e.newStore(t, e.source("a"))
@@ -374,6 +375,7 @@ func TestDigests(t *testing.T) {
 func TestNoSpaceConcurrent(t *testing.T) {
 	so := fastOpts()
 	so.Dir = tmpfsCache(t, "3m")
+	so.FreeMargin = -1 // the whole small disk is the cache's
 	c1 := testorigin.Content{Seed: 94, Size: 2 << 20}
 	c2 := testorigin.Content{Seed: 95, Size: 2 << 20}
 	e := newEnv(t, testorigin.Options{Content: c1}, so)

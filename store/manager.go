@@ -18,10 +18,14 @@ import (
 
 // Options configure a Manager. Zero values pick the defaults noted.
 type Options struct {
-	Dir     string       // cache directory (required)
-	MaxSize int64        // disk budget in bytes; 0 means no limit
-	Client  *http.Client // origin client; nil: a tuned default
-	Logger  *slog.Logger // nil: slog.Default()
+	Dir     string // cache directory (required)
+	MaxSize int64  // disk budget in bytes; 0 means no limit
+	// FreeMargin is what is left free on the cache disk when MaxSize is 0
+	// (see disk.go): 0 picks max(1 GiB, 5 % of the disk), a negative
+	// value none at all.
+	FreeMargin int64
+	Client     *http.Client // origin client; nil: a tuned default
+	Logger     *slog.Logger // nil: slog.Default()
 	// Connections is how many parallel readahead connections per file are
 	// tried once one proves slow, and kept when they deliver more (4).
 	Connections int
@@ -87,7 +91,11 @@ type Manager struct {
 	ownClient bool // made by us: close its idle connections on Close
 	log       *slog.Logger
 	runDir    string
-	lock      *os.File // held for the manager's life: marks runDir as in use
+	// dirMu guards lock and dirRemoved; it is taken last, after Manager.mu
+	// or Store.mu (cachedir.go).
+	dirMu      sync.Mutex
+	lock       *os.File // held for the manager's life: marks runDir as in use
+	dirRemoved bool     // Close removed runDir: it is not made again
 
 	used atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
 	// bigActive counts the files too big for the cache that hold bytes:
@@ -215,14 +223,29 @@ func (m *Manager) create(src Source, rem Remote) (*Store, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		if tooBig(err) {
+			return nil, fmt.Errorf("store %s: %w", src.Name, &tooBigError{size: rem.Size, dir: m.runDir})
+		}
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	return m.add(newStore(m, src, rem, f.Name(), false))
+	s := newStore(m, src, rem, f.Name(), false)
+	switch {
+	case m.opts.MaxSize <= 0 || rem.Size <= m.opts.MaxSize:
+	case s.big != nil:
+		m.log.Warn("the file is larger than the whole cache budget: it streams through its share of the budget, bytes its readers are done with released ", "file", src.Name, "bytes", rem.Size, "budget", m.opts.MaxSize)
+	default:
+		m.log.Warn("the file is larger than the whole cache budget: reading it will exceed the budget", "file", src.Name, "bytes", rem.Size, "budget", m.opts.MaxSize)
+	}
+	return m.add(s)
 }
 
-// createTemp makes a temp file in this run's folder.
+// createTemp makes a temp file in this run's folder, making the folder
+// again when it was removed (cachedir.go).
 func (m *Manager) createTemp() (*os.File, error) {
 	f, err := os.CreateTemp(m.runDir, "*.part")
+	if errors.Is(err, os.ErrNotExist) && m.restoreDir() == nil {
+		f, err = os.CreateTemp(m.runDir, "*.part")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cache dir: create temp file: %w", err)
 	}
@@ -319,16 +342,17 @@ func (m *Manager) evictIdle() {
 
 // makeRoom evicts idle stores other than s, least recently used first,
 // until try succeeds or nothing idle is left; it returns try's last error.
-// It runs in a fetcher of s, and evicting a store waits for its fetchers,
-// so only stores without any are taken: two stores making room cannot
-// wait for each other.
+// It runs in a fetcher of s (nil: for a download of unknown size, which is
+// no store yet), and evicting a store waits for its fetchers, so only
+// stores without any are taken: two stores making room cannot wait for
+// each other.
 func (m *Manager) makeRoom(s *Store, try func() error) error {
 	err := errDiskFull
 	for _, c := range m.byLastAccess() {
 		if c == s || c.evictIf(evictQuiet) == 0 {
 			continue
 		}
-		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.src.Name)
+		m.log.Info("evicted idle file to make room on the cache disk", "file", c.src.Name, "for", s.nameOr("a source of unknown size"))
 		if err = try(); !errors.Is(err, errDiskFull) {
 			return err
 		}
@@ -404,9 +428,20 @@ func (m *Manager) Close(ctx context.Context) error {
 	if m.ownClient {
 		m.opts.Client.CloseIdleConnections()
 	}
+	m.dirMu.Lock()
+	defer m.dirMu.Unlock()
 	m.lock.Close()
+	m.dirRemoved = true
 	if err := os.RemoveAll(m.runDir); err != nil {
 		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
 	}
 	return nil
+}
+
+// nameOr is the store's name for logs, or what a nil store stands for.
+func (s *Store) nameOr(none string) string {
+	if s == nil {
+		return none
+	}
+	return s.src.Name
 }

@@ -34,4 +34,8 @@ const (
 	resNone   reservation = iota // not tried: the next fetch tries
 	resTrying                    // running, failed or unsupported: not tried again until eviction
 	resHeld                      // the whole file's blocks are reserved (charged as Size)
+	// resRanges: the whole file did not fit, so each fetch reserves the
+	// range it is about to write (disk.go) and fails with ErrNoSpace where
+	// that does not fit either; tried whole again after an eviction.
+	resRanges
 )

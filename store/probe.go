@@ -193,7 +193,9 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved strin
 		return nil, 0, nil, err
 	}
 	dig := newDigests()
-	n, err := io.Copy(f, io.TeeReader(kickReader{resp.Body, wd}, digestWriter{dig}))
+	g := &growth{m: m, f: f}
+	defer g.done()
+	n, err := io.Copy(g, io.TeeReader(kickReader{resp.Body, wd}, digestWriter{dig}))
 	if err == nil {
 		err = dig.end()
 	}
@@ -204,7 +206,7 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved strin
 		f.Close()
 		os.Remove(f.Name())
 		var pe *os.PathError
-		if !errors.As(err, &pe) { // not the temp file's own error
+		if !errors.As(err, &pe) && !errors.Is(err, ErrNoSpace) { // not the temp file's own error
 			err = requestError(parent, ctx, err)
 		}
 		return nil, 0, nil, fail(fmt.Errorf("broke after %d bytes: %w", n, err))

@@ -44,8 +44,9 @@ type readCursor struct {
 const keepBehind = 1 << 20
 
 // bigPool says whether a file of size does not fit, and then how much cache
-// the streamed files share: the budget, or without one half of what the
-// disk has free now (the rest is left to everything else on it).
+// the streamed files share: the budget, or without one half of the room
+// the disk has now beside its free margin (disk.go; the other half is left
+// for the files that fit), and at least one chunk.
 func (m *Manager) bigPool(size int64) int64 {
 	if m.opts.MaxSize > 0 {
 		if size > m.opts.MaxSize {
@@ -53,8 +54,8 @@ func (m *Manager) bigPool(size int64) int64 {
 		}
 		return 0
 	}
-	if free := freeSpace(m.runDir); free >= 0 && size > free {
-		return max(free/2, 1)
+	if room := m.room(); room >= 0 && size > room {
+		return max(room/2, m.opts.ChunkSize)
 	}
 	return 0
 }
@@ -89,6 +90,11 @@ func (s *Store) noteReadLocked(off, end int64) {
 		return
 	}
 	b.seq++
+	if s.res == resNone {
+		// Never reserved whole: each fetch reserves the range it is about
+		// to write, where the disk has room beside its margin (disk.go).
+		s.res = resRanges
+	}
 	share := s.shareLocked()
 	behind, ahead := s.behindLocked(share), max(s.aheadLocked(share), s.m.opts.ChunkSize)
 	i := slices.IndexFunc(b.cursors, func(c readCursor) bool { return off >= c.pos-behind && off <= c.pos+ahead })
@@ -117,11 +123,32 @@ func (s *Store) unpin(off, end int64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.unpinLocked(off, end)
+	s.releaseLocked()
+}
+
+func (s *Store) unpinLocked(off, end int64) {
 	b := s.big
 	if i := slices.Index(b.pins, span{off, end}); i >= 0 {
 		b.pins = slices.Delete(b.pins, i, i+1)
 	}
-	s.releaseLocked()
+}
+
+// pinWokenLocked keeps a woken waiter's bytes until it runs again: between
+// its wake and its next look it is in no list releaseLocked reads.
+func (s *Store) pinWokenLocked(w *waiter) {
+	if s.big != nil {
+		s.pinLocked(w.off, w.end)
+		w.pinned = true
+	}
+}
+
+// unpinWokenLocked undoes pinWokenLocked once the waiter runs.
+func (s *Store) unpinWokenLocked(w *waiter) {
+	if w.pinned {
+		w.pinned = false
+		s.unpinLocked(w.off, w.end)
+	}
 }
 
 // bigNoteLocked keeps Manager.bigActive counting the big files that hold

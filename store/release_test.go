@@ -29,6 +29,7 @@ func bigEnv(t *testing.T, budget int64) (*env, *Store, testorigin.Content) {
 	so := fastOpts()
 	so.Dir = tmpfsCache(t, "16m")
 	so.MaxSize = budget
+	so.FreeMargin = -1 // the whole small disk is the cache's
 	c := testorigin.Content{Seed: 2301, Size: 64 * mib}
 	e := newEnv(t, testorigin.Options{Content: c}, so)
 	s := e.newStore(t, e.source("big"))
@@ -138,6 +139,7 @@ func TestTwoReadersKeepWhatEachNeeds(t *testing.T) {
 func TestFarReadBiggerThanTheDisk(t *testing.T) {
 	so := fastOpts()
 	so.Dir = tmpfsCache(t, "16m")
+	so.FreeMargin = -1
 	c := testorigin.Content{Seed: 2302, Size: 1 << 30}
 	e := newEnv(t, testorigin.Options{Content: c}, so)
 	s := e.newStore(t, e.source("huge"))

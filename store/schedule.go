@@ -21,6 +21,10 @@ type fetch struct {
 	from       int64     // pos when started, and when: the fetch's rate
 	began      time.Time // tells how soon it reaches a byte
 	out        *os.File  // the temp file, held open by the fetcher while it runs
+	// dirty is what the fetcher may have written and not marked present
+	// yet, set under Store.mu before each write: a failed reservation's
+	// give-back leaves it alone (disk.go).
+	dirty span
 }
 
 // reachesSoon reports whether f will fetch byte m within splitETA: a read

@@ -81,6 +81,7 @@ type Store struct {
 	staged     bool
 	stream     bool       // one whole-body fetch at a time (see the package doc)
 	big        *bigFile   // set by newStore for a file that does not fit (release.go); nil for others
+	pathOpens  int        // CopyTo calls holding a descriptor of their own (cachedir.go)
 	dig        *digests   // block checksums of a file without validators; used by its one stream fetcher at a time
 	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
 	cursor     int64      // end of the latest read: readahead starts here
@@ -102,6 +103,7 @@ type waiter struct {
 	off, end int64
 	ch       chan struct{}
 	err      error
+	pinned   bool // woken with its bytes present, which stay until it runs (release.go)
 }
 
 // newStore makes the store for src, as rem describes it, over the temp file
@@ -151,14 +153,24 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	end := min(off+int64(len(p)), s.rem.Size)
-	avail, err := s.waitFor(ctx, off, end, end)
-	if err != nil {
-		return 0, err
-	}
-	defer s.unpin(off, avail)
-	f, err := s.file.acquire()
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
+	var f *os.File
+	for f == nil {
+		avail, err := s.waitFor(ctx, off, end, end)
+		if err != nil {
+			return 0, err
+		}
+		if f, err = s.file.acquire(); errors.Is(err, os.ErrNotExist) {
+			// Gone with the cache dir: wait for the bytes again.
+			err = s.renewTemp()
+		}
+		if f == nil {
+			s.unpin(off, avail)
+		} else {
+			defer s.unpin(off, avail) // once: the loop ends here
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
+		}
 	}
 	defer s.file.release()
 	n, err := f.ReadAt(p[:end-off], off)
@@ -213,10 +225,12 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.dropWaiterLocked(w)
+			s.unpinWokenLocked(w)
 			s.mu.Unlock()
 			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
 		}
 		s.mu.Lock()
+		s.unpinWokenLocked(w) // the loop pins what it reads
 		if errors.Is(w.err, ErrClosed) {
 			s.mu.Unlock()
 			return 0, ErrClosed
@@ -242,11 +256,11 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 	if off < 0 || n < 0 || off+n > s.rem.Size {
 		return 0, fmt.Errorf("copy %s [%d, +%d): outside the file's %d bytes", s.src.Name, off, n, s.rem.Size)
 	}
-	f, err := os.Open(s.path)
+	f, err := s.openPath()
 	if err != nil {
-		return 0, fmt.Errorf("copy %s: open temp file: %w", s.src.Name, err)
+		return 0, fmt.Errorf("copy %s: %w", s.src.Name, err)
 	}
-	defer f.Close()
+	defer s.closePath(f)
 	end := off + n
 	pos := off
 	for pos < end {
@@ -318,6 +332,7 @@ func (s *Store) wakeLocked(err error) {
 			w.err = err
 			close(w.ch)
 		case s.present.contains(w.off, w.end):
+			s.pinWokenLocked(w)
 			close(w.ch)
 		default:
 			kept = append(kept, w)
@@ -421,72 +436,6 @@ func (s *Store) close(ctx context.Context) error {
 	return s.closeErr
 }
 
-// preallocate reserves the file's disk blocks once a download starts: writes
-// into reserved blocks cost far less CPU than growing a sparse file piece by
-// piece, and a full disk shows up now rather than midway. The whole file is
-// downloaded in the background anyway, so nothing is reserved in vain.
-// It runs once per download, in a fetcher, so close and evict wait for it.
-// When the disk is full it evicts idle files to make room; when that is not
-// enough, the download stops and reads of missing bytes fail with
-// ErrNoSpace until a later read finds room.
-func (s *Store) preallocate(file *os.File) {
-	s.mu.Lock()
-	tried := s.res != resNone
-	if !tried {
-		s.res = resTrying
-	}
-	s.mu.Unlock()
-	if tried {
-		return
-	}
-	reserve := func() error { return allocate(file, s.rem.Size) }
-	err := reserve()
-	if errors.Is(err, errDiskFull) {
-		err = s.m.makeRoom(s, reserve)
-	}
-	switch {
-	case err == nil:
-		s.mu.Lock()
-		if s.res == resTrying { // not reset by an eviction meanwhile
-			s.res = resHeld
-			s.rechargeLocked()
-		}
-		s.mu.Unlock()
-	case errors.Is(err, errors.ErrUnsupported):
-		// nothing reserved; disk use is charged as bytes arrive
-	case errors.Is(err, errDiskFull):
-		err := s.noSpaceErr()
-		s.log.Error("cannot download", "err", err)
-		s.mu.Lock()
-		s.noSpaceLocked(err)
-		s.mu.Unlock()
-	default:
-		s.log.Warn("cannot reserve disk space for the temp file; downloading anyway", "bytes", s.rem.Size, "dir", s.m.runDir, "err", err)
-	}
-}
-
-// noSpaceErr says that the file does not fit, and where. The caller names
-// the file.
-func (s *Store) noSpaceErr() error {
-	return fmt.Errorf("%w: the file needs %d bytes, %d are free in %s", ErrNoSpace, s.rem.Size, freeSpace(s.m.runDir), s.m.runDir)
-}
-
-// noSpaceLocked stops the download: reads of missing bytes fail with err,
-// present ones are still served, and the next read tries to reserve again.
-func (s *Store) noSpaceLocked(err error) {
-	switch s.phase {
-	case phaseIdle, phaseFilling, phaseStalled:
-	default:
-		return
-	}
-	s.phase, s.lastErr = phaseStalled, err
-	s.res = resNone
-	s.dl = nil
-	s.cancel() // every fetch: each would fill the disk further
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.failWaitersLocked(0, s.rem.Size, err)
-}
-
 // rechargeLocked reports a change of this store's disk use to the manager,
 // which enforces the cache budget on the total.
 func (s *Store) rechargeLocked() {
@@ -587,6 +536,9 @@ func (s *Store) evictIf(scope evictScope) (freed int64) {
 	err := os.Truncate(s.path, 0)
 	if err == nil {
 		err = os.Truncate(s.path, s.rem.Size)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil // gone with the cache dir: the next use makes it again (cachedir.go)
 	}
 
 	s.mu.Lock()

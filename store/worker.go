@@ -27,7 +27,17 @@ func (s *Store) run(ctx context.Context, f *fetch) {
 	if err != nil {
 		s.mu.Lock()
 		s.removeFetchLocked(f)
-		if f.epoch == s.epoch {
+		switch {
+		case f.epoch != s.epoch:
+		case errors.Is(err, os.ErrNotExist):
+			// Gone with the cache dir (cachedir.go): start over in a new
+			// file, or fail the reads of this range until that can be.
+			if err := s.renewTempLocked(); err != nil {
+				s.phase, s.lastErr = phaseStalled, err
+				s.failWaitersLocked(f.pos, f.end, fmt.Errorf("%s: %w", s.src.Name, err))
+			}
+			s.scheduleLocked()
+		default:
 			s.failLocked(fmt.Errorf("%s: %w", s.src.Name, err))
 		}
 		s.mu.Unlock()
@@ -183,11 +193,18 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog.Dog, f *fetch
 	for {
 		s.mu.Lock()
 		limit := min(f.end, announced)
+		want := min(int64(len(buf)), limit-pos)
+		f.dirty = span{marked, pos + max(want, 0)}
+		ranges := s.res == resRanges
 		s.mu.Unlock()
 		if pos >= limit {
 			return nil
 		}
-		want := min(int64(len(buf)), limit-pos)
+		if ranges {
+			if err := s.reserveRange(f.out, pos, want, f.readahead); err != nil {
+				return err
+			}
+		}
 		n, k, rerr, werr := s.readBody(body, sp, st, buf[:want], pos)
 		if werr != nil {
 			return werr

@@ -17,9 +17,9 @@ const DefaultMaxFiles = 100_000
 var ErrTooMany = errors.New("too many files")
 
 // fullLocked says why one more file cannot be staged, or nil. Files being
-// staged count: their names are reserved.
+// staged count: their names are reserved, as do folders' files queued.
 func (f *FS) fullLocked() error {
-	if limit := f.opts.MaxFiles; len(f.files)+len(f.pending) >= limit {
+	if limit := f.opts.MaxFiles; len(f.files)+len(f.pending)+f.queued >= limit {
 		return fmt.Errorf("%w: fsm already holds %d staged files, its limit; unstage some first", ErrTooMany, limit)
 	}
 	return nil

@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -27,10 +28,6 @@ type Request struct {
 	KeepFailure bool
 }
 
-// ErrBusy is returned for an operation on a name whose staging is still in
-// progress.
-var ErrBusy = errors.New("busy")
-
 // State is where a staged name is in its life, as listings show it: the
 // state of its store, or probing while there is none yet. It is the
 // store's type, so a listing shows a store's state as the store tells it.
@@ -53,7 +50,14 @@ type staging struct {
 	headerNames []string
 	since       time.Time
 	err         error // nil while probing
+	// cancel ends the probe (and the whole download of a source of unknown
+	// size) when the name is unstaged while probing; nil once failed.
+	cancel context.CancelCauseFunc
 }
+
+// ErrUnstaged is what a staging fails with when its name is unstaged while
+// it is still probing (or downloading a source of unknown size whole).
+var ErrUnstaged = errors.New("unstaged while being staged")
 
 // Entry is one staged name as the control API lists it: a file in the
 // tree, a source being probed, or a source that failed to stage.
@@ -65,6 +69,7 @@ type Entry struct {
 	Err         error // why, when State is error or failed
 	File        *File // nil while probing or when staging failed
 	Progress    store.Progress
+	Folder      string // the staged folder it is in, else ""
 }
 
 // Stage stages req.URL under req.Name (or the name the origin gives).
@@ -97,13 +102,20 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	if st.name == "" {
 		st.name = provisionalName(req.URL)
 	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	st.cancel = cancel
 	f.mu.Lock()
 	f.staging[st] = true
 	f.mu.Unlock()
-	file, err := f.stage(ctx, req, name)
+	file, err := f.stage(sctx, req, name)
+	if err != nil && errors.Is(context.Cause(sctx), ErrUnstaged) {
+		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), ErrUnstaged)
+	}
 	f.mu.Lock()
 	delete(f.staging, st)
-	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) {
+	st.cancel = nil
+	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
 		st.err = err
 		f.staging[st] = true
 	}
@@ -149,14 +161,19 @@ func (f *FS) dropFailedLocked(name string) bool {
 	return dropped
 }
 
-// probingLocked reports whether a staging listed as name is in progress.
-func (f *FS) probingLocked(name string) bool {
+// cancelProbingLocked ends the stagings in progress listed as name (their
+// probe, or the whole download of a source of unknown size) and drops them
+// from the listing; it reports whether there were any.
+func (f *FS) cancelProbingLocked(name string) bool {
+	found := false
 	for st := range f.staging {
 		if st.err == nil && st.name == name {
-			return true
+			st.cancel(ErrUnstaged)
+			delete(f.staging, st)
+			found = true
 		}
 	}
-	return false
+	return found
 }
 
 // Entries lists every staged name, sorted by name: files, sources being
@@ -169,6 +186,9 @@ func (f *FS) Entries() []Entry {
 	}
 	for st := range f.staging {
 		out = append(out, st.entry())
+	}
+	for _, fo := range f.folders {
+		out = f.memberEntriesLocked(fo, out)
 	}
 	f.mu.RUnlock()
 	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
@@ -191,9 +211,30 @@ func (f *FS) Entry(name string) (Entry, bool) {
 		}
 	}
 	if found == nil {
-		return Entry{}, false
+		return f.memberEntryLocked(name)
 	}
 	return found.entry(), true
+}
+
+// memberEntryLocked is the entry of a folder's file that is not in the
+// tree: queued, probing or failed.
+func (f *FS) memberEntryLocked(name string) (Entry, bool) {
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		fo := f.folders[dir]
+		if fo == nil {
+			continue
+		}
+		m := fo.members[name]
+		if m == nil {
+			return Entry{}, false
+		}
+		e := Entry{Name: name, URL: redact.Bare(m.url), HeaderNames: fo.headerNames, State: StateProbing, Folder: fo.name}
+		if m.err != nil {
+			e.State, e.Err = StateFailed, m.err
+		}
+		return e, true
+	}
+	return Entry{}, false
 }
 
 func (st *staging) entry() Entry {
@@ -214,6 +255,9 @@ func (file *File) entry() Entry {
 		File:        file,
 		Progress:    p,
 		Err:         p.Err,
+	}
+	if file.folder != nil {
+		e.Folder = file.folder.name
 	}
 	if e.State != StateError && e.State != StateFailed {
 		e.Err = nil

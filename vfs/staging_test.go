@@ -8,14 +8,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"fsm/internal/testorigin"
 	"fsm/vfs"
 )
 
 // TestEntriesWhileProbing: a source is listed as probing while its origin
-// has not answered, under its requested name or the URL's last segment,
-// and cannot be unstaged until the probe is done.
+// has not answered, under its requested name or the URL's last segment;
+// unstaging it ends its staging, which fails, and leaves the name free.
 func TestEntriesWhileProbing(t *testing.T) {
 	arrived := make(chan struct{}, 2)
 	release := make(chan struct{})
@@ -56,20 +57,34 @@ func TestEntriesWhileProbing(t *testing.T) {
 	if got := entries[0].HeaderNames; len(got) != 1 || got[0] != "Authorization" {
 		t.Errorf("header names %v", got)
 	}
-	if err := fsys.Unstage(ctx, "named/one.bin"); !errors.Is(err, vfs.ErrBusy) {
-		t.Errorf("unstage while probing: %v, want ErrBusy", err)
-	}
 	if _, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/x", Name: "named/one.bin"}); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("stage over a probing name: %v, want ErrExist", err)
 	}
+	if err := fsys.Unstage(ctx, "named/one.bin"); err != nil {
+		t.Errorf("unstage while probing: %v", err)
+	}
+	if _, ok := fsys.Entry("named/one.bin"); ok {
+		t.Error("a source unstaged while probing is still listed")
+	}
 	release <- struct{}{}
 	release <- struct{}{}
+	failed := 0
 	for range 2 {
 		if err := <-done; err != nil {
-			t.Fatal(err)
+			if !strings.Contains(err.Error(), "unstaged while being staged") {
+				t.Fatal(err)
+			}
+			failed++
 		}
 	}
-	for _, e := range fsys.Entries() {
+	if failed != 1 {
+		t.Errorf("%d stagings failed, want the unstaged one", failed)
+	}
+	entries = fsys.Entries()
+	if len(entries) != 1 || entries[0].Name != "movie.mkv" {
+		t.Fatalf("entries after unstaging one while probing: %+v", entries)
+	}
+	for _, e := range entries {
 		if e.State != vfs.StateIdle || e.File == nil || e.File.Size() != 3 || !e.File.Verified() {
 			t.Errorf("staged entry %+v", e)
 		}
@@ -138,5 +153,66 @@ func TestOriginNamesAreChecked(t *testing.T) {
 	}
 	if n := len(fsys.Entries()); n != 0 {
 		t.Errorf("%d entries after refused names", n)
+	}
+}
+
+// TestUnstageWhileDownloadingWhole: a source of unknown size given at start
+// that trickles bytes without end stays probing while it downloads whole;
+// unstaging it cancels that download (the origin sees the request end),
+// leaves no temp file and no listing, and frees the name.
+func TestUnstageWhileDownloadingWhole(t *testing.T) {
+	sent := make(chan struct{}, 1)
+	gone := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusOK) // a HEAD without a size
+			return
+		}
+		defer close(gone)
+		w.WriteHeader(http.StatusOK) // chunked: no size, no Range
+		for {
+			if _, err := w.Write(make([]byte, 512)); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case sent <- struct{}{}:
+			default:
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}))
+	defer origin.Close()
+	fsys, _, dir := newFS(t)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		_, err := fsys.Stage(ctx, vfs.Request{URL: origin.URL + "/endless.bin", KeepFailure: true})
+		done <- err
+	}()
+	<-sent
+	<-sent // the whole download is under way
+	if e, ok := fsys.Entry("endless.bin"); !ok || e.State != vfs.StateProbing {
+		t.Fatalf("while downloading whole: %+v, %v", e, ok)
+	}
+	if err := fsys.Unstage(ctx, "endless.bin"); err != nil {
+		t.Fatalf("unstage while downloading whole: %v", err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "unstaged while being staged") {
+		t.Fatalf("staging after unstage: %v", err)
+	}
+	<-gone
+	if _, ok := fsys.Entry("endless.bin"); ok {
+		t.Error("still listed after unstage")
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+	if err := fsys.Unstage(ctx, "endless.bin"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second unstage: %v, want ErrNotExist", err)
 	}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// MaxFiles bounds the files staged and being staged; staging beyond
 	// it fails with ErrTooMany (0: DefaultMaxFiles).
 	MaxFiles int
+	// List reads folders' index pages (StageFolder); internal/folderlist
+	// has the one fsm uses. Nil: StageFolder refuses.
+	List Lister
 }
 
 // FS is the tree of staged files. It is safe for concurrent use.
@@ -52,7 +55,15 @@ type FS struct {
 	pending  map[string]bool      // names reserved by stagings in progress
 	staging  map[*staging]bool    // sources being probed or that failed: listed, not in the tree
 	dirTimes map[string]time.Time // last change of each folder ("" is the root)
+	folders  map[string]*folder   // staged folder sources, by name
+	queued   int                  // folders' files queued or being probed: they count against MaxFiles
 	closed   bool
+
+	queue queue // the one staging queue; has its own lock
+	// life ends at Close: the background stagings of folders' files run
+	// under it, since no request waits for them.
+	life    context.Context
+	endLife context.CancelFunc
 
 	unstageHooks unstageHooks // has its own lock
 }
@@ -69,6 +80,11 @@ type File struct {
 	verified    bool
 	headerNames []string // names of the request headers given at staging, sorted
 	store       *store.Store
+	folder      *folder // the staged folder it came from, else nil
+
+	// gone: a refresh found it no longer in its folder's index while a
+	// handle was open; the last Close unstages it. Guarded by FS.mu.
+	gone bool
 }
 
 // Path is the file's clean path, e.g. "movies/big.iso".
@@ -134,7 +150,11 @@ func New(opts Options) *FS {
 		opts.MaxFiles = DefaultMaxFiles
 	}
 	now := time.Now().Truncate(time.Second)
+	life, endLife := context.WithCancel(context.Background())
 	return &FS{
+		life:     life,
+		endLife:  endLife,
+		folders:  make(map[string]*folder),
 		opts:     opts,
 		log:      opts.Logger,
 		started:  now,
@@ -171,31 +191,22 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	}
 	dirs := parents(name)
 	now := time.Now()
-	mtime := r.LastModified
-	if mtime.IsZero() {
-		mtime = now
-	}
-	mtime = mtime.Truncate(time.Second)
-	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: source, Header: req.Header}, r)
+	file, err = f.newFile(ctx, req, name, r)
 	if err != nil {
 		return nil, err
 	}
-	file = &File{
-		path:        name,
-		url:         redact.Bare(source),
-		size:        st.Size(),
-		modTime:     mtime,
-		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
-		contentType: contentType(name, r.ContentType),
-		verified:    r.Verified(),
-		headerNames: headerNames(req.Header),
-		store:       st,
-	}
+	st := file.store
 	f.mu.Lock()
-	if f.closed {
+	if f.closed || context.Cause(ctx) == ErrUnstaged {
+		// Closed, or unstaged while this probe ran (Unstage cancels ctx
+		// under f.mu, so no unstaged name gets into the tree).
+		closed := f.closed
 		f.mu.Unlock()
-		st.Unstage(ctx)
-		return nil, errClosed
+		st.Unstage(context.WithoutCancel(ctx))
+		if closed {
+			return nil, errClosed
+		}
+		return nil, ErrUnstaged
 	}
 	f.files[name] = file
 	f.dropFailedLocked(name)
@@ -203,6 +214,31 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
 	return file, nil
+}
+
+// newFile stages the probed source r under name in the store and returns
+// its File, not yet in the tree.
+func (f *FS) newFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
+	mtime := r.LastModified
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	mtime = mtime.Truncate(time.Second)
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r)
+	if err != nil {
+		return nil, err
+	}
+	return &File{
+		path:        name,
+		url:         redact.Bare(req.URL),
+		size:        st.Size(),
+		modTime:     mtime,
+		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
+		contentType: contentType(name, r.ContentType),
+		verified:    r.Verified(),
+		headerNames: headerNames(req.Header),
+		store:       st,
+	}, nil
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
@@ -242,6 +278,9 @@ func (f *FS) clashLocked(name string, dirs []string) error {
 			return fmt.Errorf("%w: %q needs folder %q, which is a staged file; stage it under another name", ErrNameTaken, name, dir)
 		}
 	}
+	if err := f.folderClashLocked(name); err != nil {
+		return err
+	}
 	prefix := name + "/"
 	for p := range f.files {
 		if strings.HasPrefix(p, prefix) {
@@ -278,19 +317,28 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.mu.Lock()
 	file := f.files[name]
 	if file == nil {
-		dropped := f.dropFailedLocked(name)
-		probing := f.probingLocked(name)
+		if fo := f.folders[name]; fo != nil {
+			n := len(fo.members)
+			f.mu.Unlock()
+			return fmt.Errorf("unstage %s: %w of %d files; unstage it recursively to remove it and everything in it", name, ErrIsFolder, n)
+		}
+		dropped := f.dropFailedLocked(name) || f.dropFailedMemberLocked(name)
+		probing := f.cancelProbingLocked(name) || f.dropProbingMemberLocked(name)
 		f.mu.Unlock()
 		switch {
+		case probing:
+			f.log.Info("unstaged", "name", name, "state", "probing")
+			return nil
 		case dropped:
 			f.log.Info("unstaged", "name", name, "state", "failed")
 			return nil
-		case probing:
-			return fmt.Errorf("unstage %s: still being staged; try again when its probe is done: %w", name, ErrBusy)
 		}
 		return fmt.Errorf("unstage %s: not staged: %w", name, fs.ErrNotExist)
 	}
 	delete(f.files, name)
+	if fo := file.folder; fo != nil && f.folders[fo.name] == fo {
+		delete(fo.members, name) // until a refresh finds it in the index again
+	}
 	f.touchLocked(dirs, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
@@ -416,6 +464,7 @@ func (f *FS) Close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.endLife() // folders' queued stagings end without a request
 }
 
 // Handle is an open file. ReadAt may be called concurrently.
@@ -449,6 +498,7 @@ func (h *Handle) Close() error {
 		if err = h.file.store.ReleaseHandle(ctx); err != nil {
 			h.fs.log.Warn("release handle", "name", h.file.Path(), "err", err)
 		}
+		h.fs.dropGone(ctx, h.file)
 	})
 	return err
 }

@@ -91,17 +91,41 @@ func fileTable(files []fileInfo, style termui.BarStyle) []string {
 	if len(files) == 0 {
 		return []string{"no files staged; add one with: fsm stage URL"}
 	}
-	rows := make([]termui.Row, len(files))
-	for i, f := range files {
-		rows[i] = termui.Row{Cells: fileCells(f, style)}
-		switch {
-		case f.Error != "":
-			rows[i].Note = "└ " + f.Error
-		case f.StreamingCache > 0:
-			rows[i].Note = "└ streaming through " + humanize.IBytes(uint64(f.StreamingCache)) + " of cache"
+	rows := make([]termui.Row, 0, len(files))
+	for _, f := range files {
+		if f.Folder {
+			rows = append(rows, folderRows(f, style)...)
+			continue
 		}
+		rows = append(rows, fileRow(f, f.Name, style))
 	}
 	return termui.Table(lsColumns, rows)
+}
+
+func fileRow(f fileInfo, name string, style termui.BarStyle) termui.Row {
+	r := termui.Row{Cells: fileCells(f, style)}
+	r.Cells[0] = name
+	switch {
+	case f.Error != "":
+		r.Note = "└ " + f.Error
+	case f.StreamingCache > 0:
+		r.Note = "└ streaming through " + humanize.IBytes(uint64(f.StreamingCache)) + " of cache"
+	}
+	return r
+}
+
+// folderRows are a staged folder's line, with its count and the sums of
+// its files, and then a line per file, named below the folder.
+func folderRows(f fileInfo, style termui.BarStyle) []termui.Row {
+	name := f.Name + "/ (" + countNoun(f.Files, "file")
+	if f.Failed > 0 {
+		name += fmt.Sprintf(", %d failed", f.Failed)
+	}
+	rows := []termui.Row{fileRow(f, name+")", style)}
+	for _, e := range f.Entries {
+		rows = append(rows, fileRow(e, "  "+strings.TrimPrefix(e.Name, f.Name+"/"), style))
+	}
+	return rows
 }
 
 // fileCells are a file's cells in lsColumns' order.

@@ -27,3 +27,28 @@ func TestFileCells(t *testing.T) {
 		}
 	}
 }
+
+// A staged folder is its own row, with its count (and failures) and sums,
+// and then a row per file, named below the folder and indented.
+func TestFolderRows(t *testing.T) {
+	size := func(n int64) *int64 { return &n }
+	f := fileInfo{Name: "pub", Folder: true, Files: 3, Failed: 1, Size: size(3 << 20), Downloaded: 1 << 20, State: "staged",
+		Entries: []fileInfo{
+			{Name: "pub/a.iso", Size: size(1 << 20), Downloaded: 1 << 20, State: "complete"},
+			{Name: "pub/sub/b.iso", Size: size(2 << 20), State: "idle"},
+			{Name: "pub/._x", State: "failed", Error: "bad name"},
+		}}
+	rows := folderRows(f, 0)
+	want := []string{"pub/ (3 files, 1 failed)|3.0 MiB|staged", "  a.iso|1.0 MiB|complete", "  sub/b.iso|2.0 MiB|idle", "  ._x|-|failed"}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, r := range rows {
+		if got := r.Cells[0] + "|" + r.Cells[1] + "|" + r.Cells[6]; got != want[i] {
+			t.Errorf("row %d: %q, want %q", i, got, want[i])
+		}
+	}
+	if rows[3].Note != "└ bad name" {
+		t.Errorf("failed entry's note: %q", rows[3].Note)
+	}
+}

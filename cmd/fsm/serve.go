@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"fsm/desktop"
 	"fsm/fuse"
 	"fsm/guard"
+	"fsm/internal/folderlist"
 	"fsm/store"
 	"fsm/vfs"
 	"fsm/webdav"
@@ -161,7 +161,7 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, controlConns, log), mgr: mgr, tokenPath: tokenPath}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, List: folderlist.New(nil, log)})
 	s.url = "http://" + ln.Addr().String() + "/"
 
 	ctl := control.New(control.Options{
@@ -292,33 +292,17 @@ func (s *instance) abort(sig os.Signal) {
 	}
 }
 
-// stagingConcurrency bounds the probes of command-line sources running at
-// once, so a long list neither floods one origin nor delays the first files.
-const stagingConcurrency = 4
-
-// stageAll stages the command-line sources in the background while the
-// server already answers: each file appears when its probe is done, and a
-// source that fails stays listed as failed with its reason. The returned
-// channel closes when every staging has ended.
+// stageAll stages the command-line sources in the background, through the
+// tree's one staging queue (which folders' files share), while the server
+// already answers: each file appears when its probe is done, and a source
+// that fails stays listed as failed with its reason. The returned channel
+// closes when every staging has ended.
 func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Logger) <-chan struct{} {
-	done := make(chan struct{})
-	sem := make(chan struct{}, stagingConcurrency)
-	var wg sync.WaitGroup
-	for _, src := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			if _, err := fsys.Stage(ctx, vfs.Request{URL: src, KeepFailure: true}); err != nil && ctx.Err() == nil {
-				log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
-			}
-		}()
+	reqs := make([]vfs.Request, len(sources))
+	for i, src := range sources {
+		reqs[i] = vfs.Request{URL: src, KeepFailure: true}
 	}
-	go func() { wg.Wait(); close(done) }()
-	return done
+	return fsys.StageAll(ctx, reqs, func(_ vfs.Request, err error) {
+		log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
+	})
 }

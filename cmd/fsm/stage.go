@@ -21,12 +21,17 @@ type stageCmd struct {
 	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
 	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
 	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
+	Folder  bool     `help:"Each SOURCE is a folder's index page (an autoindex or any page of links): stage every file it links under it, as one folder named by --name or the URL's last segment. Again on a staged folder: refresh it from its index."`
+	Depth   *int     `placeholder:"N" help:"With --folder: how many levels of sub-folders to follow (default 8; 0: the page's own links only)."`
 	clientFlags
 }
 
 func (c *stageCmd) Run() error {
 	if c.Name != "" && len(c.Sources) > 1 {
 		return usageError(fmt.Errorf("--name names one file, but %d SOURCEs were given: stage them one at a time", len(c.Sources)))
+	}
+	if c.Depth != nil && !c.Folder {
+		return usageError(fmt.Errorf("--depth is for folders: pass --folder too"))
 	}
 	headers, err := parseHeaders(c.Header)
 	if err != nil {
@@ -48,7 +53,8 @@ func (c *stageCmd) Run() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var r stageResult
-			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, api.StageRequest{URL: src, Name: c.Name, Headers: headers}, &r.file)
+			req := api.StageRequest{URL: src, Name: c.Name, Headers: headers, Folder: c.Folder, Depth: c.Depth}
+			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, req, &r.file)
 			results[i] <- r
 		}()
 	}
@@ -97,6 +103,9 @@ type stageResult struct {
 }
 
 func stagedLine(f fileInfo) string {
+	if f.Folder {
+		return folderLine(f)
+	}
 	s := "staged " + f.Name
 	if f.Size != nil {
 		s += " (" + humanize.IBytes(uint64(*f.Size)) + ")"
@@ -132,4 +141,34 @@ func parseHeaders(hs []string) (map[string]string, error) {
 		out[key] = value
 	}
 	return out, nil
+}
+
+// folderLine is what staging a folder prints: its files are probed in the
+// background after the answer, so most are still probing.
+func folderLine(f fileInfo) string {
+	probing := 0
+	for _, e := range f.Entries {
+		if e.State == "probing" {
+			probing++
+		}
+	}
+	s := fmt.Sprintf("staged folder %s: %s", f.Name, countNoun(f.Files, "file"))
+	if probing > 0 {
+		s += fmt.Sprintf(", %d being probed (fsm ls shows them as they come)", probing)
+	}
+	if f.Failed > 0 {
+		s += fmt.Sprintf(", %d failed (fsm ls says why)", f.Failed)
+	}
+	if len(f.Paths) > 0 {
+		s += ": " + strings.Join(f.Paths, " ")
+	}
+	return s
+}
+
+// countNoun is "1 file", "2 files".
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

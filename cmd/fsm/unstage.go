@@ -14,7 +14,8 @@ import (
 )
 
 type unstageCmd struct {
-	Names []string `arg:"" name:"NAME" help:"Names of staged files, as fsm ls shows them."`
+	Names     []string `arg:"" name:"NAME" help:"Names of staged files, as fsm ls shows them."`
+	Recursive bool     `short:"r" help:"A NAME that is a staged folder is removed with everything in it."`
 	clientFlags
 }
 
@@ -32,12 +33,19 @@ func (c *unstageCmd) Run() error {
 	defer stop()
 	b := batch{total: len(c.Names), what: "names not unstaged"}
 	for _, name := range c.Names {
-		err := cl.do(ctx, http.MethodDelete, api.FilePath(name), nil, nil)
+		endpoint := api.FilePath(name)
+		if c.Recursive {
+			endpoint += "?recursive=true"
+		}
+		err := cl.do(ctx, http.MethodDelete, endpoint, nil, nil)
 		var ae *apiError
 		if err != nil && !errors.As(err, &ae) {
 			return err
 		}
 		if err != nil {
+			if ae.code == api.CodeIsFolder {
+				ae.message += fmt.Sprintf(" (fsm unstage -r %s removes it and everything in it)", name)
+			}
 			b.fail(opError("unstage", name, err))
 			continue
 		}

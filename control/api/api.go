@@ -55,6 +55,15 @@ type File struct {
 	Verified       bool     `json:"verified"`
 	Headers        []string `json:"headers"`
 	Paths          []string `json:"paths"`
+
+	// A staged folder is a File with Folder set: Size, Downloaded, Rate,
+	// Connections and OpenHandles are its entries' sums, State is probing
+	// while any entry is, and Entries are its files, in this same shape.
+	Folder  bool   `json:"folder,omitempty"`
+	Depth   *int   `json:"depth,omitempty"`   // folders only: sub-folder levels followed
+	Files   int    `json:"files,omitempty"`   // folders only: how many entries
+	Failed  int    `json:"failed,omitempty"`  // folders only: how many entries failed
+	Entries []File `json:"entries,omitempty"` // folders only, sorted by name
 }
 
 // Removed is the data of a "removed" event.
@@ -75,6 +84,11 @@ type StageRequest struct {
 	URL     string            `json:"url"`
 	Name    string            `json:"name,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// Folder stages every file the index page at URL links under it, as
+	// one folder; Depth is how many levels of sub-folders are followed
+	// (absent: 8; 0: the page's own links only).
+	Folder bool `json:"folder,omitempty"`
+	Depth  *int `json:"depth,omitempty"`
 }
 
 // Error is every answer that is not a success.

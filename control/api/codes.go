@@ -14,9 +14,9 @@ const (
 	CodeBadName    Code = "bad_name"     // a name staging refuses (the message says which rule)
 	CodeNoName     Code = "no_name"      // neither the request nor the origin gives a name
 	CodeNameTaken  Code = "name_taken"   // staged, being staged, a folder, or needed as one
-	CodeBusy       Code = "busy"         // the name's staging is still in progress
 	CodeNotFound   Code = "not_found"    // no such file or endpoint
-	CodeIsFolder   Code = "is_folder"    // reserved: a file operation on a folder
+	CodeIsFolder   Code = "is_folder"    // a file operation on a staged folder (unstage it recursively)
+	CodeNotIndex   Code = "not_index"    // a folder URL whose page is not HTML or links to nothing under it
 	CodeTooMany    Code = "too_many"     // the limit of staged files is reached
 	CodeTooLarge   Code = "too_large"    // a request body over the limit
 	CodeBadMedia   Code = "bad_media"    // a request body that is not application/json

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"fsm/control/api"
+	"fsm/index"
 	"fsm/store"
 	"fsm/vfs"
 )
@@ -49,12 +50,17 @@ func For(err error) Answer {
 		a.Status, a.Code = http.StatusBadGateway, api.CodeChanged
 	case errors.Is(err, store.ErrBadURL):
 		a.Status, a.Code = http.StatusBadRequest, api.CodeBadURL
+	case errors.Is(err, vfs.ErrIsFolder):
+		a.Status, a.Code = http.StatusConflict, api.CodeIsFolder
+	case errors.Is(err, index.ErrNotHTML), errors.Is(err, index.ErrNoLinks):
+		// The URL names no folder: the request's mistake, not the origin's.
+		a.Status, a.Code = http.StatusBadRequest, api.CodeNotIndex
 	case errors.Is(err, vfs.ErrNoName):
 		a.Status, a.Code = http.StatusBadRequest, api.CodeNoName
 	case errors.Is(err, fs.ErrInvalid): // vfs.ErrBadName among them
 		a.Status, a.Code = http.StatusBadRequest, api.CodeBadName
-	case errors.Is(err, vfs.ErrBusy):
-		a.Status, a.Code = http.StatusConflict, api.CodeBusy
+	case errors.Is(err, vfs.ErrUnstaged):
+		a.Status, a.Code = http.StatusConflict, api.CodeUnstaged
 	case errors.Is(err, fs.ErrExist): // vfs.ErrNameTaken among them
 		a.Status, a.Code = http.StatusConflict, api.CodeNameTaken
 	case errors.Is(err, fs.ErrNotExist):

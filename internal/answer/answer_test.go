@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fsm/control/api"
+	"fsm/index"
 	"fsm/internal/answer"
 	"fsm/internal/fsmtest"
 	"fsm/store"
@@ -39,7 +40,6 @@ func TestFor(t *testing.T) {
 		{fmt.Errorf("%w; give a name", vfs.ErrNoName), http.StatusBadRequest, api.CodeNoName, "give a name", 0},
 		{fmt.Errorf("%w %q: control character", vfs.ErrBadName, "a.bin"), http.StatusBadRequest, api.CodeBadName, "control character", 1},
 		{fmt.Errorf("%w: %q is already staged", vfs.ErrNameTaken, "a.bin"), http.StatusConflict, api.CodeNameTaken, "already staged", 1},
-		{fmt.Errorf("unstage a.bin: still being staged: %w", vfs.ErrBusy), http.StatusConflict, api.CodeBusy, "still being staged", 1},
 		{fmt.Errorf("unstage a.bin: not staged: %w", fs.ErrNotExist), http.StatusNotFound, api.CodeNotFound, "not staged", 1},
 		{fmt.Errorf("read a.bin at 0:\n%w", errors.New("tls: bad certificate")), http.StatusBadGateway, api.CodeOriginFailed, "bad certificate", 1},
 	} {
@@ -70,7 +70,9 @@ var sentinelCodes = []struct {
 	{vfs.ErrBadName, "400", api.CodeBadName},
 	{vfs.ErrNoName, "400", api.CodeNoName},
 	{vfs.ErrNameTaken, "409", api.CodeNameTaken},
-	{vfs.ErrBusy, "409", api.CodeBusy},
+	{fmt.Errorf("unstage pub: %w of 3 files", vfs.ErrIsFolder), "409", api.CodeIsFolder},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNotHTML}, "400", api.CodeNotIndex},
+	{&index.PageError{URL: "http://h/pub/", Err: index.ErrNoLinks}, "400", api.CodeNotIndex},
 	{vfs.ErrTooMany, "507", api.CodeTooMany},
 }
 

@@ -195,19 +195,27 @@ func TestOneTableBothFrontends(t *testing.T) {
 			davNA: "WebDAV never stages",
 		},
 		{
-			name: "still being staged", sentinel: vfs.ErrBusy,
+			// Unstaging a name whose probe is out ends that staging, whose
+			// request is then told so.
+			name: "unstaged while being staged", sentinel: vfs.ErrUnstaged,
 			api: func(t *testing.T) (int, []byte) {
 				f := newFrontends(t, store.Options{})
 				silent, arrived := silentOrigin(t)
-				done := make(chan struct{})
+				type answer struct {
+					st int
+					b  []byte
+				}
+				done := make(chan answer, 1)
 				go func() {
-					defer close(done)
-					f.stage(t, silent.URL+"/f.bin", "")
+					st, b := f.stage(t, silent.URL+"/f.bin", "")
+					done <- answer{st, b}
 				}()
 				<-arrived // the probe is out: the name is reserved
-				st, b := f.call(t, http.MethodDelete, api.Base+api.FilePath("f.bin"), "", nil)
-				<-done
-				return st, b
+				if st, b := f.call(t, http.MethodDelete, api.Base+api.FilePath("f.bin"), "", nil); st != http.StatusNoContent {
+					t.Errorf("unstage while probing: %d %s", st, b)
+				}
+				a := <-done
+				return a.st, a.b
 			},
 			davNA: "WebDAV never unstages",
 		},

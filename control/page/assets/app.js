@@ -262,6 +262,7 @@
   const form = $('stage');
   const urlInput = $('stage-url');
   const nameInput = $('stage-name');
+  const folderInput = $('stage-folder');
   const stageButton = $('stage-go');
   const stageError = $('stage-error');
 
@@ -275,9 +276,11 @@
     show(stageError, false);
     const url = urlInput.value.trim();
     const name = nameInput.value.trim();
+    const folder = folderInput.checked;
     if (!url) { stageFailed('Enter the http:// or https:// URL of the file to stage.'); urlInput.focus(); return; }
     const body = { url };
     if (name) body.name = name;
+    if (folder) body.folder = true;
     stageButton.disabled = true;
     stageButton.textContent = 'Staging…';
     form.setAttribute('aria-busy', 'true');
@@ -287,12 +290,14 @@
         headers: authHeaders({ 'Content-Type': 'application/json' }),
         body: JSON.stringify(body),
       });
-      if (resp.status === 201) {
-        const f = await resp.json();
-        upsert(f);
+      if (resp.status === 201 || (folder && resp.status === 200)) {
+        const answer = await resp.json();
         form.reset();
-        const row = rows.get(f.name);
-        if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
+        for (const f of flatten([answer])) {
+          upsert(f);
+          const row = rows.get(f.name);
+          if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
+        }
       } else {
         stageFailed(await errorText(resp));
       }
@@ -340,14 +345,21 @@
   // which is newer.
   let touched = null;
 
+  // A staged folder is an object holding its files; the page lists the
+  // files by their full names, as the events stream sends them.
+  function flatten(files) {
+    return files.flatMap((f) => (f.folder ? f.entries || [] : [f]));
+  }
+
   async function snapshot() {
     const mine = new Set();
     touched = mine;
     try {
       const resp = await fetch(API + 'files', { cache: 'no-store' });
       if (!resp.ok) return;
-      const files = await resp.json();
-      if (touched !== mine || !Array.isArray(files)) return;
+      const listed = await resp.json();
+      if (touched !== mine || !Array.isArray(listed)) return;
+      const files = flatten(listed);
       const names = new Set(files.map((f) => f.name));
       for (const name of [...rows.keys()]) {
         if (!names.has(name) && !mine.has(name)) removeRow(name);

@@ -172,3 +172,37 @@ func TestFitsKeepsEverything(t *testing.T) {
 		t.Fatalf("%d of %d bytes present after a whole read", p.Present, c.Size)
 	}
 }
+
+// TestTwoBigFilesShareTheBudget: two files larger than the budget read at
+// once get half of it each, and together stay within it.
+func TestTwoBigFilesShareTheBudget(t *testing.T) {
+	so := fastOpts()
+	so.Dir = tmpfsCache(t, "16m")
+	so.MaxSize = 8 * mib
+	c := testorigin.Content{Seed: 2305, Size: 32 * mib}
+	e := newEnv(t, testorigin.Options{Content: c}, so)
+	files := []*Store{e.newStore(t, e.source("a")), e.newStore(t, e.source("b"))}
+	for _, s := range files {
+		if !s.OpenHandle() {
+			t.Fatal("OpenHandle refused")
+		}
+		t.Cleanup(func() { s.ReleaseHandle(context.Background()) })
+	}
+	bound := so.MaxSize + 2*so.ChunkSize
+	const step = 128 << 10
+	for pos := int64(0); pos < c.Size; pos += step {
+		for _, s := range files {
+			checkRead(t, s, c, pos, step)
+		}
+		if use := diskUse(t, files[0]) + diskUse(t, files[1]); use > bound {
+			t.Fatalf("after the reads at %d the two temp files hold %d bytes of disk, more than %d", pos, use, bound)
+		}
+		if pos > 2*mib {
+			for _, s := range files {
+				if got := s.Progress().Streaming; got != so.MaxSize/2 {
+					t.Fatalf("streaming through %d with two big files reading, want half the budget (%d)", got, so.MaxSize/2)
+				}
+			}
+		}
+	}
+}

@@ -191,6 +191,7 @@ func (s *Store) releaseLocked() {
 	}
 	for _, f := range s.fetches {
 		keep.add(f.pos, f.end)
+		keep.add(f.dirty.start, f.dirty.end) // written, not yet marked (disk.go)
 	}
 	for _, w := range s.waiters {
 		keep.add(w.off, w.end)

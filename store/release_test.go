@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 
@@ -204,5 +205,41 @@ func TestTwoBigFilesShareTheBudget(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkingWriter compares what CopyTo writes with the content from off on,
+// and the temp file's disk use with bound after every write.
+type checkingWriter struct {
+	t     *testing.T
+	s     *Store
+	c     testorigin.Content
+	off   int64
+	bound int64
+	err   error
+}
+
+func (w *checkingWriter) Write(p []byte) (int, error) {
+	if w.err == nil && string(p) != string(w.c.Bytes(w.off, int64(len(p)))) {
+		w.err = fmt.Errorf("wrong bytes in [%d, +%d)", w.off, len(p))
+	}
+	if use := diskUse(w.t, w.s); w.err == nil && use > w.bound {
+		w.err = fmt.Errorf("at %d the temp file holds %d bytes of disk, more than %d", w.off, use, w.bound)
+	}
+	w.off += int64(len(p))
+	return len(p), w.err
+}
+
+// TestCopyToStreams: a WebDAV GET's path (CopyTo, one descriptor of its own
+// and runs of up to 4 MiB) through a file four times the disk stays within
+// the share too, every byte right.
+func TestCopyToStreams(t *testing.T) {
+	_, s, c := bigEnv(t, 8*mib)
+	w := &checkingWriter{t: t, s: s, c: c, bound: 8*mib + s.m.opts.ChunkSize}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	n, err := s.CopyTo(ctx, w, 0, c.Size)
+	if err != nil || n != c.Size {
+		t.Fatalf("CopyTo: %d of %d bytes, %v", n, c.Size, err)
 	}
 }

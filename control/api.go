@@ -43,9 +43,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, "GET, POST")
 		}
 	case endpoint == api.PathFiles && escName != "":
+		// POST is a file's retry only: other methods on a name ending in
+		// /retry mean a file of that name.
+		retry := false
+		if base, ok := strings.CutSuffix(escName, api.PathRetry); ok && r.Method == http.MethodPost && base != "" {
+			escName, retry = base, true
+		}
 		name, err := url.PathUnescape(escName)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, api.CodeBadName, "bad file name in the path: "+err.Error())
+			return
+		}
+		if retry {
+			if s.allowMutation(w, r) {
+				s.retryFile(w, r, name)
+			}
 			return
 		}
 		switch r.Method {
@@ -186,6 +198,24 @@ func (s *Server) unstageFile(w http.ResponseWriter, r *http.Request, name string
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// retryFile makes another attempt at a file in error or failed and
+// answers its object.
+func (s *Server) retryFile(w http.ResponseWriter, r *http.Request, name string) {
+	ctx, cancel := s.stageContext(r)
+	defer cancel()
+	file, err := s.opts.FS.Retry(ctx, name)
+	if err != nil {
+		writeAnswer(w, answer.For(err))
+		return
+	}
+	e, ok := s.opts.FS.Entry(file.Path())
+	if !ok {
+		writeError(w, http.StatusConflict, api.CodeUnstaged, fmt.Sprintf("%q was unstaged while it was being retried", file.Path()))
+		return
+	}
+	writeJSON(w, http.StatusOK, objectOf(e, s.opts.Mounts()))
 }
 
 func (s *Server) info(w http.ResponseWriter) {

@@ -26,6 +26,8 @@ type sample struct {
 	downloaded  int64
 	rate        int64
 	connections int
+	protocol    string
+	retrying    string // its reason; "" when not retrying
 	handles     int
 	state       string
 	err         string
@@ -45,7 +47,7 @@ func mountsKey(mounts []Mount) string {
 
 func sampleOf(o api.File, mounts string) sample {
 	s := sample{
-		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections,
+		downloaded: o.Downloaded, rate: o.Rate, connections: o.Connections, protocol: o.Protocol,
 		handles: o.OpenHandles, state: o.State, err: o.Error,
 		verified: o.Verified, mounts: mounts, size: -1,
 	}
@@ -54,6 +56,9 @@ func sampleOf(o api.File, mounts string) sample {
 	}
 	if o.MTime != nil {
 		s.mtime = o.MTime.Unix()
+	}
+	if o.Retrying != nil {
+		s.retrying = o.Retrying.Reason
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"path/filepath"
+	"time"
 
 	"fsm/control/api"
 	"fsm/internal/answer"
@@ -31,6 +32,10 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 		o.Downloaded = p.Present
 		o.Rate = int64(p.Rate)
 		o.Connections = p.Conns
+		o.Protocol = p.Protocol
+		if r := p.Retrying; r != nil {
+			o.Retrying = &api.Retrying{Since: r.Since.UTC().Truncate(time.Second), Reason: answer.OneLine(r.Reason)}
+		}
 		o.OpenHandles = p.Handles
 		o.StreamingCache = p.Streaming
 		for _, m := range mounts {

@@ -99,7 +99,8 @@ func startFsm(t *testing.T, dir, cache string, sources ...string) *fsmProc {
 // startFsmAs is startFsm as the user cred (nil: this process's).
 func startFsmAs(t *testing.T, cred *syscall.Credential, dir, cache string, sources ...string) *fsmProc {
 	t.Helper()
-	args := append([]string{"serve", "--fuse", dir, "--cache-dir", cache, "--addr", "127.0.0.1:0"}, sources...)
+	// --persist=false: these tests check that nothing is left behind.
+	args := append([]string{"serve", "--fuse", dir, "--cache-dir", cache, "--persist=false", "--addr", "127.0.0.1:0"}, sources...)
 	p := &fsmProc{t: t, cmd: exec.Command(fsmBinary(t), args...), dir: dir, cache: cache, log: &fsmtest.Buffer{}, exited: make(chan struct{})}
 	// The token file goes to the user's cache folder: keep it in the
 	// test's, so that no test writes outside its temp dirs (a killed fsm

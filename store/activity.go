@@ -67,6 +67,21 @@ type download struct {
 type outage struct {
 	since    time.Time
 	attempts int
+	last     error // the latest failure
+}
+
+// Retrying is an outage as Progress shows it: since when fetches fail and
+// are retried, and why the latest failed.
+type Retrying struct {
+	Since  time.Time
+	Reason string
+}
+
+func (o *outage) retrying() *Retrying {
+	if o == nil {
+		return nil
+	}
+	return &Retrying{Since: o.since, Reason: o.last.Error()}
 }
 
 // noteStartLocked is called as a fetch starts.
@@ -78,11 +93,20 @@ func (s *Store) noteStartLocked() {
 	s.log.Info("download started", "bytes", s.rem.Size-s.present.total, "size", s.rem.Size)
 }
 
-// noteConnLocked counts a connection opening (+1) or closing (-1).
-func (s *Store) noteConnLocked(d int) {
-	s.open += d
+// noteConnLocked counts a body starting (+1) or ending (-1) on the
+// connection key, which speaks proto ("" if unknown).
+func (s *Store) noteConnLocked(key any, proto string, d int) {
+	if s.open == nil {
+		s.open = make(map[any]int)
+	}
+	if s.open[key] += d; s.open[key] <= 0 {
+		delete(s.open, key)
+	}
+	if proto != "" {
+		s.proto = proto
+	}
 	if s.dl != nil {
-		s.dl.maxConns = max(s.dl.maxConns, s.open)
+		s.dl.maxConns = max(s.dl.maxConns, len(s.open))
 	}
 }
 
@@ -97,7 +121,7 @@ func (s *Store) noteBytesLocked(n int64, now time.Time) {
 	if s.dl != nil && s.present.total >= s.rem.Size {
 		d, got := now.Sub(s.dl.began), s.fetched-s.dl.fetched0
 		s.log.Info("download complete", "bytes", got, "seconds", round2(d.Seconds()),
-			"MB/s", round2(float64(got)/1e6/max(d.Seconds(), 1e-3)), "connections", s.dl.maxConns)
+			"MB/s", round2(float64(got)/1e6/max(d.Seconds(), 1e-3)), "connections", s.dl.maxConns, "protocol", s.proto)
 		s.dl = nil
 	}
 }
@@ -110,6 +134,7 @@ func (s *Store) noteFailureLocked(off int64, attempt int, delay time.Duration, e
 		s.log.Warn("origin failing; retrying", "offset", off, "err", err)
 	}
 	s.out.attempts++
+	s.out.last = err
 	s.log.Debug("download attempt failed", "offset", off, "attempt", attempt, "retry_in", delay, "err", err)
 }
 

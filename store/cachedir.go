@@ -35,7 +35,7 @@ func (m *Manager) restoreDir() error {
 	}
 	// The folder's owner is told by its lock (lockRunDir); the old lock's
 	// file went with the folder.
-	lock, err := lockRunDir(m.runDir)
+	lock, err := m.relock()
 	if err != nil {
 		return fmt.Errorf("cache dir: lock %s again: %w", m.runDir, err)
 	}

@@ -52,6 +52,7 @@ func (c connStage) String() string {
 // below FastConnection (under 1/clearlySlow of it) is judged after
 // oneWindowMin already: a wrong guess costs only a trial.
 const (
+	oneWarmup        = 50 * time.Millisecond
 	oneWindowMin     = 50 * time.Millisecond
 	oneWindowMax     = 150 * time.Millisecond
 	oneWindowBytes   = 32 << 20
@@ -82,6 +83,14 @@ type connChoice struct {
 	bytes   int64     // readahead bytes received in the window
 	widened time.Time // when the trial began
 	single  float64   // bytes/s one connection delivered
+
+	// A settled choice is judged again (rejudge.go): settled is when it
+	// was made, settledRate what it delivered then, retrial how long a
+	// choice of one stands before more are tried again.
+	settled     time.Time
+	settledRate float64
+	retrial     time.Duration
+	last        time.Time // when the last bytes of a settled window came
 }
 
 // windowDone reports whether a window of the given stage holding bytes
@@ -143,6 +152,9 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	c := &s.choice
 	switch c.stage {
 	case connsMeasuringOne, connsProbing, connsTrying:
+	case connsOne, connsMany:
+		s.rejudgeLocked(n, now)
+		return
 	default:
 		return
 	}
@@ -151,8 +163,18 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 			return
 		}
 		// The window starts with these bytes: it measures the rate from
-		// here on, not how long the first of them took to come.
+		// here on, not how long the first of them took to come. One
+		// connection's window starts oneWarmup later still: the first
+		// bytes of a new connection come in a burst (what the origin's
+		// pacing and the socket buffers let through at once) that would
+		// make it look faster than it is, and more seem not to help.
 		c.began = now
+		if c.stage == connsMeasuringOne {
+			c.began = now.Add(oneWarmup)
+		}
+		return
+	}
+	if now.Before(c.began) {
 		return
 	}
 	c.bytes += n
@@ -173,8 +195,13 @@ func (s *Store) noteReadaheadLocked(n int64, now time.Time) {
 	case next == connsProbing || next == connsTrying:
 		c.widened = now
 		s.scheduleLocked()
-	case tried && next == connsOne:
-		s.narrowReadaheadLocked()
+	case next == connsOne:
+		c.settle(now, c.single, tried)
+		if tried {
+			s.narrowReadaheadLocked()
+		}
+	case next == connsMany:
+		c.settle(now, rate, false)
 	}
 }
 

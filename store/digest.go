@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc64"
+	"slices"
+	"sync"
 )
 
 // digestBlock is the unit a file without validators is verified in.
@@ -20,7 +22,8 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 // 0; the hand-over from one stream's fetcher to the next goes through
 // Store.mu.
 type digests struct {
-	sums  []uint64 // per block, as first seen
+	mu    sync.Mutex // guards sums' growth against snapshot; the feeding stream reads them without it
+	sums  []uint64   // per block, as first seen
 	cur   hash.Hash64
 	block int64 // index of the block cur is summing
 	fed   int64 // bytes of that block fed so far
@@ -65,7 +68,9 @@ func (d *digests) endBlock() error {
 			return fmt.Errorf("%w: bytes from %d on differ from the first download", ErrChanged, d.block*digestBlock)
 		}
 	} else {
+		d.mu.Lock()
 		d.sums = append(d.sums, sum)
+		d.mu.Unlock()
 	}
 	d.cur.Reset()
 	d.block, d.fed = d.block+1, 0
@@ -80,4 +85,12 @@ func (d *digests) safe(pos int64) int64 {
 		return pos
 	}
 	return d.block * digestBlock
+}
+
+// snapshot copies the checksums for a checkpoint, while a stream may be
+// adding to them.
+func (d *digests) snapshot() []uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.sums)
 }

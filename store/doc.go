@@ -16,13 +16,19 @@
 //     validators) and the one Content-Range parser.
 //   - schedule.go: which ranges are fetched when (claims, readahead).
 //   - conns.go: how many connections readahead uses, chosen by measuring
-//     what one and what more deliver.
+//     what one and what more deliver; rejudge.go: that choice judged again
+//     while the download runs.
+//   - transport.go: the default client's transport: HTTP/1.1, one TCP
+//     connection per request, and HTTP/2 lanes for h2-only origins.
 //   - worker.go: the fetch goroutine: copy loop, retries.
 //   - origin.go: the origin interface the worker fetches through, and
 //     httpOrigin, its HTTP side (request, redirect target, validation,
 //     splice); tests drive the worker through a fake one.
 //   - request.go: sending a request (headers, redirects) and the stall
 //     watchdog (internal/watchdog) every origin read runs under.
+//   - errors.go, terms.go: the errors callers tell apart, and failures to
+//     reach an origin said in the user's terms.
+//   - retry.go: Retry of a store in error.
 //   - phase.go: the store's lifecycle as named phases.
 //   - digest.go: block checksums of files without validators.
 //   - tempfile.go: the temp file, open only while in use.
@@ -35,7 +41,8 @@
 //     readers, readahead bounded by the share; punch_*.go: the hole punch.
 //   - splice.go, splice_linux.go: plain-http bodies spliced from the socket
 //     into the temp file, below net/http.
-//   - activity.go: Progress's rate and connections, and the download logs.
+//   - activity.go: Progress's rate, TCP connections, protocol and retrying,
+//     and the download logs.
 //
 // # Locks
 //
@@ -46,7 +53,7 @@
 // Store.mu guards the store's mutable state (phase, present bytes,
 // waiters, handles, the list of fetches and each fetch's pos and end, the
 // reservation, errors and counters); httpOrigin.mu only the redirect
-// target requests go to. No lock is held across
+// target requests go to; protocolTransport.mu its h2-only hosts and lanes. No lock is held across
 // a network call, a disk write or a wait, but for hole punches (giveBack,
 // releaseLocked), which only change block maps. Methods and functions whose name
 // ends in Locked must be called with Store.mu held; all others take it

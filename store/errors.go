@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"fsm/internal/httpnum"
@@ -108,7 +109,7 @@ func retriable(err error) bool {
 	if errors.As(err, &se) {
 		return se.transient()
 	}
-	for _, permanent := range []error{ErrChanged, errWrite, ErrNoSpace, ErrBadURL, ErrDowngrade, errBadLocation, ErrEncoded} {
+	for _, permanent := range []error{ErrChanged, errWrite, ErrNoSpace, ErrBadURL, ErrDowngrade, errBadLocation, ErrEncoded, errNoTLS, errUntrusted} {
 		if errors.Is(err, permanent) {
 			return false
 		}
@@ -126,6 +127,11 @@ func checkURL(raw string) error {
 			err = ue.Err // its message repeats the URL, secrets included
 		}
 		return fmt.Errorf("%w %s: %w", ErrBadURL, redact.URL(raw), err)
+	}
+	if u.Scheme == "" {
+		// "example.com/file.iso": a host without a scheme parses as a
+		// relative path.
+		return fmt.Errorf("%w %s: no scheme; did you mean %s?", ErrBadURL, redact.URL(raw), redact.URL("http://"+strings.TrimPrefix(raw, "//")))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%w %s: only http:// and https:// sources are supported", ErrBadURL, redact.URL(raw))
@@ -147,9 +153,14 @@ func requestError(parent, ctx context.Context, err error) error {
 	if perr := parent.Err(); perr != nil {
 		return perr
 	}
+	host := ""
 	var ue *url.Error
 	if errors.As(err, &ue) {
+		host = hostOf(ue.URL)
 		err = ue.Err
+	}
+	if uerr := userTermsError(host, err); uerr != nil {
+		return uerr
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,11 +44,15 @@ type Options struct {
 	RetryBase    time.Duration
 	RetryMax     time.Duration
 	StallTimeout time.Duration // an origin silent this long is retried (30 s)
+	// Persist keeps temp files in Dir/files across runs (see persist.go):
+	// one process owns them (Dir/owner.lock; another gets a *HeldError),
+	// Close keeps those of staged files, and Resume adopts them.
+	Persist bool
 }
 
 func (o *Options) defaults() {
 	if o.Client == nil {
-		o.Client = &http.Client{Transport: originTransport()}
+		o.Client = &http.Client{Transport: newProtocolTransport(originTransport())}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -68,17 +71,6 @@ func (o *Options) defaults() {
 	setDefault(&o.StallTimeout, 30*time.Second)
 }
 
-// originTransport is the default client's: idle connections for parallel
-// fetches, a bound on the wait for response headers, and connections that
-// can splice bodies into the temp file (splice.go).
-func originTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.DialContext = spliceDialer(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second})
-	return t
-}
-
 func setDefault[T int | int64 | time.Duration](v *T, d T) {
 	if *v <= 0 {
 		*v = d
@@ -94,8 +86,10 @@ type Manager struct {
 	// dirMu guards lock and dirRemoved; it is taken last, after Manager.mu
 	// or Store.mu (cachedir.go).
 	dirMu      sync.Mutex
-	lock       *os.File // held for the manager's life: marks runDir as in use
-	dirRemoved bool     // Close removed runDir: it is not made again
+	lock       *os.File     // held for the manager's life: marks runDir as in use (the owner lock with Persist)
+	dirRemoved bool         // Close removed runDir (or, with Persist, let it go): it is not made again
+	keepFiles  atomic.Bool  // set by Close with Persist: staged stores keep their temp files
+	arrived    atomic.Int64 // bytes marked present, ever (Arrived)
 
 	used atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
 	// bigActive counts the files too big for the cache that hold bytes:
@@ -157,12 +151,26 @@ func NewManager(opts Options) (*Manager, error) {
 		quit:      make(chan struct{}),
 		stores:    make(map[*Store]struct{}),
 	}
-	m.sweep()
-	dir, lock, err := makeRunDir(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
+	if opts.Persist {
+		owner, err := lockOwner(filepath.Join(opts.Dir, ownerLockName))
+		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", opts.Dir, err)
+		}
+		dir := filepath.Join(opts.Dir, filesDirName)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			owner.Close()
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.sweep()
+		m.runDir, m.lock = dir, owner
+	} else {
+		m.sweep()
+		dir, lock, err := makeRunDir(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		m.runDir, m.lock = dir, lock
 	}
-	m.runDir, m.lock = dir, lock
 	m.wg.Add(1)
 	go m.evictLoop()
 	return m, nil
@@ -381,7 +389,8 @@ func (m *Manager) byLastAccess() []*Store {
 }
 
 // Close closes every store (waiting for their readers, bounded by ctx) and
-// removes this run's folder.
+// removes this run's folder; with Persist it keeps the temp files of staged
+// stores instead.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.done {
@@ -390,6 +399,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	if !m.closed {
 		m.closed = true
+		m.keepFiles.Store(m.opts.Persist)
 		close(m.quit)
 	}
 	stores := make([]*Store, 0, len(m.stores))
@@ -432,6 +442,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	defer m.dirMu.Unlock()
 	m.lock.Close()
 	m.dirRemoved = true
+	if m.opts.Persist {
+		return nil // the temp files of staged files are the next run's
+	}
 	if err := os.RemoveAll(m.runDir); err != nil {
 		return fmt.Errorf("cache dir: remove %s: %w", m.runDir, err)
 	}

@@ -28,9 +28,11 @@ type origin interface {
 
 // body is one accepted answer.
 type body struct {
-	r   io.ReadCloser
-	end int64   // where the announced bytes end
-	sp  splicer // the connection, when it can splice r into the file; nil otherwise
+	r     io.ReadCloser
+	end   int64    // where the announced bytes end
+	sp    splicer  // the connection, when it can splice r into the file; nil otherwise
+	conn  net.Conn // the TCP (or TLS) connection r arrives on; nil if unknown
+	proto string   // "http/1.1", "h2", ...; "" if unknown
 }
 
 // httpOrigin fetches a staged source over HTTP.
@@ -84,7 +86,7 @@ func (o *httpOrigin) open(parent, ctx context.Context, q ask, plain bool) (*body
 		resp.Body.Close()
 		return nil, err
 	}
-	b := &body{r: resp.Body, end: end}
+	b := &body{r: resp.Body, end: end, conn: conn, proto: protocolOf(resp)}
 	if q.ranged && resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 && !resp.Uncompressed {
 		// The body's bytes are the connection's bytes (see splice.go).
 		b.sp, _ = conn.(splicer)
@@ -110,4 +112,15 @@ func (o *httpOrigin) judge(u string, q ask, resp *http.Response) (int64, error) 
 		return 0, fmt.Errorf("%w: %w", errReresolve, err)
 	}
 	return 0, err
+}
+
+// protocolOf names resp's protocol as ALPN does: "http/1.1", "h2".
+func protocolOf(resp *http.Response) string {
+	switch {
+	case resp.ProtoMajor == 2:
+		return "h2"
+	case resp.ProtoMajor == 3:
+		return "h3"
+	}
+	return fmt.Sprintf("http/%d.%d", resp.ProtoMajor, resp.ProtoMinor)
 }

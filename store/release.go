@@ -3,6 +3,8 @@ package store
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 )
 
@@ -277,6 +279,22 @@ func (s *Store) bigReadaheadLocked(ahead, conns int) {
 			ahead++
 		}
 	}
+}
+
+// forgetSaved empties the temp file at path, of size bytes, that an
+// earlier run left to a file that is streamed now: the bytes are not
+// resumed, as a checkpoint of this run could not say which of them a
+// release punched before a crash, and they would be disk use the share
+// does not count.
+func forgetSaved(path string, size int64) error {
+	err := os.Truncate(path, 0)
+	if err == nil {
+		err = os.Truncate(path, size)
+	}
+	if err != nil {
+		return fmt.Errorf("empty the temp file of a file streamed through the cache: %w", err)
+	}
+	return nil
 }
 
 // streamingLocked is the share a big file streams through, 0 for others.

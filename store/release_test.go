@@ -109,6 +109,10 @@ func TestRefetchAfterRelease(t *testing.T) {
 	if s.fetchedBytes() == before {
 		t.Fatal("a re-read of released bytes fetched nothing")
 	}
+	// A restart must not trust a range a later release may punch.
+	if r := s.Checkpoint().Ranges; len(r) != 0 {
+		t.Fatalf("a streamed file's checkpoint names ranges %v", r)
+	}
 }
 
 // TestTwoReadersKeepWhatEachNeeds: two handles read at offsets 32 MiB

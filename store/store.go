@@ -37,12 +37,14 @@ const (
 
 // Progress is a snapshot for the API and page.
 type Progress struct {
-	Size    int64
-	Present int64 // bytes in the temp file
-	Handles int
-	Readers int     // ReadAt calls in flight
-	Rate    float64 // bytes/s received over the last few seconds; 0 when idle
-	Conns   int     // origin connections in use (a response being read)
+	Size     int64
+	Present  int64 // bytes in the temp file
+	Handles  int
+	Readers  int       // ReadAt calls in flight
+	Rate     float64   // bytes/s received over the last few seconds; 0 when idle
+	Conns    int       // TCP connections in use (a response of this file being read on it)
+	Protocol string    // what the last response came over: "http/1.1", "h2"; "" before any
+	Retrying *Retrying // while fetches fail and are retried; nil otherwise
 	// Streaming is, for a file that does not fit in the cache, the share
 	// of the cache it streams through (release.go); 0 for others.
 	Streaming  int64
@@ -88,12 +90,15 @@ type Store struct {
 	choice     connChoice // how many readahead connections (see conns.go)
 	charged    int64      // disk use last reported to the manager
 	fetched    int64
-	meter      meter     // recent receive rate
-	open       int       // connections with a response being read
-	dl         *download // the download under way, for its log lines; nil if none
-	out        *outage   // the origin's current run of failures; nil if none
+	meter      meter       // recent receive rate
+	open       map[any]int // connections with a response being read → how many
+	proto      string      // the protocol of the last response
+	dl         *download   // the download under way, for its log lines; nil if none
+	out        *outage     // the origin's current run of failures; nil if none
 	lastErr    error
-	permErr    error // why the store is failed (phaseFailed)
+	permErr    error      // why the store is failed (phaseFailed)
+	ckpt       checkpoint // the last Checkpoint, or what close kept (persist.go)
+	closedFrom phase      // the phase close ended, for what it keeps
 	lastAccess time.Time
 	ctx        context.Context // cancelled on close and eviction
 	cancel     context.CancelFunc
@@ -393,13 +398,14 @@ func (s *Store) Unstage(ctx context.Context) error {
 
 // close stops new reads, wakes blocked ones with ErrClosed, waits (bounded by
 // ctx) for in-flight reads to return, then stops downloads and removes the
-// temp file. If ctx ends first the file is left in place and close may be
-// called again. Calling close after it succeeded is harmless.
+// temp file (a persistent cache's shutdown keeps a staged file's). If ctx
+// ends first the file is left in place and close may be called again.
+// Calling close after it succeeded is harmless.
 func (s *Store) close(ctx context.Context) error {
 	idle := s.gate.close()
 	s.mu.Lock()
 	if s.phase != phaseClosed {
-		s.phase = phaseClosed
+		s.closedFrom, s.phase = s.phase, phaseClosed
 		s.cancel()
 		s.wakeLocked(ErrClosed)
 	}
@@ -420,12 +426,20 @@ func (s *Store) close(ctx context.Context) error {
 		// every Add happened before this Wait.
 		s.fetchWG.Wait()
 		s.mu.Lock()
+		keep := s.keepOnCloseLocked()
+		s.mu.Unlock()
+		if keep {
+			s.keepLast()
+		}
+		s.mu.Lock()
 		s.present.reset()
 		s.res = resNone
 		s.rechargeLocked()
 		s.mu.Unlock()
 		err := s.file.close()
-		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if keep {
+			// the next run resumes from it
+		} else if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 		if err != nil {
@@ -472,7 +486,9 @@ func (s *Store) Progress() Progress {
 		Present:    s.present.total,
 		Handles:    s.handles,
 		Readers:    s.gate.busy(),
-		Conns:      s.open,
+		Conns:      len(s.open),
+		Protocol:   s.proto,
+		Retrying:   s.out.retrying(),
 		LastAccess: s.lastAccess,
 		Streaming:  s.streamingLocked(),
 	}

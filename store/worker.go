@@ -148,13 +148,7 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 	s.mu.Lock()
 	q := ask{start: f.pos, end: f.end, ranged: !f.stream}
 	plain := f.plainRange
-	s.noteConnLocked(+1)
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.noteConnLocked(-1)
-		s.mu.Unlock()
-	}()
 
 	ctx, wd := watch(parent, s.m.opts.StallTimeout)
 	defer wd.Stop()
@@ -163,6 +157,20 @@ func (s *Store) fetchOnce(parent context.Context, f *fetch) error {
 		return err
 	}
 	defer b.r.Close()
+	// The connection is this file's while the body is read: counted once
+	// however many of its fetches share it (HTTP/2 streams do).
+	var key any = b.conn
+	if b.conn == nil {
+		key = b // unknown: one connection per body
+	}
+	s.mu.Lock()
+	s.noteConnLocked(key, b.proto, +1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.noteConnLocked(key, "", -1)
+		s.mu.Unlock()
+	}()
 	return s.copyBody(parent, ctx, wd, f, b.r, b.sp, q.start, b.end)
 }
 
@@ -341,6 +349,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 	}
 	f.pos = max(f.pos, b)
 	if added := s.present.add(a, b); added > 0 {
+		s.m.arrived.Add(added)
 		s.rechargeLocked()
 		s.wakeLocked(nil)
 		s.releaseLocked()

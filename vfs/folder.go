@@ -291,7 +291,7 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 	r, err := f.opts.Manager.Probe(ctx, m.url, header)
 	var file *File
 	if err == nil {
-		file, err = f.newFile(ctx, req, name, r)
+		file, err = f.stageFile(ctx, req, name, r)
 	}
 	f.mu.Lock()
 	f.queued-- // in the same section as the file's arrival: never counted twice
@@ -310,6 +310,9 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 		f.touchLocked(parents(name), time.Now())
 	}
 	f.mu.Unlock()
+	if current && err == nil {
+		f.changed()
+	}
 	switch {
 	case !current:
 		if file != nil {
@@ -369,6 +372,9 @@ func (f *FS) unstageFiles(ctx context.Context, files []*File) error {
 		if err := file.store.Unstage(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("unstage %s: %w", file.Path(), err))
 		}
+	}
+	if len(files) > 0 {
+		f.changed()
 	}
 	return errors.Join(errs...)
 }

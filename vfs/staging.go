@@ -20,12 +20,46 @@ type Request struct {
 	URL  string
 	Name string // "": the name the origin gives
 	// Header is sent with every request for this source (Authorization, a
-	// cookie). It is kept in memory only; listings show its names.
+	// cookie). Listings show its names only; a persistent cache dir keeps
+	// the values in its 0600 state file.
 	Header http.Header
 	// KeepFailure leaves a source that fails to stage listed as failed,
 	// with its reason, until it is unstaged: for sources given at start,
 	// whose caller cannot be told otherwise.
 	KeepFailure bool
+	// Turn, if set, is called with the name once it is known and before
+	// it is claimed; release is called once the claim is made or refused.
+	// Sources given together use it to claim names in the order given,
+	// whichever probe answers first.
+	Turn func(ctx context.Context, name string) (release func(), err error)
+}
+
+// reserveInTurn claims name for req, in req's turn if it has one.
+func (f *FS) reserveInTurn(ctx context.Context, req Request, name string) error {
+	if req.Turn == nil {
+		return f.reserve(name)
+	}
+	release, err := req.Turn(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return f.reserve(name)
+}
+
+// ListFailed lists req under name as failed with err, as a source with
+// KeepFailure that fails to stage is, until it is unstaged.
+func (f *FS) ListFailed(req Request, name string, err error) {
+	st := &staging{
+		name:        Clean(name),
+		url:         redact.Bare(req.URL),
+		headerNames: headerNames(req.Header),
+		since:       time.Now(),
+		err:         err,
+	}
+	f.mu.Lock()
+	f.staging[st] = true
+	f.mu.Unlock()
 }
 
 // State is where a staged name is in its life, as listings show it: the
@@ -49,7 +83,8 @@ type staging struct {
 	url         string // redacted
 	headerNames []string
 	since       time.Time
-	err         error // nil while probing
+	err         error    // nil while probing
+	req         *Request // what failed, for Retry; set with err
 	// cancel ends the probe (and the whole download of a source of unknown
 	// size) when the name is unstaged while probing; nil once failed.
 	cancel context.CancelCauseFunc
@@ -80,7 +115,10 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	name := req.Name
 	if name != "" {
 		name = Clean(name)
-		if err := f.reserve(name); err != nil {
+		if err := f.reserveInTurn(ctx, req, name); err != nil {
+			if req.KeepFailure && !errors.Is(err, errClosed) && ctx.Err() == nil {
+				f.ListFailed(req, name, err)
+			}
 			return nil, err
 		}
 	} else {
@@ -116,7 +154,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	delete(f.staging, st)
 	st.cancel = nil
 	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
-		st.err = err
+		st.err, st.req = err, &req
 		f.staging[st] = true
 	}
 	f.mu.Unlock()
@@ -126,8 +164,11 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	return file, nil
 }
 
-// provisionalName is what a source is listed as before its probe tells the
-// real name: the URL's last path segment, else the URL itself.
+// ProvisionalName is what a source is listed as before its probe tells the
+// real name (and usually its name): the URL's last path segment, else the
+// URL itself.
+func ProvisionalName(raw string) string { return provisionalName(raw) }
+
 func provisionalName(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ type Options struct {
 	// CloseTimeout bounds how long releasing the last handle of an unstaged
 	// file waits for reads still in flight (10 s).
 	CloseTimeout time.Duration
+	// Changed, if set, is called after a file entered or left the tree
+	// (to save the staged set; see persist.go). It runs without the FS's
+	// locks and must not block.
+	Changed func()
 	// MaxFiles bounds the files staged and being staged; staging beyond
 	// it fails with ErrTooMany (0: DefaultMaxFiles).
 	MaxFiles int
@@ -184,14 +189,14 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 			return nil, fmt.Errorf("%w; give a name", ErrNoName)
 		}
 		name = Clean(r.Name)
-		if err := f.reserve(name); err != nil {
+		if err := f.reserveInTurn(ctx, req, name); err != nil {
 			return nil, err
 		}
 		reserved = name
 	}
 	dirs := parents(name)
 	now := time.Now()
-	file, err = f.newFile(ctx, req, name, r)
+	file, err = f.stageFile(ctx, req, name, r)
 	if err != nil {
 		return nil, err
 	}
@@ -213,32 +218,38 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 	f.touchLocked(dirs, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
+	f.changed()
 	return file, nil
 }
 
-// newFile stages the probed source r under name in the store and returns
+// stageFile stages the probed source r under name in the store and returns
 // its File, not yet in the tree.
-func (f *FS) newFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
+func (f *FS) stageFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
 	mtime := r.LastModified
 	if mtime.IsZero() {
 		mtime = time.Now()
 	}
-	mtime = mtime.Truncate(time.Second)
 	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r)
 	if err != nil {
 		return nil, err
 	}
+	return newFile(name, req.URL, req.Header, r, mtime.Truncate(time.Second), st), nil
+}
+
+// newFile is the tree's file for store st, staged from source as r
+// describes it. mtime is in whole seconds.
+func newFile(name, source string, header http.Header, r *store.Remote, mtime time.Time, st *store.Store) *File {
 	return &File{
 		path:        name,
-		url:         redact.Bare(req.URL),
+		url:         redact.Bare(source),
 		size:        st.Size(),
 		modTime:     mtime,
 		etag:        etag(r.URL, r.ETag, st.Size(), mtime),
 		contentType: contentType(name, r.ContentType),
 		verified:    r.Verified(),
-		headerNames: headerNames(req.Header),
+		headerNames: headerNames(header),
 		store:       st,
-	}, nil
+	}
 }
 
 // reserve claims name for a staging in progress, or says why it can't.
@@ -342,6 +353,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 	f.touchLocked(dirs, time.Now())
 	f.mu.Unlock()
 	f.log.Info("unstaged", "name", name)
+	f.changed()
 	f.unstageHooks.run(file)
 	if err := file.store.Unstage(ctx); err != nil {
 		return fmt.Errorf("unstage %s: %w", name, err)

@@ -669,3 +669,31 @@ func TestCLIWatchServerStops(t *testing.T) {
 		t.Fatalf("watch after the server stopped: %v; stderr %q", err, stderr.String())
 	}
 }
+
+// fsm retry: a failed file is staged again, one that is not failing is
+// refused with the server's one line and exit status 1.
+func TestCLIRetry(t *testing.T) {
+	c := testorigin.Content{Seed: 13, Size: 1 << 20}
+	o := testorigin.New(t, testorigin.Options{Content: c, Name: "/r.bin"})
+	e := newCLIEnv(t)
+	s, addr := serveIn(t, e)
+	if r := e.fsm(t, addr, nil, "stage", o.URL()); r.code != 0 {
+		t.Fatalf("stage:\n%s", r)
+	}
+	if r := e.fsm(t, addr, nil, "retry", "r.bin"); r.code != 1 || !strings.Contains(stderrLine(t, r), "not in error") {
+		t.Fatalf("retry of an idle file: want exit 1 and \"not in error\":\n%s", r)
+	}
+	o.Change()
+	get(t, s.url+"r.bin") // fails: the origin's file changed
+	fsmtest.Eventually(t, "failed", func() bool {
+		r := e.fsm(t, addr, nil, "ls")
+		return strings.Contains(r.stdout, "failed")
+	})
+	if r := e.fsm(t, addr, nil, "retry", "r.bin"); r.code != 0 || !strings.HasPrefix(r.stdout, "retrying r.bin: ") {
+		t.Fatalf("retry of a failed file:\n%s", r)
+	}
+	now, _, _ := o.Version()
+	if resp, body := get(t, s.url+"r.bin"); resp.StatusCode != 200 || !bytes.Equal(body, now.Bytes(0, c.Size)) {
+		t.Fatalf("GET after the retry: %s, %d bytes", resp.Status, len(body))
+	}
+}

@@ -154,7 +154,7 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 		pct,
 		rate,
 		left,
-		f.State,
+		stateCell(f),
 		strconv.Itoa(f.OpenHandles),
 		strings.Join(f.Paths, " "),
 	}

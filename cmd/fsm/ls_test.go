@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"fsm/control/api"
 )
 
 func TestFileCells(t *testing.T) {
@@ -19,6 +21,8 @@ func TestFileCells(t *testing.T) {
 		{fileInfo{Name: "almost", Size: size(1000), Downloaded: 999, State: "downloading"}, []string{"almost", "1000 B", "[===================>]", "99%", "0 B/s", "-", "downloading", "0", ""}},
 		{fileInfo{Name: "c", Size: size(1000), Downloaded: 1000, State: "complete"}, []string{"c", "1000 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
 		{fileInfo{Name: "empty", Size: size(0), State: "complete"}, []string{"empty", "0 B", "[====================]", "100%", "-", "-", "complete", "0", ""}},
+		{fileInfo{Name: "r", Size: size(1000), Downloaded: 10, State: "downloading", Retrying: &api.Retrying{Reason: "origin answered 503"}},
+			[]string{"r", "1000 B", "[--------------------]", "1%", "0 B/s", "-", "retrying", "0", ""}},
 	}
 	for _, tc := range tests {
 		got := fileCells(tc.f, 0)

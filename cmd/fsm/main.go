@@ -17,6 +17,7 @@ type cli struct {
 	Stage   stageCmd         `cmd:"" help:"Add files to a running server."`
 	Ls      lsCmd            `cmd:"" help:"List the staged files of a running server: size, progress, rate, state, handles, local paths."`
 	Unstage unstageCmd       `cmd:"" help:"Remove staged files from a running server (open handles keep reading until closed)."`
+	Retry   retryCmd         `cmd:"" help:"Try files in error or failed again: a file in error resumes its download now, a failed one is staged again from its source."`
 	Version versionCmd       `cmd:"" help:"Print the version, the commit and whether FUSE is built in."`
 	Help    helpCmd          `cmd:"" help:"Show help for fsm or one of its commands."`
 	Ver     kong.VersionFlag `name:"version" help:"Print the version and exit."`

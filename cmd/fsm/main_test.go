@@ -252,7 +252,7 @@ func TestServeAndShutdown(t *testing.T) {
 	os.MkdirAll(stale, 0o700)
 	os.WriteFile(filepath.Join(stale, "x.part"), []byte("old"), 0o600)
 
-	s := startServe(t, []string{"FSM_CACHE_DIR=" + cache}, o.URL())
+	s := startServe(t, []string{"FSM_CACHE_DIR=" + cache, "FSM_PERSIST=false"}, o.URL())
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("leftover run folder not removed: %v", err)
 	}
@@ -320,7 +320,7 @@ func TestBasicAuth(t *testing.T) {
 func TestSignalWhileStaging(t *testing.T) {
 	o := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 6, Size: 100}, FirstByteDelay: time.Minute})
 	cache := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", cache, o.URL())
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--cache-dir", cache, "--persist=false", o.URL())
 	cmd.Env = hermeticEnv(t)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

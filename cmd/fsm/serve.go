@@ -18,18 +18,22 @@ import (
 	"fsm/fuse"
 	"fsm/guard"
 	"fsm/internal/folderlist"
+	"fsm/state"
 	"fsm/store"
 	"fsm/vfs"
 	"fsm/webdav"
 )
 
 type serveCmd struct {
-	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start."`
+	Sources      []string `arg:"" optional:"" name:"SOURCE" help:"http:// or https:// URLs to stage at start, each optionally named: NAME=URL. The first SOURCE wins a name clash."`
+	Header       []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin of the SOURCEs given here, e.g. 'Authorization: Bearer …' (repeatable; never shown)."`
+	Persist      bool     `default:"true" env:"FSM_PERSIST" help:"Keep the staged files and their downloaded bytes in --cache-dir across restarts (--persist=false: in memory only, temp files removed at exit)."`
 	Addr         string   `default:"127.0.0.1:8080" env:"FSM_ADDR" help:"The one HTTP listener (HOST:PORT): WebDAV, control API and page."`
 	Fuse         string   `env:"FSM_FUSE" type:"path" placeholder:"DIR" help:"Also mount the tree at DIR through FUSE (needs a build with -tags fuse; on Linux -tags fuse,fuse3)."`
 	Mount        bool     `env:"FSM_MOUNT" help:"Also mount the WebDAV tree with the desktop's own client (Linux gvfs, macOS /Volumes, Windows WebClient), print the local path, unmount at exit."`
-	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files live (default: the user's cache dir + /fsm). Leftovers of a crashed run are removed at start."`
+	CacheDir     string   `env:"FSM_CACHE_DIR" type:"path" placeholder:"DIR" help:"Where temp files and the staged set live (default: the user's cache dir + /fsm). With --persist one fsm owns it. Leftovers of a crashed run are removed at start."`
 	CacheMaxSize string   `default:"0" env:"FSM_CACHE_MAX_SIZE" help:"Disk budget, e.g. 512M or 10G (decimal; 512MiB, 10GiB binary; 0: no limit). Idle files are evicted least-recently-used first, never one with open handles."`
+	Connections  int      `default:"4" env:"FSM_CONNECTIONS" placeholder:"N" help:"Most TCP connections one file downloads over in parallel (1-32). More are tried only while one is slow, and kept only while they deliver more."`
 	MaxFiles     int      `default:"100000" env:"FSM_MAX_FILES" placeholder:"N" help:"The most files staged at once; staging beyond fails (code too_many) until some are unstaged."`
 	Token        string   `env:"FSM_TOKEN" help:"Bearer token for the control API (default: random). Written to a 0600 file the CLI reads. Shows in ps: prefer --token-file."`
 	TokenFile    string   `env:"FSM_TOKEN_FILE" type:"path" placeholder:"FILE" help:"File holding the bearer token (its first line), instead of --token."`
@@ -76,7 +80,7 @@ func (c *serveCmd) Run() error {
 	sig.onAbort(s.abort)
 	// serve's own context also ends staging when serve fails.
 	ctx, cancel := context.WithCancel(sig.ctx)
-	err = s.serve(ctx, c.Sources)
+	err = s.serve(ctx, cfg.sources)
 	cancel()
 	s.shutdown()
 	return err
@@ -100,6 +104,16 @@ type instance struct {
 	started   int             // how many of frontends serve has started; serve's and shutdown's goroutine only
 	closing   <-chan error    // the store's Close, once closeStore began it; shutdown's goroutine only
 	staging   <-chan struct{} // closed when the sources given to serve are staged (or failed)
+	keeper    *state.Keeper   // saves the staged set; nil with --persist=false
+	keeping   <-chan struct{} // closed when the keeper's loop has ended
+}
+
+// kickState asks for the staged set to be saved now (a file was staged or
+// unstaged).
+func (s *instance) kickState() {
+	if s.keeper != nil {
+		s.keeper.Kick()
+	}
 }
 
 // frontendsFor lists the frontends cfg asks for, in start order: the FUSE
@@ -152,16 +166,25 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 	case err != nil:
 		log.Warn("cannot write the control API token file; the CLI will need --token or --token-file", "err", err)
 	}
-	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Logger: log})
+	mgr, err := store.NewManager(store.Options{Dir: cfg.cacheDir, MaxSize: cfg.maxSize, Connections: cfg.conns, Logger: log, Persist: cfg.persist})
 	if err != nil {
 		ln.Close()
 		if tokenPath != "" {
 			removeToken(tokenPath)
 		}
+		var held *store.HeldError
+		if errors.As(err, &held) {
+			return nil, fmt.Errorf("--cache-dir %s is %w: its staged files belong to that one; stop it, or give another --cache-dir (or --persist=false)", cfg.cacheDir, held)
+		}
 		return nil, fmt.Errorf("--cache-dir %s: %w", cfg.cacheDir, err)
 	}
 	s := &instance{log: log, cfg: cfg, ln: limitListener(ln, maxConns, controlConns, log), mgr: mgr, tokenPath: tokenPath}
-	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, List: folderlist.New(nil, log)})
+	s.fsys = vfs.New(vfs.Options{Manager: mgr, Logger: log, MaxFiles: cfg.maxFiles, Changed: s.kickState, List: folderlist.New(nil, log)})
+	if cfg.persist {
+		s.keeper = state.NewKeeper(cfg.cacheDir, log, s.fsys.Saved, mgr.Arrived)
+		s.fsys.Restore(state.Load(cfg.cacheDir, log))
+		mgr.PruneTemps()
+	}
 	s.url = "http://" + ln.Addr().String() + "/"
 
 	ctl := control.New(control.Options{
@@ -190,8 +213,16 @@ func (c *serveCmd) build(log *slog.Logger, cfg *settings) (*instance, error) {
 
 // serve stages the command-line sources in the background, starts the
 // frontends and returns when ctx ends (nil) or a frontend fails.
-func (s *instance) serve(ctx context.Context, sources []string) error {
-	s.staging = stageAll(ctx, s.fsys, sources, s.log)
+func (s *instance) serve(ctx context.Context, sources []source) error {
+	if s.keeper != nil {
+		keeping := make(chan struct{})
+		s.keeping = keeping
+		go func() {
+			defer close(keeping)
+			s.keeper.Run(ctx)
+		}()
+	}
+	s.staging = stageAll(ctx, s.fsys, sources, s.cfg.header, s.log)
 	failed := make(chan error, len(s.frontends))
 	fail := func(err error) {
 		select {
@@ -259,6 +290,13 @@ func (s *instance) shutdown() {
 	if err := <-s.closing; err != nil {
 		s.log.Warn("shutdown: temp files left for the next start to remove", "err", err)
 	}
+	if s.keeper != nil {
+		if s.keeping != nil {
+			<-s.keeping // ended with serve's context
+		}
+		// The stores are closed: what they kept is final.
+		s.keeper.Save()
+	}
 	if s.tokenPath != "" {
 		removeToken(s.tokenPath)
 	}
@@ -283,7 +321,7 @@ func (s *instance) closeStore(timeout time.Duration) {
 // the temp files. Start order puts the FUSE detach, which never waits,
 // before the desktop unmount, which may.
 func (s *instance) abort(sig os.Signal) {
-	s.log.Warn("second signal: exiting now; temp files are left for the next start to remove", "signal", sig.String())
+	s.log.Warn("second signal: exiting now; temp files are left for the next start to resume or remove", "signal", sig.String())
 	for _, f := range s.frontends {
 		f.abort()
 	}
@@ -292,17 +330,6 @@ func (s *instance) abort(sig os.Signal) {
 	}
 }
 
-// stageAll stages the command-line sources in the background, through the
-// tree's one staging queue (which folders' files share), while the server
-// already answers: each file appears when its probe is done, and a source
-// that fails stays listed as failed with its reason. The returned channel
-// closes when every staging has ended.
-func stageAll(ctx context.Context, fsys *vfs.FS, sources []string, log *slog.Logger) <-chan struct{} {
-	reqs := make([]vfs.Request, len(sources))
-	for i, src := range sources {
-		reqs[i] = vfs.Request{URL: src, KeepFailure: true}
-	}
-	return fsys.StageAll(ctx, reqs, func(_ vfs.Request, err error) {
-		log.Error("staging failed; the source stays listed as failed until unstaged", "err", err)
-	})
-}
+// stagingConcurrency bounds the probes of command-line sources running at
+// once, so a long list neither floods one origin nor delays the first files.
+const stagingConcurrency = 4

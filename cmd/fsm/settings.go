@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,20 +14,37 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
+// maxLanes bounds --connections: as many as the origin transport keeps
+// for one host.
+const maxLanes = 32
+
 // settings are the validated flags.
 type settings struct {
 	cacheDir string
 	fuseDir  string // "" without --fuse
 	mount    bool   // --mount: the desktop's WebDAV client mounts the tree
 	maxSize  int64
+	conns    int // --connections
 	maxFiles int
 	user     string
 	password string
 	token    string
+	persist  bool        // --persist: the staged set survives restarts
+	sources  []source    // the SOURCEs, parsed
+	header   http.Header // --header, for the SOURCEs; nil if none
 }
 
 func (c *serveCmd) validate() (*settings, error) {
-	s := &settings{token: c.Token, mount: c.Mount, user: c.User}
+	s := &settings{token: c.Token, mount: c.Mount, user: c.User, persist: c.Persist}
+	var err error
+	if s.sources, err = parseSources(c.Sources); err != nil {
+		return nil, err
+	}
+	hs, err := parseHeaders(c.Header)
+	if err != nil {
+		return nil, err
+	}
+	s.header = toHeader(hs)
 	// ~ in both is expanded already (type:"path": homePathMapper).
 	s.cacheDir, s.fuseDir = c.CacheDir, c.Fuse
 	if s.cacheDir == "" {
@@ -43,6 +61,10 @@ func (c *serveCmd) validate() (*settings, error) {
 		return nil, fmt.Errorf("--cache-max-size %q: want a size such as 512M (10^6 bytes), 512MiB (2^20) or 10G; 0 for no limit", c.CacheMaxSize)
 	}
 	s.maxSize = int64(size)
+	if c.Connections < 1 || c.Connections > maxLanes {
+		return nil, fmt.Errorf("--connections %d: want 1 to %d", c.Connections, maxLanes)
+	}
+	s.conns = c.Connections
 	if c.MaxFiles < 1 {
 		return nil, fmt.Errorf("--max-files %d: want at least 1", c.MaxFiles)
 	}

@@ -19,7 +19,7 @@ func TestShutdownAnswersBlockedRead(t *testing.T) {
 	c := testorigin.Content{Seed: 24, Size: 1 << 20}
 	o := testorigin.New(t, testorigin.Options{Content: c, Name: "/stuck.bin"})
 	cache := t.TempDir()
-	s := startServe(t, []string{"FSM_CACHE_DIR=" + cache}, o.URL())
+	s := startServe(t, []string{"FSM_CACHE_DIR=" + cache, "FSM_PERSIST=false"}, o.URL())
 	s.waitState(t, "stuck.bin", "idle")
 	release := o.Block()
 	defer release()

@@ -20,7 +20,7 @@ import (
 type stageCmd struct {
 	Sources []string `arg:"" name:"SOURCE" help:"http:// or https:// URLs to stage."`
 	Name    string   `placeholder:"NAME" help:"Name of the file in the tree ('/' places it in a folder); only with one SOURCE. Default: the origin's Content-Disposition filename, else the URL's last path segment."`
-	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; held in the server's memory only, never shown)."`
+	Header  []string `sep:"none" placeholder:"'NAME: VALUE'" help:"Request header sent to the origin, e.g. 'Authorization: Bearer …' or 'Cookie: …' (repeatable; never shown; kept in the server's 0600 state file unless it runs with --persist=false)."`
 	Folder  bool     `help:"Each SOURCE is a folder's index page (an autoindex or any page of links): stage every file it links under it, as one folder named by --name or the URL's last segment. Again on a staged folder: refresh it from its index."`
 	Depth   *int     `placeholder:"N" help:"With --folder: how many levels of sub-folders to follow (default 8; 0: the page's own links only)."`
 	clientFlags

@@ -22,6 +22,9 @@ const (
 	PathEvents = "events"
 )
 
+// PathRetry is appended to a file's endpoint: POST FilePath(name)+PathRetry.
+const PathRetry = "/retry"
+
 // TokenHeader carries the bearer token when Authorization is taken by
 // basic auth.
 const TokenHeader = "X-Fsm-Token"
@@ -45,7 +48,9 @@ type File struct {
 	MTime       *time.Time `json:"mtime"` // nil while probing or failed
 	Downloaded  int64      `json:"downloaded"`
 	Rate        int64      `json:"rate"`
-	Connections int        `json:"connections"`
+	Connections int        `json:"connections"` // TCP connections in use for this file
+	Protocol    string     `json:"protocol"`    // of the latest response: "http/1.1", "h2"; "" before any
+	Retrying    *Retrying  `json:"retrying"`    // while fetches fail and are retried; null otherwise
 	OpenHandles int        `json:"open_handles"`
 	// StreamingCache is, for a file larger than the cache, the bytes of
 	// cache it streams through (older ones are released); 0 for others.
@@ -64,6 +69,13 @@ type File struct {
 	Files   int    `json:"files,omitempty"`   // folders only: how many entries
 	Failed  int    `json:"failed,omitempty"`  // folders only: how many entries failed
 	Entries []File `json:"entries,omitempty"` // folders only, sorted by name
+}
+
+// Retrying says since when a file's fetches fail and are retried, and why
+// the latest failed.
+type Retrying struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
 }
 
 // Removed is the data of a "removed" event.

@@ -24,6 +24,7 @@ const (
 	CodeUnauth     Code = "unauthorized" // a mutation without the right token
 	CodeForbidden  Code = "forbidden"    // a mutation from another site's page
 	CodeUnstaged   Code = "unstaged"     // unstaged by another request while being staged
+	CodeNotFailing Code = "not_failing"  // a retry of a file that is not in error or failed
 
 	// Failures of the origin, of the local disk, or of fsm's own state.
 	CodeOriginRefused Code = "origin_refused" // the origin answered with an error status

@@ -59,6 +59,8 @@ func For(err error) Answer {
 		a.Status, a.Code = http.StatusBadRequest, api.CodeNoName
 	case errors.Is(err, fs.ErrInvalid): // vfs.ErrBadName among them
 		a.Status, a.Code = http.StatusBadRequest, api.CodeBadName
+	case errors.Is(err, vfs.ErrNotFailing):
+		a.Status, a.Code = http.StatusConflict, api.CodeNotFailing
 	case errors.Is(err, vfs.ErrUnstaged):
 		a.Status, a.Code = http.StatusConflict, api.CodeUnstaged
 	case errors.Is(err, fs.ErrExist): // vfs.ErrNameTaken among them

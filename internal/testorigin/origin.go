@@ -164,6 +164,13 @@ func New(t testing.TB, opts Options) *Origin {
 // NewServer starts an Origin without a testing.TB (for benchmark harnesses
 // and commands); the caller must Close it.
 func NewServer(opts Options) *Origin {
+	o := newOrigin(opts)
+	o.Server = httptest.NewServer(o)
+	return o
+}
+
+// newOrigin applies opts' defaults; the caller starts o.Server.
+func newOrigin(opts Options) *Origin {
 	if opts.Name == "" {
 		opts.Name = "/file.bin"
 	} else if !strings.HasPrefix(opts.Name, "/") {
@@ -197,7 +204,6 @@ func NewServer(opts Options) *Origin {
 	if opts.SharedBytesPerSecond > 0 {
 		o.link = NewLink(opts.SharedBytesPerSecond)
 	}
-	o.Server = httptest.NewServer(o)
 	return o
 }
 

@@ -64,6 +64,9 @@ var rows = []row{
 	{label: "rclone CPU for that GET (user+sys) per GiB", key: "rclone.cpugib", unit: "s/GiB"},
 	{label: "rclone peak RSS while streaming it", key: "rclone.rss", unit: "MiB"},
 	{label: "rclone WebDAV GET, warm (2nd read, from cache)", key: "rclone.warm.mbps", unit: "MB/s", vsDirect: "direct.mbps"},
+	{label: "Resume a half-downloaded file after a restart: start to last byte", key: "resume.fsm.s", unit: "s"},
+	{label: "  origin bytes fetched after the restart", key: "resume.fsm.mib", unit: "MiB"},
+	{label: "  share of the file kept by the first run", key: "resume.fsm.kept", unit: "%"},
 	{label: "Far read 64 KiB @90%, direct (throttled origin)", key: "far.direct.ms", unit: "ms"},
 	{label: "Far read @90% via fsm during download", key: "far.fsm.ms", unit: "ms", vsDirect: "far.direct.ms", vsRclone: "far.rclone.ms"},
 	{label: "  origin GETs at ≥89% (fsm)", key: "far.fsm.reqs", unit: "req", vsRclone: "far.rclone.reqs"},
@@ -85,6 +88,15 @@ var rows = []row{
 	{label: "Limited: rclone WebDAV GET, cold", key: "thr.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
 	{label: "Limited: fsm FUSE dd, cold", key: "thr.fuse.fsm.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps", vsRclone: "thr.fuse.rclone.mbps"},
 	{label: "Limited: rclone mount dd, cold", key: "thr.fuse.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
+	// The same limit per TCP connection, over TLS (tls.go).
+	{label: "Limited, TLS HTTP/1.1 origin: direct GET, cold", key: "tls.h1.direct.mbps", unit: "MB/s"},
+	{label: "Limited, TLS HTTP/1.1: fsm WebDAV GET, cold", key: "tls.h1.fsm.mbps", unit: "MB/s", vsDirect: "tls.h1.direct.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h1.fsm.conns", unit: "conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h1.fsm.cpugib", unit: "s/GiB"},
+	{label: "Limited, TLS origin offering HTTP/2: direct GET (h2), cold", key: "tls.h2.direct.mbps", unit: "MB/s"},
+	{label: "Limited, TLS HTTP/2: fsm WebDAV GET, cold", key: "tls.h2.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2.direct.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h2.fsm.conns", unit: "conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h2.fsm.cpugib", unit: "s/GiB"},
 	// 64 readers at random offsets of the cold unthrottled file.
 	{label: "**64 concurrent readers ⁴**: direct, aggregate", key: "conc.direct.mbps", unit: "MB/s"},
 	{label: "  direct, latency p50", key: "conc.direct.p50", unit: "ms"},
@@ -386,6 +398,7 @@ func (h *harness) busyNote() string {
 		{"fuse.fsm", "fsm FUSE"}, {"fuse.rclone", "rclone mount"},
 		{"thr.direct", "throttled direct"}, {"thr.fsm", "throttled fsm"}, {"thr.rclone", "throttled rclone"},
 		{"thr.fuse.fsm", "throttled fsm FUSE"}, {"thr.fuse.rclone", "throttled rclone mount"},
+		{"tls.h1.direct", "TLS h1 direct"}, {"tls.h1.fsm", "TLS h1 fsm"}, {"tls.h2.direct", "TLS h2 direct"}, {"tls.h2.fsm", "TLS h2 fsm"},
 	} {
 		if m := h.res[k.key+".busy"]; m.ok() {
 			parts = append(parts, fmt.Sprintf("%s %.0f%%", k.label, m.value()))

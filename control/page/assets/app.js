@@ -129,7 +129,7 @@
     const q = (sel) => el.querySelector(sel);
     const row = {
       name, el, file: null, pathsKey: '',
-      nameEl: q('.file-name'), badge: q('.badge'), unstage: q('.unstage'),
+      nameEl: q('.file-name'), badge: q('.badge'), unstage: q('.unstage'), retry: q('.retry'),
       bar: q('.bar'), fill: q('.bar-fill'), amount: q('.amount'), pct: q('.pct'),
       rate: q('.rate'), handles: q('.handles'), unverified: q('.unverified'),
       url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), rowError: q('.row-error'),
@@ -139,6 +139,8 @@
     row.nameEl.title = name;
     row.unstage.setAttribute('aria-label', 'Unstage ' + name);
     row.unstage.addEventListener('click', () => unstage(row));
+    row.retry.setAttribute('aria-label', 'Retry ' + name);
+    row.retry.addEventListener('click', () => retryFile(row));
     // Keep the API's order (by name).
     let before = null;
     for (const [other, r] of rows) {
@@ -153,7 +155,12 @@
     row.file = f;
     const el = row.el;
     if (el.dataset.state !== f.state) el.dataset.state = f.state;
-    setText(row.badge, STATE_LABELS[f.state] || f.state);
+    // While fetches fail and are retried the state stays downloading; the
+    // badge and the error line say what is going on.
+    const retrying = f.retrying && typeof f.retrying.reason === 'string' ? f.retrying : null;
+    el.classList.toggle('retrying', retrying !== null);
+    setText(row.badge, retrying ? 'retrying' : STATE_LABELS[f.state] || f.state);
+    show(row.retry, f.state === 'failed' || f.state === 'error');
 
     const pct = percent(f);
     const known = pct !== null;
@@ -189,7 +196,11 @@
     setText(row.url, url);
     row.url.title = f.url || '';
 
-    const err = (f.state === 'failed' || f.state === 'error') && f.error ? f.error : '';
+    let err = (f.state === 'failed' || f.state === 'error') && f.error ? f.error : '';
+    if (retrying) {
+      const since = new Date(retrying.since);
+      err = 'Retrying' + (isNaN(since) ? '' : ' since ' + since.toLocaleTimeString()) + ': ' + retrying.reason;
+    }
     setText(row.error, err);
     show(row.error, err !== '');
 
@@ -255,6 +266,27 @@
     }
     button.disabled = false;
     button.textContent = 'Unstage';
+  }
+
+  async function retryFile(row) {
+    const button = row.retry;
+    button.disabled = true;
+    button.textContent = 'Retrying…';
+    show(row.rowError, false);
+    try {
+      const resp = await fetch(API + 'files/' + encodeName(row.name) + '/retry', { method: 'POST', headers: authHeaders() });
+      if (resp.status === 200) {
+        upsert(await resp.json());
+      } else {
+        row.rowError.textContent = 'Retry failed: ' + await errorText(resp);
+        show(row.rowError, true);
+      }
+    } catch (err) {
+      row.rowError.textContent = 'Retry failed: cannot reach fsm (' + err.message + ')';
+      show(row.rowError, true);
+    }
+    button.disabled = false;
+    button.textContent = 'Retry';
   }
 
   // ---- staging

@@ -38,6 +38,7 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 			o.Retrying = &api.Retrying{Since: r.Since.UTC().Truncate(time.Second), Reason: answer.OneLine(r.Reason)}
 		}
 		o.OpenHandles = p.Handles
+		o.StreamingCache = p.Streaming
 		for _, m := range mounts {
 			o.Paths = append(o.Paths, filepath.Join(m.Dir, filepath.FromSlash(f.Path())))
 		}

@@ -36,6 +36,9 @@
 //     and per-range reservations, giving back a failed one, the bound on
 //     a download of unknown size.
 //   - cachedir.go: a cache dir removed while fsm runs, made again.
+//   - release.go: a file larger than the cache streamed through its share
+//     of it: reader positions, pinned reads, bytes released behind the
+//     readers, readahead bounded by the share; punch_*.go: the hole punch.
 //   - splice.go, splice_linux.go: plain-http bodies spliced from the socket
 //     into the temp file, below net/http.
 //   - activity.go: Progress's rate, TCP connections, protocol and retrying,
@@ -51,7 +54,8 @@
 // waiters, handles, the list of fetches and each fetch's pos and end, the
 // reservation, errors and counters); httpOrigin.mu only the redirect
 // target requests go to; protocolTransport.mu its h2-only hosts and lanes. No lock is held across
-// a network call, a disk write or a wait. Methods and functions whose name
+// a network call, a disk write or a wait, but for hole punches (giveBack,
+// releaseLocked), which only change block maps. Methods and functions whose name
 // ends in Locked must be called with Store.mu held; all others take it
 // themselves.
 //

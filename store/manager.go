@@ -91,10 +91,13 @@ type Manager struct {
 	keepFiles  atomic.Bool  // set by Close with Persist: staged stores keep their temp files
 	arrived    atomic.Int64 // bytes marked present, ever (Arrived)
 
-	used    atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
-	evictCh chan struct{}
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	used atomic.Int64 // disk bytes charged by all stores (see Store.recharge)
+	// bigActive counts the files too big for the cache that hold bytes:
+	// they share the cache equally (release.go).
+	bigActive atomic.Int64
+	evictCh   chan struct{}
+	quit      chan struct{}
+	wg        sync.WaitGroup
 
 	mu     sync.Mutex
 	stores map[*Store]struct{}
@@ -233,10 +236,15 @@ func (m *Manager) create(src Source, rem Remote) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: size temp file: %w", src.Name, err)
 	}
-	if m.opts.MaxSize > 0 && rem.Size > m.opts.MaxSize {
+	s := newStore(m, src, rem, f.Name(), false)
+	switch {
+	case m.opts.MaxSize <= 0 || rem.Size <= m.opts.MaxSize:
+	case s.big != nil:
+		m.log.Warn("the file is larger than the whole cache budget: it streams through its share of the budget, bytes its readers are done with released ", "file", src.Name, "bytes", rem.Size, "budget", m.opts.MaxSize)
+	default:
 		m.log.Warn("the file is larger than the whole cache budget: reading it will exceed the budget", "file", src.Name, "bytes", rem.Size, "budget", m.opts.MaxSize)
 	}
-	return m.add(newStore(m, src, rem, f.Name(), false))
+	return m.add(s)
 }
 
 // createTemp makes a temp file in this run's folder, making the folder

@@ -105,6 +105,9 @@ func (s *Store) snapshotLocked() (Saved, checkpoint) {
 	for _, sp := range s.present.spans {
 		sv.Ranges = append(sv.Ranges, [2]int64{sp.start, sp.end})
 	}
+	if s.big != nil {
+		sv.Ranges = nil // released as it goes: a range saved now could be a hole after a crash (release.go)
+	}
 	if s.dig != nil {
 		sv.Sums = s.dig.snapshot()
 	}
@@ -191,6 +194,12 @@ func (m *Manager) Resume(src Source, rem Remote, sv Saved) (*Store, error) {
 		return s, nil
 	}
 	s := newStore(m, src, rem, path, false)
+	if s.big != nil && len(sv.Ranges) > 0 {
+		if err := forgetSaved(path, rem.Size); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", src.Name, err)
+		}
+		sv.Ranges = nil
+	}
 	for _, r := range sv.Ranges {
 		s.present.add(max(r[0], 0), min(r[1], rem.Size))
 	}

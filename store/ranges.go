@@ -68,3 +68,28 @@ func (r *rangeSet) reset() {
 	r.spans = nil
 	r.total = 0
 }
+
+// remove marks [start, end) absent and returns how many bytes were present.
+func (r *rangeSet) remove(start, end int64) int64 {
+	if start >= end {
+		return 0
+	}
+	var out []span
+	var gone int64
+	for _, s := range r.spans {
+		if s.end <= start || s.start >= end {
+			out = append(out, s)
+			continue
+		}
+		gone += min(s.end, end) - max(s.start, start)
+		if s.start < start {
+			out = append(out, span{s.start, start})
+		}
+		if s.end > end {
+			out = append(out, span{end, s.end})
+		}
+	}
+	r.spans = out
+	r.total -= gone
+	return gone
+}

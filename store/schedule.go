@@ -104,6 +104,10 @@ func (s *Store) scheduleLocked() {
 			ahead++
 		}
 	}
+	if s.big != nil {
+		s.bigReadaheadLocked(ahead, conns)
+		return
+	}
 	for ; ahead < conns && len(s.fetches) < o.MaxFetchers; ahead++ {
 		m := s.nextFreeLocked(s.cursor)
 		if m < 0 {

@@ -37,14 +37,17 @@ const (
 
 // Progress is a snapshot for the API and page.
 type Progress struct {
-	Size       int64
-	Present    int64 // bytes in the temp file
-	Handles    int
-	Readers    int       // ReadAt calls in flight
-	Rate       float64   // bytes/s received over the last few seconds; 0 when idle
-	Conns      int       // TCP connections in use (a response of this file being read on it)
-	Protocol   string    // what the last response came over: "http/1.1", "h2"; "" before any
-	Retrying   *Retrying // while fetches fail and are retried; nil otherwise
+	Size     int64
+	Present  int64 // bytes in the temp file
+	Handles  int
+	Readers  int       // ReadAt calls in flight
+	Rate     float64   // bytes/s received over the last few seconds; 0 when idle
+	Conns    int       // TCP connections in use (a response of this file being read on it)
+	Protocol string    // what the last response came over: "http/1.1", "h2"; "" before any
+	Retrying *Retrying // while fetches fail and are retried; nil otherwise
+	// Streaming is, for a file that does not fit in the cache, the share
+	// of the cache it streams through (release.go); 0 for others.
+	Streaming  int64
 	State      State
 	Err        error
 	LastAccess time.Time
@@ -79,6 +82,7 @@ type Store struct {
 	handles    int
 	staged     bool
 	stream     bool       // one whole-body fetch at a time (see the package doc)
+	big        *bigFile   // set by newStore for a file that does not fit (release.go); nil for others
 	pathOpens  int        // CopyTo calls holding a descriptor of their own (cachedir.go)
 	dig        *digests   // block checksums of a file without validators; used by its one stream fetcher at a time
 	epoch      int        // bumped by evict: fetchers of an older epoch mark nothing present
@@ -104,6 +108,7 @@ type waiter struct {
 	off, end int64
 	ch       chan struct{}
 	err      error
+	pinned   bool // woken with its bytes present, which stay until it runs (release.go)
 }
 
 // newStore makes the store for src, as rem describes it, over the temp file
@@ -123,6 +128,11 @@ func newStore(m *Manager, src Source, rem Remote, path string, complete bool) *S
 	s.origin = newHTTPOrigin(m, &s.src, &s.rem)
 	if !rem.Verified() {
 		s.dig = newDigests()
+	}
+	// A file read as one stream from its start cannot be released behind
+	// its reader: a restarted stream compares what it replays.
+	if pool := m.bigPool(rem.Size); pool > 0 && !complete && !s.stream {
+		s.big = &bigFile{pool: pool}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if complete {
@@ -150,13 +160,18 @@ func (s *Store) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	end := min(off+int64(len(p)), s.rem.Size)
 	var f *os.File
 	for f == nil {
-		if _, err := s.waitFor(ctx, off, end, end); err != nil {
+		avail, err := s.waitFor(ctx, off, end, end)
+		if err != nil {
 			return 0, err
 		}
-		var err error
 		if f, err = s.file.acquire(); errors.Is(err, os.ErrNotExist) {
 			// Gone with the cache dir: wait for the bytes again.
 			err = s.renewTemp()
+		}
+		if f == nil {
+			s.unpin(off, avail)
+		} else {
+			defer s.unpin(off, avail) // once: the loop ends here
 		}
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", s.src.Name, err)
@@ -179,6 +194,7 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 	s.mu.Lock()
 	s.lastAccess = time.Now()
 	s.cursor = need
+	s.noteReadLocked(off, need)
 	if s.phase == phaseIdle || s.phase == phaseStalled {
 		s.phase = phaseFilling
 		s.lastErr = nil
@@ -197,6 +213,8 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 			return 0, err
 		case s.present.contains(off, need):
 			avail := s.present.nextMissing(off, limit)
+			s.pinLocked(off, avail) // unpinned by the caller once it has read
+			s.releaseLocked()
 			s.mu.Unlock()
 			return avail, nil
 		}
@@ -212,10 +230,12 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.dropWaiterLocked(w)
+			s.unpinWokenLocked(w)
 			s.mu.Unlock()
 			return 0, fmt.Errorf("read %s at %d: %w", s.src.Name, off, ctx.Err())
 		}
 		s.mu.Lock()
+		s.unpinWokenLocked(w) // the loop pins what it reads
 		if errors.Is(w.err, ErrClosed) {
 			s.mu.Unlock()
 			return 0, ErrClosed
@@ -255,10 +275,7 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 		if err != nil {
 			return pos - off, err
 		}
-		if _, err := f.Seek(pos, io.SeekStart); err != nil {
-			return pos - off, fmt.Errorf("copy %s: %w", s.src.Name, err)
-		}
-		m, err := io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
+		m, err := s.copyRun(w, f, pos, avail)
 		pos += m
 		if err != nil {
 			return pos - off, err
@@ -268,6 +285,15 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 		}
 	}
 	return n, nil
+}
+
+// copyRun copies [pos, avail), which waitFor pinned, from f to w.
+func (s *Store) copyRun(w io.Writer, f *os.File, pos, avail int64) (int64, error) {
+	defer s.unpin(pos, avail)
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", s.src.Name, err)
+	}
+	return io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
 }
 
 const (
@@ -311,6 +337,7 @@ func (s *Store) wakeLocked(err error) {
 			w.err = err
 			close(w.ch)
 		case s.present.contains(w.off, w.end):
+			s.pinWokenLocked(w)
 			close(w.ch)
 		default:
 			kept = append(kept, w)
@@ -433,6 +460,7 @@ func (s *Store) rechargeLocked() {
 	if d := use - s.charged; d != 0 {
 		s.charged = use
 		s.m.grew(d)
+		s.bigNoteLocked()
 	}
 }
 
@@ -462,6 +490,7 @@ func (s *Store) Progress() Progress {
 		Protocol:   s.proto,
 		Retrying:   s.out.retrying(),
 		LastAccess: s.lastAccess,
+		Streaming:  s.streamingLocked(),
 	}
 	if len(s.fetches) > 0 {
 		p.Rate = s.meter.rate(time.Now())

@@ -236,7 +236,7 @@ func (s *Store) copyBody(parent, ctx context.Context, wd *watchdog.Dog, f *fetch
 				s.markPresent(f, marked, to)
 				marked = to
 			}
-			if pos == start {
+			if pos == start && s.big == nil { // a big file is never reserved whole (release.go)
 				// After the first bytes are out, not before: reserving
 				// a large file's blocks takes milliseconds (about 1.5
 				// per GiB here) that the first byte need not wait for.
@@ -352,6 +352,7 @@ func (s *Store) markPresent(f *fetch, a, b int64) {
 		s.m.arrived.Add(added)
 		s.rechargeLocked()
 		s.wakeLocked(nil)
+		s.releaseLocked()
 	}
 	now := time.Now()
 	if f.readahead {

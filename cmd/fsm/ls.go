@@ -256,12 +256,14 @@ func fileNotes(f fileInfo, v lsView, lay lsLayout) []string {
 			notes = append(notes, "→ "+p)
 		}
 	}
-	if f.Error != "" {
-		if v.terminal() {
-			notes = append(notes, "└ "+f.Error)
-		} else {
-			notes = append(notes, "error: "+f.Error)
-		}
+	switch {
+	case f.Error != "" && v.terminal():
+		notes = append(notes, "└ "+f.Error)
+	case f.Error != "":
+		notes = append(notes, "error: "+f.Error)
+	case f.StreamingCache > 0:
+		// A file larger than the cache: older bytes are released.
+		notes = append(notes, "streaming through "+humanize.Bytes(uint64(f.StreamingCache))+" of cache")
 	}
 	if v.long {
 		if f.URL != "" {

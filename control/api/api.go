@@ -52,11 +52,14 @@ type File struct {
 	Protocol    string     `json:"protocol"`    // of the latest response: "http/1.1", "h2"; "" before any
 	Retrying    *Retrying  `json:"retrying"`    // while fetches fail and are retried; null otherwise
 	OpenHandles int        `json:"open_handles"`
-	State       string     `json:"state"` // probing, idle, downloading, complete, error, failed
-	Error       string     `json:"error"`
-	Verified    bool       `json:"verified"`
-	Headers     []string   `json:"headers"`
-	Paths       []string   `json:"paths"`
+	// StreamingCache is, for a file larger than the cache, the bytes of
+	// cache it streams through (older ones are released); 0 for others.
+	StreamingCache int64    `json:"streaming_cache"`
+	State          string   `json:"state"` // probing, idle, downloading, complete, error, failed
+	Error          string   `json:"error"`
+	Verified       bool     `json:"verified"`
+	Headers        []string `json:"headers"`
+	Paths          []string `json:"paths"`
 	// AfterRead is what happens once every byte has been read and the
 	// last handle closed: keep, evict or unstage ("" while probing or
 	// failed without one asked for, and for a folder).

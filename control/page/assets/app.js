@@ -218,6 +218,7 @@
       }
       if (f.connections > 1) speed.push(f.connections + ' connections');
     }
+    if (f.streaming_cache > 0) speed.push('streaming through ' + bytes(f.streaming_cache) + ' of cache');
     setText(row.rate, speed.join(' · '));
     setText(row.handles, f.open_handles > 0 ? plural(f.open_handles, 'open handle', 'open handles') : '');
     setText(row.afterRead, AFTER_READ_LABELS[f.after_read] || '');

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -471,4 +472,36 @@ func (b *batch) result() error {
 		return b.last
 	}
 	return fmt.Errorf("%d of %d %s", b.failed, b.total, b.what)
+}
+
+// perName runs op for each NAME of the client command cmd (unstage, retry),
+// in order, over one connection: a NAME that names nothing is a usage error
+// before anything is sent; an answer of the server that refuses one NAME is
+// that NAME's failure, reported as "cmd NAME: ..." (the others go on), and
+// several failures are counted as what ("names not unstaged"); any other
+// error ends the run as it is.
+func perName(cf *clientFlags, cmd, what string, names []string, op func(ctx context.Context, cl *apiClient, name string) error) error {
+	for _, name := range names {
+		if strings.Trim(name, "/") == "" {
+			return usageError(fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name))
+		}
+	}
+	cl, err := cf.connect()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := batch{total: len(names), what: what}
+	for _, name := range names {
+		err := op(ctx, cl, name)
+		var ae *apiError
+		if err != nil && !errors.As(err, &ae) {
+			return err
+		}
+		if err != nil {
+			b.fail(opError(cmd, name, err))
+		}
+	}
+	return b.result()
 }

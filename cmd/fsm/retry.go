@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"fsm/control/api"
 )
@@ -19,30 +14,12 @@ type retryCmd struct {
 }
 
 func (c *retryCmd) Run() error {
-	for _, name := range c.Names {
-		if strings.Trim(name, "/") == "" {
-			return usageError(fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name))
-		}
-	}
-	cl, err := c.connect()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	b := batch{total: len(c.Names), what: "names not retried"}
-	for _, name := range c.Names {
+	return perName(&c.clientFlags, "retry", "names not retried", c.Names, func(ctx context.Context, cl *apiClient, name string) error {
 		var f fileInfo
-		err := cl.do(ctx, http.MethodPost, api.FilePath(name)+api.PathRetry, nil, &f)
-		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
+		if err := cl.do(ctx, http.MethodPost, api.FilePath(name)+api.PathRetry, nil, &f); err != nil {
 			return err
 		}
-		if err != nil {
-			b.fail(opError("retry", name, err))
-			continue
-		}
 		fmt.Println("retrying", f.Name+":", f.State)
-	}
-	return b.result()
+		return nil
+	})
 }

@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"fsm/control/api"
 	"fsm/vfs"
@@ -21,38 +17,22 @@ type unstageCmd struct {
 }
 
 func (c *unstageCmd) Run() error {
-	for _, name := range c.Names {
-		if strings.Trim(name, "/") == "" {
-			return usageError(fmt.Errorf("NAME %q names no file: give a name as fsm ls shows it", name))
-		}
-	}
-	cl, err := c.connect()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	b := batch{total: len(c.Names), what: "names not unstaged"}
-	for _, name := range c.Names {
+	return perName(&c.clientFlags, "unstage", "names not unstaged", c.Names, func(ctx context.Context, cl *apiClient, name string) error {
 		endpoint := api.FilePath(name)
 		if c.Recursive {
 			endpoint += "?recursive=true"
 		}
 		err := cl.do(ctx, http.MethodDelete, endpoint, nil, nil)
 		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
-			return err
+		if errors.As(err, &ae) && ae.code == api.CodeIsFolder {
+			ae.message += fmt.Sprintf(" (fsm unstage -r %s removes it and everything in it)", name)
 		}
 		if err != nil {
-			if ae.code == api.CodeIsFolder {
-				ae.message += fmt.Sprintf(" (fsm unstage -r %s removes it and everything in it)", name)
-			}
-			b.fail(opError("unstage", name, err))
-			continue
+			return err
 		}
 		// The server tidies the name as every path ("a/b/" is a/b):
 		// echo the name it removed.
 		fmt.Println("unstaged", vfs.Clean(name))
-	}
-	return b.result()
+		return nil
+	})
 }

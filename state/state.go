@@ -42,6 +42,19 @@ type File struct {
 	Changed bool `json:"changed,omitempty"`
 	// Downloading says its download was running: it carries on at start.
 	Downloading bool `json:"downloading,omitempty"`
+	// Folder is the staged folder the file came from, nil for a file
+	// staged alone: a restart puts the folder back with its files.
+	Folder *Folder `json:"folder,omitempty"`
+}
+
+// Folder is a staged folder, as each of its files records it.
+type Folder struct {
+	Name   string      `json:"name"`
+	URL    string      `json:"url"` // its index page, secrets included
+	Depth  int         `json:"depth"`
+	Header http.Header `json:"header,omitempty"`
+	// Link is the file's URL as the index linked it (a refresh compares it).
+	Link string `json:"link"`
 }
 
 // document is the file as written.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"fsm/internal/redact"
 	"fsm/state"
 	"fsm/store"
 )
@@ -38,6 +39,7 @@ func (f *FS) Saved() []state.File {
 			Changed:      sv.Changed,
 			Downloading:  sv.Downloading,
 			AfterRead:    string(file.afterRead),
+			Folder:       f.savedFolder(file),
 		})
 	}
 	return out
@@ -50,13 +52,28 @@ func (f *FS) Saved() []state.File {
 // were restored.
 func (f *FS) Restore(saved []state.File) int {
 	n := 0
+	var inFolders []*File
+	var folderOf []state.Folder
 	for _, sf := range saved {
-		if err := f.restore(sf); err != nil {
+		file, err := f.restore(sf)
+		if err != nil {
 			f.log.Warn("cannot restore a file staged in the last run", "name", sf.Name, "err", err)
 			continue
 		}
 		n++
+		if sf.Folder != nil {
+			inFolders, folderOf = append(inFolders, file), append(folderOf, *sf.Folder)
+		}
 	}
+	// Folders last: a staged folder owns the names under it, so its files
+	// could not be restored one by one once it is back.
+	f.mu.Lock()
+	for i, file := range inFolders {
+		if f.files[file.path] == file {
+			file.folder = f.restoreFolderLocked(folderOf[i], file.path)
+		}
+	}
+	f.mu.Unlock()
 	if n > 0 {
 		f.log.Info("restored the files staged in the last run", "files", n)
 		f.changed()
@@ -64,10 +81,10 @@ func (f *FS) Restore(saved []state.File) int {
 	return n
 }
 
-func (f *FS) restore(sf state.File) error {
+func (f *FS) restore(sf state.File) (*File, error) {
 	name := Clean(sf.Name)
 	if err := f.reserve(name); err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		f.mu.Lock()
@@ -90,7 +107,7 @@ func (f *FS) restore(sf state.File) error {
 		Temp: sf.Temp, Ranges: sf.Ranges, Sums: sf.Sums, Failed: sf.Failed, Changed: sf.Changed, Downloading: sf.Downloading,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mtime := sf.ModTime
 	if mtime.IsZero() {
@@ -105,11 +122,50 @@ func (f *FS) restore(sf state.File) error {
 	defer f.mu.Unlock()
 	if f.closed {
 		st.Unstage(context.Background()) // no handle, no reader: nothing to wait for
-		return errClosed
+		return nil, errClosed
 	}
 	f.files[name] = file
 	f.touchLocked(dirs, time.Now())
-	return nil
+	return file, nil
+}
+
+// savedFolder is what file records of the folder it came from, nil if none.
+func (f *FS) savedFolder(file *File) *state.Folder {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fo := file.folder
+	if fo == nil || f.folders[fo.name] != fo {
+		return nil
+	}
+	sf := &state.Folder{Name: fo.name, URL: fo.source, Depth: fo.depth, Header: fo.header}
+	if m := fo.members[file.path]; m != nil {
+		sf.Link = m.url
+	}
+	return sf
+}
+
+// restoreFolderLocked puts back the folder sf names, the first of its
+// files to be restored creating it, with the file as a member.
+func (f *FS) restoreFolderLocked(sf state.Folder, name string) *folder {
+	fo := f.folders[sf.Name]
+	if fo == nil {
+		fo = &folder{
+			name:        sf.Name,
+			source:      sf.URL,
+			url:         redact.Bare(sf.URL),
+			depth:       sf.Depth,
+			header:      sf.Header,
+			headerNames: headerNames(sf.Header),
+			members:     make(map[string]*member),
+		}
+		f.folders[sf.Name] = fo
+	}
+	link := sf.Link
+	if link == "" {
+		link = fo.source
+	}
+	fo.members[name] = &member{url: link}
+	return fo
 }
 
 // StagedFrom reports whether name is staged from exactly rawURL (secrets

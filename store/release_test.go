@@ -124,7 +124,9 @@ func TestTwoReadersKeepWhatEachNeeds(t *testing.T) {
 		t.Fatal("OpenHandle refused")
 	}
 	t.Cleanup(func() { s.ReleaseHandle(context.Background()) })
-	bound := 8*mib + s.m.opts.ChunkSize
+	// The share, and a chunk in flight for each reader (as two files
+	// sharing a budget have one each, below).
+	bound := 8*mib + 2*s.m.opts.ChunkSize
 	const step, n = 128 << 10, 16 * mib
 	for pos := int64(0); pos < n; pos += step {
 		for _, base := range []int64{0, 32 * mib} {

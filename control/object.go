@@ -13,6 +13,7 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 	o := api.File{
 		Name:      e.Name,
 		URL:       e.URL,
+		URLQuery:  e.URLQuery,
 		State:     string(e.State),
 		Verified:  true,
 		Headers:   e.HeaderNames,

@@ -54,7 +54,7 @@ func (f *FS) reserveInTurn(ctx context.Context, req Request, name string) error 
 func (f *FS) ListFailed(req Request, name string, err error) {
 	st := &staging{
 		name:        Clean(name),
-		url:         redact.Bare(req.URL),
+		url:         redact.URL(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
 		err:         err,
@@ -82,7 +82,7 @@ const (
 // was asked to stay listed. It is not in the tree.
 type staging struct {
 	name        string // the requested name, else a provisional one from the URL
-	url         string // redacted
+	url         string // redacted, its query marked
 	headerNames []string
 	since       time.Time
 	afterRead   AfterRead // as requested; "" shows as ""
@@ -102,6 +102,7 @@ var ErrUnstaged = errors.New("unstaged while being staged")
 type Entry struct {
 	Name        string
 	URL         string // query string removed
+	URLQuery    bool   // the URL has a query string, never shown (signed URLs keep secrets there)
 	HeaderNames []string
 	State       State
 	Err         error // why, when State is error or failed
@@ -137,7 +138,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	}
 	st := &staging{
 		name:        name,
-		url:         redact.Bare(req.URL),
+		url:         redact.URL(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
 		afterRead:   req.AfterRead,
@@ -274,7 +275,8 @@ func (f *FS) memberEntryLocked(name string) (Entry, bool) {
 		if m == nil {
 			return Entry{}, false
 		}
-		e := Entry{Name: name, URL: redact.Bare(m.url), HeaderNames: fo.headerNames, State: StateProbing, Folder: fo.name}
+		e := Entry{Name: name, HeaderNames: fo.headerNames, State: StateProbing, Folder: fo.name}
+		e.URL, e.URLQuery = shownURL(redact.URL(m.url))
 		if m.err != nil {
 			e.State, e.Err = StateFailed, m.err
 		}
@@ -284,7 +286,8 @@ func (f *FS) memberEntryLocked(name string) (Entry, bool) {
 }
 
 func (st *staging) entry() Entry {
-	e := Entry{Name: st.name, URL: st.url, HeaderNames: st.headerNames, State: StateProbing, AfterRead: st.afterRead}
+	e := Entry{Name: st.name, HeaderNames: st.headerNames, State: StateProbing, AfterRead: st.afterRead}
+	e.URL, e.URLQuery = shownURL(st.url)
 	if st.err != nil {
 		e.State, e.Err = StateFailed, st.err
 	}
@@ -302,13 +305,13 @@ func (file *File) entry() Entry {
 	p := file.store.Progress()
 	e := Entry{
 		Name:        file.Path(),
-		URL:         file.URL(),
 		HeaderNames: file.HeaderNames(),
 		State:       p.State,
 		File:        file,
 		Progress:    p,
 		Err:         p.Err,
 	}
+	e.URL, e.URLQuery = shownURL(file.url)
 	if file.folder != nil {
 		e.Folder = file.folder.name
 	}

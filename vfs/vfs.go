@@ -107,7 +107,11 @@ type File struct {
 func (f *File) Path() string { return f.path }
 
 // URL is the source as staged, query string removed: safe to show.
-func (f *File) URL() string { return f.url }
+func (f *File) URL() string { u, _ := shownURL(f.url); return u }
+
+// shownURL splits a URL redacted with its query marked ("…?…") into what
+// listings show (no query) and whether it had one.
+func shownURL(redacted string) (string, bool) { return strings.CutSuffix(redacted, "?…") }
 
 // Size is the file's size in bytes.
 func (f *File) Size() int64 { return f.size }
@@ -260,7 +264,7 @@ func (f *FS) stageFile(ctx context.Context, req Request, name string, r *store.R
 func newFile(name, source string, header http.Header, r *store.Remote, mtime time.Time, st *store.Store) *File {
 	return &File{
 		path:        name,
-		url:         redact.Bare(source),
+		url:         redact.URL(source),
 		size:        st.Size(),
 		modTime:     mtime,
 		etag:        etag(r.URL, r.ETag, st.Size(), mtime),

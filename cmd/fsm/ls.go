@@ -267,7 +267,11 @@ func fileNotes(f fileInfo, v lsView, lay lsLayout) []string {
 	}
 	if v.long {
 		if f.URL != "" {
-			notes = append(notes, "url: "+displayURL(f.URL))
+			u := displayURL(f.URL)
+			if f.URLQuery && !strings.HasSuffix(u, "?…") {
+				u += "?…" // a query string is there, never shown
+			}
+			notes = append(notes, "url: "+u)
 		}
 		if len(f.Headers) > 0 {
 			notes = append(notes, "headers: "+strings.Join(f.Headers, ", "))

@@ -185,3 +185,20 @@ func TestAwakeLine(t *testing.T) {
 		}
 	}
 }
+
+// ls -l marks a query string it does not show.
+func TestLongListingMarksHiddenQuery(t *testing.T) {
+	size := int64(10)
+	for _, tc := range []struct {
+		f    fileInfo
+		want string
+	}{
+		{fileInfo{Name: "s", Size: &size, State: "idle", URL: "https://h.example/s.bin", URLQuery: true}, "url: https://h.example/s.bin?…"},
+		{fileInfo{Name: "p", Size: &size, State: "idle", URL: "https://h.example/p.bin"}, "url: https://h.example/p.bin"},
+	} {
+		got := strings.Join(fileTable([]fileInfo{tc.f}, lsView{long: true}), "\n")
+		if !strings.Contains(got, tc.want+"\n") && !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s: listing\n%s\nwants the line %q", tc.f.Name, got, tc.want)
+		}
+	}
+}

@@ -42,8 +42,11 @@ func FilePath(name string) string {
 
 // File is a staged name as the API shows it.
 type File struct {
-	Name        string     `json:"name"`
-	URL         string     `json:"url"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// URLQuery says the source URL has a query string, which is never
+	// shown: signed URLs keep their secrets there.
+	URLQuery    bool       `json:"url_query"`
 	Size        *int64     `json:"size"`  // nil while probing or failed
 	MTime       *time.Time `json:"mtime"` // nil while probing or failed
 	Downloaded  int64      `json:"downloaded"`

@@ -36,17 +36,25 @@ type Request struct {
 	AfterRead AfterRead
 }
 
-// reserveInTurn claims name for req, in req's turn if it has one.
-func (f *FS) reserveInTurn(ctx context.Context, req Request, name string) error {
+// reserveInTurn claims name for req, in req's turn if it has one, and
+// returns when the claim was made: before the turn passes to the next
+// source, so any failure of that source comes after it.
+func (f *FS) reserveInTurn(ctx context.Context, req Request, name string) (time.Time, error) {
 	if req.Turn == nil {
-		return f.reserve(name)
+		if err := f.reserve(name); err != nil {
+			return time.Time{}, err
+		}
+		return time.Now(), nil
 	}
 	release, err := req.Turn(ctx, name)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer release()
-	return f.reserve(name)
+	if err := f.reserve(name); err != nil {
+		return time.Time{}, err
+	}
+	return time.Now(), nil // evaluated before release runs
 }
 
 // ListFailed lists req under name as failed with err, as a source with
@@ -57,6 +65,7 @@ func (f *FS) ListFailed(req Request, name string, err error) {
 		url:         redact.URL(req.URL),
 		headerNames: headerNames(req.Header),
 		since:       time.Now(),
+		failed:      time.Now(),
 		err:         err,
 	}
 	f.mu.Lock()
@@ -88,6 +97,7 @@ type staging struct {
 	afterRead   AfterRead // as requested; "" shows as ""
 	err         error     // nil while probing
 	req         *Request  // what failed, for Retry; set with err
+	failed      time.Time // when err was set
 	// cancel ends the probe (and the whole download of a source of unknown
 	// size) when the name is unstaged while probing; nil once failed.
 	cancel context.CancelCauseFunc
@@ -118,9 +128,11 @@ type Entry struct {
 // is listed as probing.
 func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	name := req.Name
+	var claimed time.Time
 	if name != "" {
 		name = Clean(name)
-		if err := f.reserveInTurn(ctx, req, name); err != nil {
+		var err error
+		if claimed, err = f.reserveInTurn(ctx, req, name); err != nil {
 			if req.KeepFailure && !errors.Is(err, errClosed) && ctx.Err() == nil {
 				f.ListFailed(req, name, err)
 			}
@@ -152,7 +164,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	f.mu.Lock()
 	f.staging[st] = true
 	f.mu.Unlock()
-	file, err := f.stage(sctx, req, name)
+	file, err := f.stage(sctx, req, name, claimed)
 	if err != nil && errors.Is(context.Cause(sctx), ErrUnstaged) {
 		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), ErrUnstaged)
 	}
@@ -160,7 +172,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	delete(f.staging, st)
 	st.cancel = nil
 	if err != nil && req.KeepFailure && !errors.Is(err, errClosed) && !errors.Is(err, ErrUnstaged) {
-		st.err, st.req = err, &req
+		st.err, st.req, st.failed = err, &req, time.Now()
 		f.staging[st] = true
 	}
 	f.mu.Unlock()
@@ -195,12 +207,15 @@ func headerNames(h http.Header) []string {
 	return names
 }
 
-// dropFailedLocked forgets failed stagings listed as name and reports
-// whether there were any. A file staged under the name supersedes them.
-func (f *FS) dropFailedLocked(name string) bool {
+// dropFailedLocked forgets failed stagings listed as name that failed
+// before claimed (zero: all of them) and reports whether there were any. A
+// file staged under the name supersedes the failures before its claim; one
+// that failed after it lost the name to that file (the first of serve's
+// SOURCEs wins a clash) and stays listed, saying so.
+func (f *FS) dropFailedLocked(name string, claimed time.Time) bool {
 	dropped := false
 	for st := range f.staging {
-		if st.err != nil && st.name == name {
+		if st.err != nil && st.name == name && (claimed.IsZero() || st.failed.Before(claimed)) {
 			delete(f.staging, st)
 			dropped = true
 		}

@@ -191,7 +191,9 @@ func New(opts Options) *FS {
 	}
 }
 
-func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, err error) {
+// stage stages req under name, claimed by the caller at claimed, or under
+// the name its probe gives when name is "".
+func (f *FS) stage(ctx context.Context, req Request, name string, claimed time.Time) (file *File, err error) {
 	source := req.URL
 	reserved := name
 	defer func() {
@@ -210,7 +212,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 			return nil, fmt.Errorf("%w; give a name", ErrNoName)
 		}
 		name = Clean(r.Name)
-		if err := f.reserveInTurn(ctx, req, name); err != nil {
+		if claimed, err = f.reserveInTurn(ctx, req, name); err != nil {
 			return nil, err
 		}
 		reserved = name
@@ -235,7 +237,7 @@ func (f *FS) stage(ctx context.Context, req Request, name string) (file *File, e
 		return nil, ErrUnstaged
 	}
 	f.files[name] = file
-	f.dropFailedLocked(name)
+	f.dropFailedLocked(name, claimed)
 	f.touchLocked(dirs, now)
 	f.mu.Unlock()
 	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
@@ -352,7 +354,7 @@ func (f *FS) Unstage(ctx context.Context, name string) error {
 			f.mu.Unlock()
 			return fmt.Errorf("unstage %s: %w of %d files; unstage it recursively to remove it and everything in it", name, ErrIsFolder, n)
 		}
-		dropped := f.dropFailedLocked(name) || f.dropFailedMemberLocked(name)
+		dropped := f.dropFailedLocked(name, time.Time{}) || f.dropFailedMemberLocked(name)
 		probing := f.cancelProbingLocked(name) || f.dropProbingMemberLocked(name)
 		f.mu.Unlock()
 		switch {

@@ -359,9 +359,16 @@ func TestServeSources(t *testing.T) {
 	args := []string{"--header", "X-Origin-Key: k1", slow.URL(), fast.URL(), told.URL(), plain.URL(), "named.bin=" + named.URL()}
 	s := persistServe(t, cache, args...)
 	s.waitState(t, "named.bin", "idle")
+	var last []api.File
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last listing: %+v\nlog:\n%s", last, s.log)
+		}
+	})
 	fsmtest.Eventually(t, "every source staged or failed", func() bool {
 		n := 0
-		for _, f := range s.files(t) {
+		last = s.files(t)
+		for _, f := range last {
 			if f.State != "probing" {
 				n++
 			}

@@ -462,7 +462,7 @@
     row.el.classList.add('new');
     clearTimeout(row.newTimer);
     row.newTimer = setTimeout(() => row.el.classList.remove('new'), 4000);
-    row.el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    row.el.scrollIntoView({ block: 'center', behavior: 'smooth' });
   }
 
   form.addEventListener('submit', async (ev) => {
@@ -499,9 +499,11 @@
           const row = rows.get(f.name);
           if (row) { row.el.classList.add('new'); clearTimeout(row.newTimer); row.newTimer = setTimeout(() => row.el.classList.remove('new'), 4000); }
         }
-        highlight(rows.get(files[0]?.name));
+        // The confirmation first: it moves the list down, and the scroll
+        // must aim at where the row ends up.
         stageDone.textContent = stagedText(answer, files);
         show(stageDone, true);
+        highlight(rows.get(files[0]?.name));
       } else {
         stageFailed(await errorText(resp));
       }

@@ -256,12 +256,15 @@
 
   function upsert(f) {
     if (!f || typeof f.name !== 'string') return;
-    const row = rows.get(f.name) || makeRow(f.name);
+    const known = rows.get(f.name);
+    const row = known || makeRow(f.name);
     fill(row, f);
     // A file that no longer needs asking (its handles closed, its download
     // ended) drops a pending question rather than keep a stale reason.
     if (!row.confirm.hidden && !unstageNeedsConfirm(f)) show(row.confirm, false);
-    arrange();
+    // By name a row's place never changes: only a new one needs placing
+    // (a folder of thousands of files updates often).
+    if (!known || sortSelect.value !== 'name') arrange();
     summarize();
   }
 

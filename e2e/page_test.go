@@ -45,9 +45,9 @@ type fsmServer struct {
 
 // startFSM builds the real binary with FUSE and runs `fsm serve` on a free
 // loopback port, mounted at mountDir ("": no mount), with its cache and
-// token file in temp dirs. It is stopped with SIGTERM (which unmounts) in
-// t.Cleanup.
-func startFSM(t *testing.T, sink *logSink, mountDir string) *fsmServer {
+// token file in temp dirs, with extra (flags, sources) after its own flags.
+// It is stopped with SIGTERM (which unmounts) in t.Cleanup.
+func startFSM(t *testing.T, sink *logSink, mountDir string, extra ...string) *fsmServer {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "fsm")
@@ -64,6 +64,7 @@ func startFSM(t *testing.T, sink *logSink, mountDir string) *fsmServer {
 	if mountDir != "" {
 		args = append(args, "--fuse", mountDir)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	// The token file goes to the user's cache dir: keep it in ours.
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "xdg"), "FSM_TOKEN=", "FSM_ADDR=")

@@ -164,21 +164,20 @@
       bar: q('.bar'), fill: q('.bar-fill'), amount: q('.amount'), pct: q('.pct'),
       rate: q('.rate'), handles: q('.handles'), afterRead: q('.after-read'), unverified: q('.unverified'),
       url: q('.file-url'), error: q('.file-error'), paths: q('.paths'), noPath: q('.no-path'),
-      rowError: q('.row-error'),
+      rowError: q('.row-error'), confirm: q('.confirm'), confirmText: q('.confirm-text'),
+      confirmYes: q('.confirm-yes'), confirmNo: q('.confirm-no'),
     };
     el.dataset.name = name;
     row.nameEl.textContent = name;
     row.nameEl.title = name;
     row.unstage.setAttribute('aria-label', 'Unstage ' + name);
-    row.unstage.addEventListener('click', () => unstage(row));
+    row.unstage.addEventListener('click', () => askUnstage(row));
+    row.confirmYes.setAttribute('aria-label', 'Unstage ' + name + ' anyway');
+    row.confirmYes.addEventListener('click', () => { show(row.confirm, false); unstage(row); });
+    row.confirmNo.addEventListener('click', () => { show(row.confirm, false); row.unstage.focus(); });
     row.retry.setAttribute('aria-label', 'Retry ' + name);
     row.retry.addEventListener('click', () => retryFile(row));
-    // Keep the API's order (by name).
-    let before = null;
-    for (const [other, r] of rows) {
-      if (other > name && (!before || other < before.name)) before = r;
-    }
-    list.insertBefore(el, before ? before.el : null);
+    list.appendChild(el);
     rows.set(name, row);
     return row;
   }
@@ -196,6 +195,8 @@
 
     const pct = percent(f);
     const known = pct !== null;
+    // A failed file has no bytes to show: its reason stands in for the bar.
+    show(row.bar, !(f.state === 'failed' || (f.state === 'error' && !(f.downloaded > 0))));
     el.classList.toggle('unknown-size', !known);
     if (known) {
       row.fill.style.width = pct + '%';
@@ -255,7 +256,15 @@
 
   function upsert(f) {
     if (!f || typeof f.name !== 'string') return;
-    fill(rows.get(f.name) || makeRow(f.name), f);
+    const known = rows.get(f.name);
+    const row = known || makeRow(f.name);
+    fill(row, f);
+    // A file that no longer needs asking (its handles closed, its download
+    // ended) drops a pending question rather than keep a stale reason.
+    if (!row.confirm.hidden && !unstageNeedsConfirm(f)) show(row.confirm, false);
+    // By name a row's place never changes: only a new one needs placing
+    // (a folder of thousands of files updates often).
+    if (!known || sortSelect.value !== 'name') arrange();
     summarize();
   }
 
@@ -267,9 +276,57 @@
     summarize();
   }
 
+  // ---- sort and filter
+
+  const filterInput = $('filter');
+  const sortSelect = $('sort');
+
+  // The order of states when sorting by state: what needs attention first.
+  const STATE_ORDER = { failed: 0, error: 1, downloading: 2, probing: 3, idle: 4, complete: 5 };
+
+  function compareRows(a, b) {
+    const by = sortSelect.value;
+    const fa = a.file || {}, fb = b.file || {};
+    let d = 0;
+    if (by === 'state') {
+      d = (STATE_ORDER[fa.state] ?? 9) - (STATE_ORDER[fb.state] ?? 9);
+    } else if (by === 'progress') {
+      // Most downloaded first; unknown sizes last.
+      d = (percent(fb) ?? -1) - (percent(fa) ?? -1);
+    }
+    if (d !== 0) return d;
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  }
+
+  // arrange puts the rows in the chosen order and hides those the filter
+  // does not match; it moves only rows that are out of place, so a row
+  // being clicked or read does not jump for nothing.
+  function arrange() {
+    const sorted = [...rows.values()].sort(compareRows);
+    let prev = null;
+    for (const row of sorted) {
+      const want = prev ? prev.el.nextElementSibling : list.firstElementChild;
+      if (want !== row.el) list.insertBefore(row.el, want);
+      prev = row;
+    }
+    const needle = filterInput.value.trim().toLowerCase();
+    let hidden = 0;
+    for (const row of sorted) {
+      const on = needle === '' || row.name.toLowerCase().includes(needle);
+      show(row.el, on);
+      if (!on) hidden++;
+    }
+    show($('filtered'), hidden > 0);
+    setText($('filtered'), hidden > 0 ? plural(hidden, 'file', 'files') + ' hidden by the filter' : '');
+  }
+
+  filterInput.addEventListener('input', arrange);
+  sortSelect.addEventListener('change', arrange);
+
   function summarize() {
     show($('empty'), rows.size === 0);
-    if (rows.size === 0) { setText($('summary'), ''); return; }
+    show($('list-tools'), rows.size > 0);
+    if (rows.size === 0) { setText($('summary'), ''); setTitle(null); return; }
     let total = 0, present = 0, active = 0, rate = 0, broken = 0;
     for (const { file: f } of rows.values()) {
       if (!f) continue;
@@ -281,6 +338,34 @@
     if (active) parts.push(active + ' downloading' + (rate > 0 ? ' at ' + bytes(rate) + '/s' : ''));
     if (broken) parts.push(broken + ' with errors');
     setText($('summary'), parts.join(' · '));
+    // The tab shows the share of the staged bytes on disk while anything
+    // downloads, so a background tab still says how far it got.
+    setTitle(active && total > 0 ? Math.min(100, Math.floor((present * 100) / total)) : null);
+  }
+
+  const plainTitle = document.title;
+  function setTitle(pct) {
+    const t = pct === null ? plainTitle : pct + '% · ' + plainTitle;
+    if (document.title !== t) document.title = t;
+  }
+
+  // unstageNeedsConfirm: unstaging a file that is being read or downloaded
+  // breaks those reads, so the page asks first; an idle file goes at once.
+  function unstageNeedsConfirm(f) {
+    return !!f && (f.open_handles > 0 || f.state === 'downloading');
+  }
+
+  // askUnstage asks inside the row (not window.confirm, which blocks the
+  // page and its live updates) when the file is in use, else unstages.
+  function askUnstage(row) {
+    const f = row.file;
+    if (!unstageNeedsConfirm(f)) { unstage(row); return; }
+    const why = [];
+    if (f.open_handles > 0) why.push(plural(f.open_handles, 'open handle', 'open handles'));
+    if (f.state === 'downloading') why.push('a running download');
+    setText(row.confirmText, 'This file has ' + why.join(' and ') + '; unstaging ends them.');
+    show(row.confirm, true);
+    row.confirmNo.focus();
   }
 
   async function unstage(row) {
@@ -333,20 +418,68 @@
   const folderInput = $('stage-folder');
   const stageButton = $('stage-go');
   const stageError = $('stage-error');
+  const stageDone = $('stage-done');
+  const headersInput = $('stage-headers');
 
   function stageFailed(msg) {
     stageError.textContent = msg;
     show(stageError, true);
   }
 
+  // HEADER_NAME is an HTTP field name (RFC 9110 token).
+  const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+  // parseHeaders reads the headers field, one "Name: value" a line (blank
+  // lines skipped), into the API's headers object; a malformed line is an
+  // error naming its line number.
+  function parseHeaders(text) {
+    const headers = {};
+    const lines = text.split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].trim();
+      if (line === '') continue;
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon).trim() : '';
+      if (!HEADER_NAME.test(name)) {
+        return { error: 'Request headers, line ' + (i + 1) + ': write it as Name: value, e.g. Authorization: Bearer abc' };
+      }
+      headers[name] = line.slice(colon + 1).trim();
+    }
+    return { headers };
+  }
+
+  // stagedText is the confirmation beside the form.
+  function stagedText(answer, files) {
+    if (answer.folder) {
+      const size = files.reduce((n, f) => n + (typeof f.size === 'number' ? f.size : 0), 0);
+      return 'Staged ' + answer.name + ' (' + plural(files.length, 'file', 'files') + ', ' + bytes(size) + ')';
+    }
+    return 'Staged ' + answer.name + (typeof answer.size === 'number' ? ' (' + bytes(answer.size) + ')' : '');
+  }
+
+  // highlight scrolls to a row just staged and marks it for a few seconds.
+  function highlight(row) {
+    if (!row) return;
+    // A filter that hides the new row would make it look lost.
+    if (filterInput.value && row.el.hidden) { filterInput.value = ''; arrange(); }
+    row.el.classList.add('new');
+    clearTimeout(row.newTimer);
+    row.newTimer = setTimeout(() => row.el.classList.remove('new'), 4000);
+    row.el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }
+
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     show(stageError, false);
+    show(stageDone, false);
     const url = urlInput.value.trim();
     const name = nameInput.value.trim();
     const folder = folderInput.checked;
     if (!url) { stageFailed('Enter the http:// or https:// URL of the file to stage.'); urlInput.focus(); return; }
+    const parsed = parseHeaders(headersInput.value);
+    if (parsed.error) { stageFailed(parsed.error); headersInput.focus(); return; }
     const body = { url };
+    if (Object.keys(parsed.headers).length) body.headers = parsed.headers;
     if (name) body.name = name;
     if (folder) body.folder = true;
     const afterRead = $('stage-after-read').value;
@@ -363,11 +496,17 @@
       if (resp.status === 201 || (folder && resp.status === 200)) {
         const answer = await resp.json();
         form.reset();
-        for (const f of flatten([answer])) {
-          upsert(f);
+        const files = flatten([answer]);
+        for (const f of files) upsert(f);
+        for (const f of files) {
           const row = rows.get(f.name);
-          if (row) { row.el.classList.add('new'); setTimeout(() => row.el.classList.remove('new'), 1200); }
+          if (row) { row.el.classList.add('new'); clearTimeout(row.newTimer); row.newTimer = setTimeout(() => row.el.classList.remove('new'), 4000); }
         }
+        // The confirmation first: it moves the list down, and the scroll
+        // must aim at where the row ends up.
+        stageDone.textContent = stagedText(answer, files);
+        show(stageDone, true);
+        highlight(rows.get(files[0]?.name));
       } else {
         stageFailed(await errorText(resp));
       }

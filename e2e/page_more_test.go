@@ -394,3 +394,27 @@ func TestBrowserPageTitleProgress(t *testing.T) {
 	)
 	problems.check(t)
 }
+
+// A row shows its source URL as a person reads it: escapes decoded, as
+// fsm ls shows it, and a query string marked, never shown.
+func TestBrowserPageShowsURLDecoded(t *testing.T) {
+	sink := newLogSink(t)
+	chromiumPath(t)
+	origin := testorigin.New(t, testorigin.Options{Content: testorigin.Content{Seed: 96, Size: 1000}, Name: "/dir x/café.bin"})
+	base := strings.TrimSuffix(origin.URL(), "/dir x/café.bin")
+	srv := startFSM(t, sink, "")
+	ctx := newBrowser(t, sink)
+	problems := watchPage(ctx)
+	token := openPage(t, ctx, srv)
+	if code, body := apiStage(t, srv, token, base+"/dir%20x/caf%C3%A9.bin?sig=SECRET", "café.bin"); code != http.StatusCreated {
+		t.Fatalf("stage: %d %s", code, body)
+	}
+	var shown string
+	run(t, ctx, "the row's URL",
+		chromedp.Poll(`(() => { const r = `+rowJS("café.bin")+`; return r ? r.querySelector('.file-url').textContent : null; })()`, &shown),
+	)
+	if want := base + "/dir x/café.bin?…"; shown != want {
+		t.Errorf("row shows the URL %q, want %q", shown, want)
+	}
+	problems.check(t)
+}

@@ -18,6 +18,16 @@
 
   const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
 
+  // shownURL is a URL as a person reads it: percent escapes decoded (as fsm
+  // ls shows it), except where decoding would hide what the bytes are (an
+  // invalid escape, a control or invisible character): then it stays as
+  // sent. setText writes it as text, never as markup.
+  function shownURL(u) {
+    let d;
+    try { d = decodeURI(u); } catch { return u; }
+    return /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/.test(d) ? u : d;
+  }
+
   // bytes formats n in SI units, like the CLI (go-humanize): 24 MB, 1.5 GB.
   function bytes(n) {
     if (typeof n !== 'number' || !isFinite(n) || n < 0) return '?';
@@ -225,7 +235,8 @@
     setText(row.afterRead, AFTER_READ_LABELS[f.after_read] || '');
     show(row.unverified, f.verified === false && f.state !== 'probing' && f.state !== 'failed');
 
-    let url = f.url || '';
+    let url = shownURL(f.url || '');
+    if (f.url_query) url += '?…'; // a query string is there, never shown
     if (Array.isArray(f.headers) && f.headers.length) url += '  (with ' + f.headers.join(', ') + ')';
     setText(row.url, url);
     row.url.title = f.url || '';

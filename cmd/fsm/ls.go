@@ -769,7 +769,7 @@ func (v *watchView) frame(width int) []string {
 	case v.status != "":
 		parts = append(parts, v.status)
 	case v.awake.Active:
-		parts = append(parts, "keeping the computer awake: "+v.awake.Reason)
+		parts = append(parts, awakeLine(v.awake))
 	}
 	title := strings.Join(append(parts, "Ctrl-C to stop"), " · ")
 	// Screen keeps the last column free.

@@ -68,7 +68,10 @@ func (h *harness) tlsScenarios() []scenario {
 				return h.tlsRcloneGET(ctx, k.key+".unl.rclone", h.big, k.kind)
 			}},
 			scenario{name: "unlimited TLS " + k.label + " curl download", run: func(ctx context.Context) error {
-				return h.tlsCurl(ctx, k.key+".curl", h.big, k.kind)
+				return h.tlsCurl(ctx, k.key+".curl", h.big, k.kind, curlFile)
+			}},
+			scenario{name: "unlimited TLS " + k.label + " curl into a pipe", run: func(ctx context.Context) error {
+				return h.tlsCurl(ctx, k.key+".curlpipe", h.big, k.kind, curlPipe)
 			}},
 			scenario{name: "unlimited TLS " + k.label + " fsm download alone", run: func(ctx context.Context) error {
 				return h.tlsFsmDownload(ctx, k.key+".fsm", h.big, k.kind)
@@ -198,7 +201,8 @@ func getWith(ctx context.Context, client *http.Client, url string, sink *sumWrit
 // tlsNote is the report's footnote on the unlimited TLS rows.
 const tlsNote = "⁷ The TLS origins without a limit, serving the file of the unthrottled rows. curl: `curl --cacert PEM -o FILE URL`\n" +
 	"into a file on the filesystem of fsm's cache (the harness's temp dir), its CPU (user+sys) from its rusage; it takes\n" +
-	"h2 where the origin offers it. fsm's download alone: `fsm serve` on the origin, a 1-byte ranged GET through WebDAV\n" +
-	"starts the whole background download, the API is polled until the file is complete; fsm's CPU between the two\n" +
-	"(`/proc/PID/stat`) per GiB, its MB/s from the read to complete, then a warm GET checks every byte. \"vs direct\"\n" +
-	"on those rows is against curl; the protocol is what curl reports and what fsm's API says.\n"
+	"h2 where the origin offers it. curl into a pipe: the same with `-o -` into the harness, which checks the bytes:\n" +
+	"what decrypting costs without a filesystem. fsm's download alone: `fsm serve` on the origin, a 1-byte ranged GET\n" +
+	"through WebDAV starts the whole background download, the API is polled until the file is complete; fsm's CPU\n" +
+	"between the two (`/proc/PID/stat`) per GiB, its MB/s from the read to complete, then a warm GET checks every\n" +
+	"byte. \"vs direct\" on those rows is against curl; the protocol is what curl reports and what fsm's API says.\n"

@@ -202,7 +202,7 @@ func getWith(ctx context.Context, client *http.Client, url string, sink *sumWrit
 const tlsNote = "⁷ The TLS origins without a limit, serving the file of the unthrottled rows. curl: `curl --cacert PEM -o FILE URL`\n" +
 	"into a file on the filesystem of fsm's cache (the harness's temp dir), its CPU (user+sys) from its rusage; it takes\n" +
 	"h2 where the origin offers it. curl into a pipe: the same with `-o -` into the harness, which checks the bytes:\n" +
-	"what decrypting costs without a filesystem. fsm's download alone: `fsm serve` on the origin, a 1-byte ranged GET\n" +
+	"what the download costs without a filesystem. fsm's download alone: `fsm serve` on the origin, a 1-byte ranged GET\n" +
 	"through WebDAV starts the whole background download, the API is polled until the file is complete; fsm's CPU\n" +
 	"between the two (`/proc/PID/stat`) per GiB, its MB/s from the read to complete, then a warm GET checks every\n" +
 	"byte. \"vs direct\" on those rows is against curl; the protocol is what curl reports and what fsm's API says.\n"

@@ -39,7 +39,7 @@ const (
 	// unavoidable decrypt-and-write the TLS CPU goal is judged against.
 	curlFile curlSink = iota
 	// curlPipe is stdout into the harness, which checks the bytes as
-	// they come: decrypting alone, plus a pipe's copy, no filesystem.
+	// they come: receiving and decrypting, a pipe's copy, no filesystem.
 	curlPipe
 )
 

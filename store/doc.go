@@ -54,8 +54,9 @@
 // waiters, handles, the list of fetches and each fetch's pos and end, the
 // reservation, errors and counters); httpOrigin.mu only the redirect
 // target requests go to; protocolTransport.mu its h2-only hosts and lanes. No lock is held across
-// a network call, a disk write or a wait, but for hole punches (giveBack,
-// releaseLocked), which only change block maps. Methods and functions whose name
+// a network call, a disk write or a wait, but for giveBack's hole punches
+// of ranges never written, which only change block maps (a streamed file's
+// releases, which write dirty pages back first, are punched without it). Methods and functions whose name
 // ends in Locked must be called with Store.mu held; all others take it
 // themselves.
 //

@@ -23,6 +23,13 @@ import (
 // lowest reader (read past by all of them); then, only while the file
 // still holds more than its share, kept-by-no-one bytes from the end of
 // the file down (another reader may reach them later and fetch them again).
+//
+// A released range leaves the range set at once, but its hole is punched
+// by punchLoop, without Store.mu: a punch first writes the range's dirty
+// pages back (ext4 does), which under load takes up to seconds, and no read
+// or fetch may wait for that. Until it is punched the range is neither
+// present nor fetched (schedule.go skips it), and it still counts as disk
+// use, so readahead does not outgrow the share meanwhile.
 
 // bigFile is the streaming state of a big file. Its fields are guarded by
 // Store.mu; the pointer itself is set by newStore and never changes.
@@ -33,6 +40,11 @@ type bigFile struct {
 	pins    []span       // reads in flight: never released under them
 	active  bool         // counted in Manager.bigActive (holds bytes)
 	noPunch bool         // the file system cannot punch holes: warned once
+	// punching are released ranges whose holes punchLoop has yet to
+	// punch, oldest first; punchLoop runs while it is not empty.
+	punching []span
+	punched  int64 // bytes in punching
+	puncher  bool  // punchLoop is running
 }
 
 // readCursor is one reader's position: the end of its latest read.
@@ -63,13 +75,16 @@ func (m *Manager) bigPool(size int64) int64 {
 }
 
 // shareLocked is this big file's part of the pool: equal among the big
-// files holding bytes (counting this one).
+// files holding bytes (counting this one), less the one chunk a file's
+// disk use may pass its share by (a fetch in flight), so that together
+// they stay within the pool: the budget is a hard bound.
 func (s *Store) shareLocked() int64 {
 	n := s.m.bigActive.Load()
 	if !s.big.active {
 		n++
 	}
-	return s.big.pool / max(n, 1)
+	chunk := s.m.opts.ChunkSize
+	return max(s.big.pool/max(n, 1)-chunk, chunk)
 }
 
 // behindLocked is what stays behind each reader within share.
@@ -171,10 +186,7 @@ func (s *Store) bigNoteLocked() {
 }
 
 // releaseLocked releases what a big file no longer needs (see the top of
-// this file). It holds Store.mu across the hole punches, an exception to
-// the rule that no lock is held across disk calls: under mu no read can
-// pin, and no fetch claim, a range being punched, and a punch only changes
-// block maps, so it is quick.
+// this file); punchLoop punches the holes.
 func (s *Store) releaseLocked() {
 	b := s.big
 	if b == nil || s.present.total == 0 {
@@ -229,28 +241,98 @@ func (s *Store) releaseLocked() {
 	}
 }
 
-// releaseRangeLocked punches [a, e) out of the temp file and the range set.
+// releaseRangeLocked takes [a, e) out of the range set and has punchLoop
+// punch its hole.
 func (s *Store) releaseRangeLocked(a, e int64) {
 	if a >= e {
 		return
 	}
-	f, err := s.file.acquire()
-	if err == nil {
-		err = punchHole(f, a, e-a)
-		s.file.release()
+	b := s.big
+	b.punching = append(b.punching, span{a, e})
+	b.punched += e - a
+	s.present.remove(a, e)
+	s.rechargeLocked()
+	if !b.puncher {
+		// Started under s.mu before phaseClosed, as fetchers are, so
+		// close's wait for fetchWG covers it.
+		b.puncher = true
+		s.fetchWG.Add(1)
+		go s.punchLoop()
 	}
-	if err != nil && !s.big.noPunch {
-		s.big.noPunch = true
-		if errors.Is(err, errors.ErrUnsupported) {
-			s.log.Warn("the cache disk cannot punch holes: released bytes are fetched again when read, but their disk space is not given back", "dir", s.m.runDir)
-		} else {
-			s.log.Warn("cannot release bytes from the temp file; they are fetched again when read", "dir", s.m.runDir, "err", err)
+}
+
+// punchLoop punches the holes of the released ranges, one at a time,
+// without s.mu, and lets the reads and readahead held off by each go on.
+// It returns when none is left; an evicted or closed store drops the rest
+// (an eviction empties the whole file anyway).
+func (s *Store) punchLoop() {
+	defer s.fetchWG.Done()
+	b := s.big
+	for {
+		s.mu.Lock()
+		if s.phase == phaseEvicting || s.phase == phaseClosed {
+			b.punching, b.punched = nil, 0
+			s.rechargeLocked()
+		}
+		if len(b.punching) == 0 {
+			b.puncher = false
+			s.mu.Unlock()
+			return
+		}
+		sp := b.punching[0]
+		s.mu.Unlock()
+
+		f, err := s.file.acquire()
+		if err == nil {
+			err = punchHole(f, sp.start, sp.end-sp.start)
+			s.file.release()
+		}
+
+		s.mu.Lock()
+		if len(b.punching) > 0 && b.punching[0] == sp {
+			b.punching = slices.Delete(b.punching, 0, 1)
+			b.punched -= sp.end - sp.start
+		}
+		if err != nil && !b.noPunch && !errors.Is(err, ErrClosed) {
+			b.noPunch = true
+			if errors.Is(err, errors.ErrUnsupported) {
+				s.log.Warn("the cache disk cannot punch holes: released bytes are fetched again when read, but their disk space is not given back", "dir", s.m.runDir)
+			} else {
+				s.log.Warn("cannot release bytes from the temp file; they are fetched again when read", "dir", s.m.runDir, "err", err)
+			}
+		}
+		s.rechargeLocked()
+		s.scheduleLocked()
+		s.mu.Unlock()
+	}
+}
+
+// punchEndLocked returns the end of the range being punched that holds
+// byte m, or -1: no fetch may write there until its hole is punched.
+func (s *Store) punchEndLocked(m int64) int64 {
+	if s.big == nil {
+		return -1
+	}
+	for _, p := range s.big.punching {
+		if p.start <= m && m < p.end {
+			return p.end
 		}
 	}
-	// Forgotten either way: the range set, not the disk, says what is here.
-	if s.present.remove(a, e) > 0 {
-		s.rechargeLocked()
+	return -1
+}
+
+// nextPunchLocked returns the start of the first range being punched
+// after m, or limit.
+func (s *Store) nextPunchLocked(m, limit int64) int64 {
+	if s.big == nil {
+		return limit
 	}
+	for _, p := range s.big.punching {
+		if p.start > m && p.start < limit {
+			limit = p.start
+		}
+	}
+	return limit
 }
 
 // bigReadaheadLocked is readahead for a big file: after each reader, as far
@@ -261,7 +343,7 @@ func (s *Store) bigReadaheadLocked(ahead, conns int) {
 	b := s.big
 	share := s.shareLocked()
 	window := s.aheadLocked(share)
-	room := share - s.present.total
+	room := share - s.present.total - b.punched
 	for _, f := range s.fetches {
 		room -= f.end - f.pos
 	}

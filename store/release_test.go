@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"syscall"
 	"testing"
 
@@ -59,8 +61,9 @@ func readThrough(t *testing.T, s *Store, c testorigin.Content, off, end, step, b
 
 // TestStreamBiggerThanTheCache: a sequential reader goes through a file four
 // times the disk and eight times its share; the temp file never holds more
-// than the share and one chunk, each byte comes from the origin once, and
-// the API's Streaming says the share.
+// than the share and one chunk, which is the budget (or its part of the
+// disk), each byte comes from the origin once, and the API's Streaming
+// says the share.
 func TestStreamBiggerThanTheCache(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -70,6 +73,7 @@ func TestStreamBiggerThanTheCache(t *testing.T) {
 		{"budget", 8 * mib, 8 * mib},
 		{"disk", 0, 8 * mib}, // half the free 16 MiB tmpfs
 	} {
+		tc.share -= fastOpts().ChunkSize // the chunk in flight is left out
 		t.Run(tc.name, func(t *testing.T) {
 			_, s, c := bigEnv(t, tc.budget)
 			if s.big == nil {
@@ -124,9 +128,9 @@ func TestTwoReadersKeepWhatEachNeeds(t *testing.T) {
 		t.Fatal("OpenHandle refused")
 	}
 	t.Cleanup(func() { s.ReleaseHandle(context.Background()) })
-	// The share, and a chunk in flight for each reader (as two files
-	// sharing a budget have one each, below).
-	bound := 8*mib + 2*s.m.opts.ChunkSize
+	// The share (the budget less a chunk), and a chunk in flight for
+	// each reader.
+	bound := 8*mib + s.m.opts.ChunkSize
 	const step, n = 128 << 10, 16 * mib
 	for pos := int64(0); pos < n; pos += step {
 		for _, base := range []int64{0, 32 * mib} {
@@ -195,7 +199,7 @@ func TestTwoBigFilesShareTheBudget(t *testing.T) {
 		}
 		t.Cleanup(func() { s.ReleaseHandle(context.Background()) })
 	}
-	bound := so.MaxSize + 2*so.ChunkSize
+	bound := so.MaxSize // a hard bound, whatever each is fetching
 	const step = 128 << 10
 	for pos := int64(0); pos < c.Size; pos += step {
 		for _, s := range files {
@@ -206,8 +210,8 @@ func TestTwoBigFilesShareTheBudget(t *testing.T) {
 		}
 		if pos > 2*mib {
 			for _, s := range files {
-				if got := s.Progress().Streaming; got != so.MaxSize/2 {
-					t.Fatalf("streaming through %d with two big files reading, want half the budget (%d)", got, so.MaxSize/2)
+				if got, want := s.Progress().Streaming, so.MaxSize/2-so.ChunkSize; got != want {
+					t.Fatalf("streaming through %d with two big files reading, want half the budget less a chunk (%d)", got, want)
 				}
 			}
 		}
@@ -241,11 +245,97 @@ func (w *checkingWriter) Write(p []byte) (int, error) {
 // the share too, every byte right.
 func TestCopyToStreams(t *testing.T) {
 	_, s, c := bigEnv(t, 8*mib)
-	w := &checkingWriter{t: t, s: s, c: c, bound: 8*mib + s.m.opts.ChunkSize}
+	w := &checkingWriter{t: t, s: s, c: c, bound: 8 * mib} // the budget
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	n, err := s.CopyTo(ctx, w, 0, c.Size)
 	if err != nil || n != c.Size {
 		t.Fatalf("CopyTo: %d of %d bytes, %v", n, c.Size, err)
+	}
+}
+
+// TestCopyToSocketKeepsBytesInFlight: a WebDAV GET's path into a real TCP
+// connection whose reader lags, so the bytes CopyTo has handed over are
+// still in the socket's buffers when the bytes behind the reader are
+// released. sendfile(2) would leave them as references to the temp file's
+// page cache, which a hole punch zeroes in place (the file system does it
+// for pages the punch covers in part): the client would get zeros. Every
+// byte the client receives must be the origin's. On the cache disk of the
+// other tests' temp dirs (ext4 here), not a tmpfs: that is where the punch
+// zeroed in-flight bytes.
+func TestCopyToSocketKeepsBytesInFlight(t *testing.T) {
+	so := fastOpts()
+	so.MaxSize = 8 * mib
+	c := testorigin.Content{Seed: 2302, Size: 64 * mib}
+	e := newEnv(t, testorigin.Options{Content: c}, so)
+	s := e.newStore(t, e.source("big"))
+	if s.big == nil {
+		t.Fatal("a 64 MiB file is not streamed through an 8 MiB budget")
+	}
+	if !s.OpenHandle() {
+		t.Fatal("OpenHandle refused")
+	}
+	defer s.ReleaseHandle(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	// An odd start, as a client's Range may ask: the releases behind the
+	// reader then cut pages (and larger folios) in part.
+	const off, n = 1_000_003, 32 * mib
+	copied := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			copied <- err
+			return
+		}
+		defer conn.Close()
+		_, err = s.CopyTo(ctx, conn, off, n) // a *net.TCPConn: ReadFrom, sendfile where allowed
+		copied <- err
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	client.(*net.TCPConn).SetReadBuffer(8 * mib) // room for many bytes in flight
+	first := make([]byte, mib)
+	if _, err := io.ReadFull(client, first); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing more until the bytes after its first MiB,
+	// already handed to the socket, have been released from the file.
+	eventually(t, "the bytes in flight released from the temp file", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.present.contains(off+mib, off+2*mib)
+	})
+	rest, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-copied; err != nil {
+		t.Fatalf("CopyTo: %v", err)
+	}
+	got := append(first, rest...)
+	if int64(len(got)) != n {
+		t.Fatalf("got %d bytes, want %d", len(got), n)
+	}
+	want := c.Bytes(off, n)
+	wrong, at := 0, -1
+	for i := range got {
+		if got[i] != want[i] {
+			if at < 0 {
+				at = i
+			}
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of %d bytes wrong, the first at %d", wrong, n, off+at)
 	}
 }

@@ -71,6 +71,10 @@ func (s *Store) scheduleLocked() {
 			if m >= w.end {
 				break
 			}
+			if e := s.punchEndLocked(m); e >= 0 {
+				pos = e // fetched once punched (punchLoop schedules again)
+				continue
+			}
 			if f := s.claimAtLocked(m); f != nil {
 				if f.reachesSoon(m, o.NearWindow, time.Now()) {
 					pos = f.end
@@ -139,14 +143,18 @@ func (s *Store) claimAtLocked(m int64) *fetch {
 	return nil
 }
 
-// nextFreeLocked returns the first byte >= from neither present nor
-// claimed, or -1.
+// nextFreeLocked returns the first byte >= from neither present, claimed
+// nor being punched, or -1.
 func (s *Store) nextFreeLocked(from int64) int64 {
 	size := s.rem.Size
 	for from < size {
 		m := s.present.nextMissing(from, size)
 		if m >= size {
 			return -1
+		}
+		if e := s.punchEndLocked(m); e >= 0 {
+			from = e
+			continue
 		}
 		f := s.claimAtLocked(m)
 		if f == nil {
@@ -158,9 +166,11 @@ func (s *Store) nextFreeLocked(from int64) int64 {
 }
 
 // claimEndLocked bounds a new claim starting at the free byte m: one chunk,
-// cut at the next present byte or the next claim.
+// cut at the next present byte, the next claim or the next range being
+// punched.
 func (s *Store) claimEndLocked(m int64) int64 {
 	end := min(m+s.m.opts.ChunkSize, s.present.nextPresent(m, s.rem.Size))
+	end = s.nextPunchLocked(m, end)
 	for _, f := range s.fetches {
 		if f.pos > m && f.pos < end {
 			end = f.pos

@@ -250,7 +250,8 @@ func (s *Store) waitFor(ctx context.Context, off, need, limit int64) (int64, err
 // CopyTo writes [off, off+n) to w as the bytes arrive. Each present run is
 // handed to w as an *os.File section (io.LimitedReader over a file of its
 // own), so a w that implements io.ReaderFrom, such as a net/http response,
-// can send it with sendfile instead of copying it through user space.
+// can send it with sendfile instead of copying it through user space; a
+// streamed file's runs are copied (see copyRun).
 func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
 	if !s.gate.enter() {
 		return 0, ErrClosed
@@ -293,8 +294,24 @@ func (s *Store) copyRun(w io.Writer, f *os.File, pos, avail int64) (int64, error
 	if _, err := f.Seek(pos, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("copy %s: %w", s.src.Name, err)
 	}
-	return io.Copy(w, &io.LimitedReader{R: f, N: avail - pos})
+	src := &io.LimitedReader{R: f, N: avail - pos}
+	if s.big == nil {
+		return io.Copy(w, src)
+	}
+	// A streamed file's bytes are released behind its readers by hole
+	// punches, and a punch zeroes in place the pages (folios) it covers
+	// in part. sendfile hands a socket references to those very pages,
+	// which it reads only as it sends, after this run is unpinned: a
+	// lagging client would get zeros. So they are copied out, and the
+	// socket holds bytes of its own.
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, src, *bp)
 }
+
+// writerOnly hides its Writer's ReadFrom (sendfile), so io.CopyBuffer
+// copies through the buffer it is given.
+type writerOnly struct{ io.Writer }
 
 const (
 	copySlice = 64 << 10 // CopyTo waits for at least this much (or the end)
@@ -454,6 +471,9 @@ func (s *Store) close(ctx context.Context) error {
 // which enforces the cache budget on the total.
 func (s *Store) rechargeLocked() {
 	use := s.present.total
+	if s.big != nil {
+		use += s.big.punched // on disk until punched
+	}
 	if s.res == resHeld {
 		use = s.rem.Size
 	}

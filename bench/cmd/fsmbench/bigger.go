@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -253,14 +254,85 @@ func biggerTimeout(n int64) time.Duration {
 func biggerGET(ctx context.Context, url string, c testorigin.Content, off, n int64) (transfer, error) {
 	ctx, cancel := context.WithTimeout(ctx, biggerTimeout(n))
 	defer cancel()
-	t, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", off, off+n-1), newCmpWriter(c, off, nil))
+	w := newWrongTally(c, off)
+	t, err := get(ctx, url, fmt.Sprintf("bytes=%d-%d", off, off+n-1), w)
+	if err == nil {
+		err = w.err()
+	}
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("GET %s at %d: %w", url, off, err)
 	}
 	if t.n != n {
 		return t, fmt.Errorf("GET %s at %d: %w: %d bytes, want %d", url, off, errWrongBytes, t.n, n)
 	}
 	return t, nil
+}
+
+// wrongTally checks bytes against the content as they arrive, as cmpWriter
+// does, but reads on past a difference: wrong bytes in a read of GiBs are
+// then described by how many there are, where the first is and whether
+// they are zeros (holes in a temp file), not by the first one alone.
+type wrongTally struct {
+	want        testorigin.Content
+	start, off  int64 // the read's first byte; the next byte's offset
+	buf         []byte
+	wrong, zero int64 // bytes that differ; those of them that are 0
+	runs        int64 // runs of consecutive wrong bytes
+	first       int64 // offset of the first wrong byte, -1 while none
+	inRun       bool  // the last byte compared was wrong
+}
+
+func newWrongTally(c testorigin.Content, off int64) *wrongTally {
+	return &wrongTally{want: c, start: off, off: off, buf: make([]byte, 256<<10), first: -1}
+}
+
+func (w *wrongTally) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		m := min(len(p), len(w.buf))
+		k, _ := w.want.ReadAt(w.buf[:m], w.off)
+		if k < m {
+			return 0, fmt.Errorf("%w: data past the end of the file at offset %d", errWrongBytes, w.off+int64(k))
+		}
+		if bytes.Equal(w.buf[:m], p[:m]) {
+			w.inRun = false
+		} else {
+			w.tally(w.buf[:m], p[:m])
+		}
+		w.off += int64(m)
+		p = p[m:]
+	}
+	return total, nil
+}
+
+// tally counts the wrong bytes of got, which should be want.
+func (w *wrongTally) tally(want, got []byte) {
+	for i := range got {
+		if got[i] == want[i] {
+			w.inRun = false
+			continue
+		}
+		if w.first < 0 {
+			w.first = w.off + int64(i)
+		}
+		if !w.inRun {
+			w.runs++
+			w.inRun = true
+		}
+		w.wrong++
+		if got[i] == 0 {
+			w.zero++
+		}
+	}
+}
+
+// err describes the wrong bytes seen, nil if there were none.
+func (w *wrongTally) err() error {
+	if w.wrong == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d bytes (%d runs; %d of those bytes are 0), the first at offset %d (%s into the read)",
+		errWrongBytes, w.wrong, w.off-w.start, w.runs, w.zero, w.first, sizeText(w.first-w.start))
 }
 
 // biggerRandom times biggerRandN verified 64 KiB GETs at offsets spread over

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -103,7 +104,7 @@ func (h *harness) biggerStreamedVia(ctx context.Context, s *server, c testorigin
 			return fmt.Errorf("fsm does not stream the %s file through --cache-max-size %s (streaming_cache %d)",
 				sizeText(c.Size), biggerBudget, share)
 		}
-		slowest, err = biggerRandom(ctx, s.fileURL(), c)
+		slowest, err = h.biggerRandom(ctx, s.fileURL(), c)
 		return err
 	})
 	if err != nil {
@@ -338,18 +339,19 @@ func (w *wrongTally) err() error {
 // biggerRandom times biggerRandN verified 64 KiB GETs at offsets spread over
 // the whole file (a fixed seed, so every run reads the same ones) and
 // returns the slowest.
-func biggerRandom(ctx context.Context, url string, c testorigin.Content) (time.Duration, error) {
+func (h *harness) biggerRandom(ctx context.Context, url string, c testorigin.Content) (time.Duration, error) {
 	rng := rand.New(rand.NewPCG(biggerSeed, 64))
-	var slowest time.Duration
+	lat := make([]time.Duration, 0, biggerRandN) // in order: the first ones meet the readahead the sequential read left
 	for range biggerRandN {
 		at := rng.Int64N(c.Size - biggerRandSz)
 		t, err := biggerGET(ctx, url, c, at, biggerRandSz)
 		if err != nil {
 			return 0, fmt.Errorf("random read: %w", err)
 		}
-		slowest = max(slowest, t.total)
+		lat = append(lat, t.total.Round(time.Microsecond))
 	}
-	return slowest, nil
+	h.log.Info("random 64 KiB reads", "url", url, "latencies", lat)
+	return slices.Max(lat), nil
 }
 
 // sampled runs f while a sampler records, every biggerEvery, the disk use

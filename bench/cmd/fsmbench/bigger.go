@@ -38,11 +38,12 @@ const (
 // biggerSeed: bytes no other scenario serves, so a mix-up shows.
 const biggerSeed = 23
 
-// bigger runs the scenario: the same ranged GET of cfg.bigRead bytes at
-// 3/4 of the 1 TiB file straight from the origin, through fsm with the
-// budget, and through rclone with the same budget; the same amount through
-// fsm with no budget from a file that fits on the disk (the baseline of
-// the streamed rate); then ten random 64 KiB reads across the 1 TiB file.
+// bigger runs the scenario, each part on a fresh origin: a ranged GET of
+// cfg.bigRead bytes at 3/4 of the 1 TiB file straight from the origin;
+// the same through fsm with the budget, followed by ten random 64 KiB
+// reads across the file; as much through fsm with no budget from a file
+// that fits on the disk (the baseline of the streamed rate); and the first
+// read again through rclone with the same budget.
 func (h *harness) bigger(ctx context.Context) error {
 	c := testorigin.Content{Seed: biggerSeed, Size: biggerSize}
 	n := h.cfg.bigRead
@@ -232,8 +233,8 @@ func (h *harness) skipBiggerRclone(why string) {
 	}
 }
 
-// recordBigger records a sequential read's rate, the machine's CPU busy
-// share during it and, when measured, the server's CPU per GiB read.
+// recordBigger records a sequential read's rate and, when measured, the
+// server's CPU per GiB read.
 func (h *harness) recordBigger(key string, t transfer, cpu time.Duration) {
 	h.res.add(key+".mbps", t.mbps())
 	if cpu > 0 {

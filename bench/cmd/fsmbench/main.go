@@ -4,8 +4,9 @@
 // read during a download, cold FUSE reads against rclone mount, an origin
 // that limits each connection, 64 concurrent random-range readers, thousands
 // of staged files (descriptors, RSS, PROPFIND), a FUSE read while reads wait
-// on a stalled origin, and an upload from a mounted path while it downloads
-// (against download-then-upload, with a plot). docs/BENCH.md describes each.
+// on a stalled origin, an upload from a mounted path while it downloads
+// (against download-then-upload, with a plot), and a 1 TiB file read
+// through a 2 GiB cache. docs/BENCH.md describes each.
 //
 // Every transfer is checked against the origin's content. It writes a
 // Markdown page (-out) judged against a goals table (goals.tsv). Missed

@@ -135,6 +135,7 @@ var rows = []row{
 	{label: "  baseline: fsm with no budget, a file that fits (held whole)", key: "bigger.unlimited.mbps", unit: "MB/s", vsDirect: "bigger.direct.mbps"},
 	{label: "  its CPU per GiB", key: "bigger.unlimited.cpugib", unit: "s/GiB"},
 	{label: "  its max disk use (the whole file reserved)", key: "bigger.unlimited.diskmib", unit: "MiB"},
+	{label: "  its max RSS", key: "bigger.unlimited.rss", unit: "MiB"},
 	{label: "  rclone serve webdav --vfs-cache-max-size 2GiB, the 1 TiB file", key: "bigger.rclone.mbps", unit: "MB/s", vsDirect: "bigger.direct.mbps"},
 	{label: "  rclone max disk use of its cache dir", key: "bigger.rclone.diskmib", unit: "MiB"},
 	{label: "  rclone max RSS", key: "bigger.rclone.rss", unit: "MiB"},
@@ -162,7 +163,7 @@ func (h *harness) report(runErr error) string {
 	fmt.Fprintf(&b, "- per-connection-limited origin: a separate %s file, %.0f MB/s per connection\n", sizeText(h.cfg.thrSize), float64(h.cfg.thrRate)/1e6)
 	fmt.Fprintf(&b, "- many files: %d files of %s from one origin; upload: %s, download and upload links %.0f MB/s each\n",
 		h.cfg.files, sizeText(manySize), sizeText(h.cfg.upSize), float64(h.cfg.upRate)/1e6)
-	fmt.Fprintf(&b, "- %d interleaved round(s) (%s; many files and the stall in the first only), each scenario with a fresh origin, server and cache; median (min–max) shown\n",
+	fmt.Fprintf(&b, "- %d interleaved round(s) (%s; many files, the stall and the 1 TiB file in the first only), each scenario with a fresh origin, server and cache; median (min–max) shown\n",
 		h.cfg.runs, thrRounds(h.cfg.thrRuns, h.cfg.runs))
 	fmt.Fprintf(&b, "- run took %s; every transfer verified against the origin's content\n\n", time.Since(h.started).Round(time.Second))
 	b.WriteString(h.goalsSection())

@@ -79,7 +79,7 @@ func (h *harness) biggerStreamed(ctx context.Context, c testorigin.Content, off,
 		if errors.Is(err, errWrongBytes) {
 			// Say so in fsm's rows and goals too, not only at the end.
 			for _, k := range []string{"bigger.fsm.mbps", "bigger.fsm.cpugib", "bigger.fsm.diskmib", "bigger.fsm.rss", "bigger.fsm.randms"} {
-				h.res.skip(k, "not measured: fsm served wrong bytes (the harness error below)")
+				h.res.skip(k, "fsm served wrong bytes (see the harness error below)")
 			}
 		}
 		return errors.Join(err, s.stop())
@@ -423,12 +423,12 @@ func diskUse(dir string) int64 {
 // biggerNote is the report's footnote on the scenario.
 func (h *harness) biggerNote() string {
 	n := h.cfg.bigRead
-	return fmt.Sprintf("⁷ A %s origin file generated from the offset (nothing that size exists), served through\n"+
+	return fmt.Sprintf("⁷ A 1 TiB origin file generated from the offset (nothing that size exists), served through\n"+
 		"`fsm serve --cache-max-size %s`: a ranged GET of %s from 3/4 into it, every byte checked, while the cache\n"+
 		"dir's disk use (st_blocks of its files) and the server's RSS are sampled every %v (max shown); then %d\n"+
 		"random 64 KiB ranged GETs across the file (fixed seed; the slowest shown). Baselines: the same range straight\n"+
 		"from the origin; fsm with no budget reading the second half of a %s file (one that fits on the disk, so\n"+
 		"fsm holds it whole); `rclone serve webdav --vfs-cache-mode full --vfs-cache-max-size %s` on the 1 TiB file\n"+
 		"(rclone cannot evict an open file: its cache grows with the read). First round only.\n",
-		sizeText(biggerSize), biggerBudget, sizeText(n), biggerEvery, biggerRandN, sizeText(2*n), biggerBudget)
+		biggerBudget, sizeText(n), biggerEvery, biggerRandN, sizeText(2*n), biggerBudget)
 }

@@ -26,15 +26,17 @@ func objectOf(e vfs.Entry, mounts []Mount) api.File {
 	if e.Err != nil {
 		o.Error = answer.OneLine(e.Err.Error())
 	}
+	// A source of unknown size downloading whole has these too, before
+	// it is a file.
+	p := e.Progress
+	o.Downloaded = p.Present
+	o.Rate = int64(p.Rate)
+	o.Connections = p.Conns
+	o.Protocol = p.Protocol
 	if f := e.File; f != nil {
 		size, mtime := f.Size(), f.ModTime().UTC()
 		o.Size, o.MTime = &size, &mtime
 		o.Verified = f.Verified()
-		p := e.Progress
-		o.Downloaded = p.Present
-		o.Rate = int64(p.Rate)
-		o.Connections = p.Conns
-		o.Protocol = p.Protocol
 		if r := p.Retrying; r != nil {
 			o.Retrying = &api.Retrying{Since: r.Since.UTC().Truncate(time.Second), Reason: answer.OneLine(r.Reason)}
 		}

@@ -3,16 +3,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -416,5 +419,65 @@ func TestBrowserPageShowsURLDecoded(t *testing.T) {
 	if want := base + "/dir x/café.bin?…"; shown != want {
 		t.Errorf("row shows the URL %q, want %q", shown, want)
 	}
+	problems.check(t)
+}
+
+// A source whose origin does not tell its size is downloaded whole before
+// it is a file; meanwhile its row says it is downloading, with its bytes
+// so far, instead of "asking the origin…" until the last byte.
+func TestBrowserPageUnknownSizeSoFar(t *testing.T) {
+	sink := newLogSink(t)
+	chromiumPath(t)
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK) // chunked, no size, no Range: the probe's GET too
+		if r.Method != http.MethodGet {
+			return
+		}
+		w.Write(bytes.Repeat([]byte{'a'}, 300_000))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(bytes.Repeat([]byte{'b'}, 1000))
+	}))
+	defer origin.Close()
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	srv := startFSM(t, sink, "")
+	ctx := newBrowser(t, sink)
+	problems := watchPage(ctx)
+	token := openPage(t, ctx, srv)
+	staged := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.url("/.fsm/api/v1/files"), strings.NewReader(`{"url":"`+origin.URL+`/growing.bin"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			staged <- 0
+			return
+		}
+		resp.Body.Close()
+		staged <- resp.StatusCode
+	}()
+	var amount, badge string
+	run(t, ctx, "the row while it downloads whole",
+		chromedp.Poll(`(() => { const r = `+rowJS("growing.bin")+`; return r && r.querySelector('.amount').textContent.includes('so far') ? r.querySelector('.amount').textContent : null; })()`, &amount),
+		chromedp.Evaluate(rowJS("growing.bin")+`.querySelector('.badge').textContent`, &badge),
+	)
+	if amount != "300 kB so far, size unknown" || badge != "downloading" {
+		t.Errorf("row says %q, badge %q; want %q, downloading", amount, badge, "300 kB so far, size unknown")
+	}
+	unblock()
+	if code := <-staged; code != http.StatusCreated {
+		t.Fatalf("stage answered %d, want 201", code)
+	}
+	run(t, ctx, "the row once staged",
+		chromedp.Poll(`(() => { const r = `+rowJS("growing.bin")+`; return r && r.querySelector('.amount').textContent === '301 kB'; })()`, nil),
+	)
 	problems.check(t)
 }

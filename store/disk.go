@@ -199,6 +199,7 @@ type growth struct {
 	f       *os.File
 	n       int64 // bytes written, and charged to m
 	checked int64 // n when the disk was last asked for room
+	arr     *Arrival
 }
 
 // diskLook is how often (in bytes written) growth asks the disk for room:
@@ -213,6 +214,7 @@ func (g *growth) Write(p []byte) (int, error) {
 	k, err := g.f.Write(p)
 	g.n += int64(k)
 	g.m.grew(int64(k))
+	g.arr.add(int64(k))
 	if err != nil && diskFull(err) {
 		err = g.m.noSpaceErr(g.n + add)
 	}

@@ -220,7 +220,7 @@ func stageUnknown(t *testing.T, m *Manager, u string) (*Store, error) {
 	if r.Size != -1 {
 		t.Fatalf("probe of %s found size %d; the test needs an unknown size", u, r.Size)
 	}
-	return m.Stage(ctx, Source{Name: "unknown", URL: u}, r)
+	return m.Stage(ctx, Source{Name: "unknown", URL: u}, r, nil)
 }
 
 // TestUnknownSizeBounded: a source of unknown size counts against the

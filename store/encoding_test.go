@@ -57,7 +57,7 @@ func TestEncodedAnswersRefused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := e.m.Stage(context.Background(), Source{Name: "file.bin", URL: u}, r)
+				s, err := e.m.Stage(context.Background(), Source{Name: "file.bin", URL: u}, r, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -86,7 +86,7 @@ func TestStalledUnknownSizeFailsStaging(t *testing.T) {
 		if r.Size != -1 {
 			t.Fatalf("probe of %s found size %d; the test needs an unknown size", u, r.Size)
 		}
-		return e.m.Stage(ctx, Source{Name: "f", URL: u}, r)
+		return e.m.Stage(ctx, Source{Name: "f", URL: u}, r, nil)
 	}
 	type res struct {
 		s   *Store
@@ -310,7 +310,7 @@ func TestNoValidatorsEvictedThenChanged(t *testing.T) {
 			if tc.unknown {
 				r, err := e.m.Probe(context.Background(), e.o.URL(), nil)
 				must(t, err)
-				s, err = e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL()}, r)
+				s, err = e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL()}, r, nil)
 				must(t, err)
 			} else {
 				s = e.newStore(t, testSource{Name: "f", URL: e.o.URL(), Size: c.Size})

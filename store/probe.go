@@ -151,14 +151,15 @@ func nameOf(resp *http.Response) string {
 
 // Stage makes the store for src as probe r found it; neither is changed. A
 // source of unknown size is downloaded whole first (each read of it under
-// the stall watchdog), so the store, and Store.Size, have its real size.
-func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, error) {
+// the stall watchdog), so the store, and Store.Size, have its real size;
+// arr, if not nil, follows that download for listings.
+func (m *Manager) Stage(ctx context.Context, src Source, r *Remote, arr *Arrival) (*Store, error) {
 	rem := *r
 	if rem.Size >= 0 {
 		return m.create(src, rem)
 	}
 	m.log.Info("origin does not tell the size; downloading it whole before showing it", "file", src.Name)
-	f, n, dig, err := m.fetchWhole(ctx, &src, rem.URL)
+	f, n, dig, err := m.fetchWhole(ctx, &src, rem.URL, arr)
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +172,9 @@ func (m *Manager) Stage(ctx context.Context, src Source, r *Remote) (*Store, err
 }
 
 // fetchWhole downloads a source of unknown size into a new temp file, with
-// the block checksums a later download is verified against.
-func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved string) (*os.File, int64, *digests, error) {
+// the block checksums a later download is verified against, counting its
+// bytes in arr.
+func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved string, arr *Arrival) (*os.File, int64, *digests, error) {
 	u := resolved
 	if u == "" {
 		u = src.URL
@@ -193,7 +195,8 @@ func (m *Manager) fetchWhole(parent context.Context, src *Source, resolved strin
 		return nil, 0, nil, err
 	}
 	dig := newDigests()
-	g := &growth{m: m, f: f}
+	arr.start(protocolOf(resp))
+	g := &growth{m: m, f: f, arr: arr}
 	defer g.done()
 	n, err := io.Copy(g, io.TeeReader(kickReader{resp.Body, wd}, digestWriter{dig}))
 	if err == nil {

@@ -152,7 +152,7 @@ func TestSourceHeader(t *testing.T) {
 		e := newEnv(t, testorigin.Options{Content: c, RedirectFrom: "/go"}, so)
 		r, err := e.m.Probe(context.Background(), e.o.RedirectURL(), hdr)
 		must(t, err)
-		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.RedirectURL(), Header: hdr}, r)
+		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.RedirectURL(), Header: hdr}, r, nil)
 		must(t, err)
 		checkRead(t, s, c, 0, c.Size)
 		for _, q := range e.o.Requests() {
@@ -172,7 +172,7 @@ func TestSourceHeader(t *testing.T) {
 		t.Cleanup(fs.Close)
 		r, err := e.m.Probe(context.Background(), fs.URL+"/f", hdr)
 		must(t, err)
-		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: fs.URL + "/f", Header: hdr}, r)
+		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: fs.URL + "/f", Header: hdr}, r, nil)
 		must(t, err)
 		checkRead(t, s, c, 0, 1000)
 		// The target now refuses (an expired signature): the store goes
@@ -204,7 +204,7 @@ func TestSourceHeader(t *testing.T) {
 		e := newEnv(t, testorigin.Options{Content: c, IgnoreRange: true, NoContentLength: true}, so)
 		r, err := e.m.Probe(context.Background(), e.o.URL(), hdr)
 		must(t, err)
-		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL(), Header: hdr}, r)
+		s, err := e.m.Stage(context.Background(), Source{Name: "f", URL: e.o.URL(), Header: hdr}, r, nil)
 		must(t, err)
 		if s.Size() != c.Size {
 			t.Fatalf("size %d, want %d", s.Size(), c.Size)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 )
 
 // Failures to reach an origin, said in the user's terms: what is wrong and
@@ -35,6 +36,11 @@ func userTermsError(host string, err error) error {
 		}
 		// Still retried: a resolver that lost its network says the same.
 		return &termsError{errUnresolved, "cannot resolve " + name}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Still an origin that did not answer, and still retried: it
+		// may be starting. But the user learns where to look.
+		return &termsError{ErrNoAnswer, fmt.Sprintf("nothing listens at %s (connection refused); check that the origin runs and the URL's port is right", host)}
 	}
 	// net/http recognizes a plain HTTP answer to its handshake and says
 	// so in an error of its own words, of no type; other bytes stay a

@@ -18,6 +18,9 @@ func TestMessagesInUsersTerms(t *testing.T) {
 	defer plain.Close()
 	tlsO := testorigin.NewTLS(t, testorigin.Options{Content: testorigin.Content{Seed: 1, Size: 10}}, testorigin.TLSOptions{})
 	plainHost := strings.TrimPrefix(plain.URL, "http://")
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedHost := strings.TrimPrefix(closed.URL, "http://")
+	closed.Close() // its port now refuses connections
 	tlsHost := strings.TrimPrefix(tlsO.Server.URL, "https://")
 	tests := []struct {
 		name      string
@@ -29,6 +32,7 @@ func TestMessagesInUsersTerms(t *testing.T) {
 		{"unresolvable host", "http://no-such-host.invalid/f.bin", []string{"cannot resolve no-such-host.invalid"}, true, errUnresolved},
 		{"https to a plain-http port", "https://" + plainHost + "/f.bin", []string{"the origin does not speak TLS", plainHost, "http://"}, false, errNoTLS},
 		{"a certificate nobody here trusts", tlsO.URL(), []string{"the certificate of " + tlsHost + " is not trusted", "SSL_CERT_FILE"}, false, errUntrusted},
+		{"a port where nothing listens", "http://" + closedHost + "/f.bin", []string{"nothing listens at " + closedHost, "connection refused"}, true, ErrNoAnswer},
 		{"no scheme", "example.com/f.bin", []string{"no scheme", "did you mean http://example.com/f.bin?"}, false, ErrBadURL},
 	}
 	m, err := NewManager(Options{Dir: t.TempDir(), Logger: quietLogger()}) // the default client: system roots only

@@ -14,6 +14,7 @@ import (
 
 	"fsm/internal/redact"
 	"fsm/internal/safetext"
+	"fsm/store"
 )
 
 // Listed is one file a folder's index links to.
@@ -80,6 +81,9 @@ type folder struct {
 type member struct {
 	url string // as linked
 	err error  // why it cannot be staged; nil while queued, probing or staged. Guarded by FS.mu
+	// arrival follows its whole download when the origin does not tell
+	// its size (staging.arrival). It has its own lock.
+	arrival store.Arrival
 }
 
 // Folder is a staged folder as listings show it.
@@ -291,7 +295,7 @@ func (f *FS) stageMember(fo *folder, name string, m *member) {
 	r, err := f.opts.Manager.Probe(ctx, m.url, header)
 	var file *File
 	if err == nil {
-		file, err = f.stageFile(ctx, req, name, r)
+		file, err = f.stageFile(ctx, req, name, r, &m.arrival)
 	}
 	f.mu.Lock()
 	f.queued-- // in the same section as the file's arrival: never counted twice

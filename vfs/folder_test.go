@@ -241,9 +241,9 @@ func TestFolderMaxFiles(t *testing.T) {
 }
 
 // Sources given at start that wait in the queue behind a folder's probes
-// end with their context: StageAll's channel closes though the folder's
+// end with their context: Queue's channel closes though the folder's
 // probes still run, so a shutdown does not wait for them.
-func TestStageAllEndsWithItsContextBehindAFolder(t *testing.T) {
+func TestQueueEndsWithItsContextBehindAFolder(t *testing.T) {
 	arrived := make(chan struct{}, vfs.StagingConcurrency)
 	release := make(chan struct{})
 	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -275,17 +275,19 @@ func TestStageAllEndsWithItsContextBehindAFolder(t *testing.T) {
 		<-arrived // every worker is busy with the folder
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := fsys.StageAll(ctx, []vfs.Request{{URL: o.URL + "/one.bin", KeepFailure: true}}, nil)
+	done := fsys.Queue(ctx, []func(context.Context){func(ctx context.Context) {
+		_, _ = fsys.Stage(ctx, vfs.Request{URL: o.URL + "/one.bin", KeepFailure: true})
+	}})
 	select {
 	case <-done:
-		t.Fatal("StageAll ended before its source was staged or its context ended")
+		t.Fatal("Queue ended before its source was staged or its context ended")
 	default:
 	}
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second): // turns a hang into a failure, orders nothing
-		t.Fatal("StageAll did not end with its context while the folder's probes ran")
+		t.Fatal("Queue did not end with its context while the folder's probes ran")
 	}
 	unblock()
 	waitQueue(t, fsys)

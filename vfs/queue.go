@@ -11,8 +11,8 @@ import (
 const StagingConcurrency = 4
 
 // queue runs staging jobs in the order given, at most StagingConcurrency at
-// once. It is the FS's one staging queue: sources given at start and the
-// files of every folder share it. A queued job costs its closure, not a
+// once. It is the FS's one staging queue: sources given at start (Queue) and
+// the files of every folder share it. A queued job costs its closure, not a
 // goroutine.
 type queue struct {
 	mu      sync.Mutex
@@ -60,14 +60,17 @@ func (q *queue) work() {
 	}
 }
 
-// StageAll stages reqs in the background through the staging queue while
-// the caller goes on: each file appears when its probe is done. failed is
-// called (from the queue's goroutine) for each source that fails while ctx
-// is live. The returned channel closes when every staging has ended, or,
-// once ctx ends, when none of reqs is running: the ones still queued (behind
-// a folder's files, say) then end without a request when their turn comes.
-func (f *FS) StageAll(ctx context.Context, reqs []Request, failed func(Request, error)) <-chan struct{} {
-	b := &batch{ctx: ctx, left: len(reqs), done: make(chan struct{})}
+// Queue runs jobs in the background through the staging queue, in their
+// order and behind whatever is queued already (a folder's files, say), while
+// the caller goes on. Each job gets ctx. The returned channel closes when
+// every job has ended, or, once ctx ends, when none of jobs is running: the
+// ones still queued then end without running when their turn comes.
+//
+// Jobs start in the order given, so a job may wait for an earlier one of
+// its batch (serve's first-SOURCE-wins turns do): that one is running or
+// done by then, whatever the concurrency.
+func (f *FS) Queue(ctx context.Context, jobs []func(context.Context)) <-chan struct{} {
+	b := &batch{ctx: ctx, left: len(jobs), done: make(chan struct{})}
 	b.mu.Lock()
 	b.settleLocked()
 	b.mu.Unlock()
@@ -77,32 +80,29 @@ func (f *FS) StageAll(ctx context.Context, reqs []Request, failed func(Request, 
 		b.mu.Unlock()
 	})
 	go func() { <-b.done; stop() }()
-	for _, req := range reqs {
+	for _, job := range jobs {
 		f.queue.push(func() {
 			if !b.start() {
 				return
 			}
-			_, err := f.Stage(ctx, req)
-			b.end()
-			if err != nil && ctx.Err() == nil && failed != nil {
-				failed(req, err)
-			}
+			defer b.end()
+			job(ctx)
 		})
 	}
 	return b.done
 }
 
-// batch is one StageAll's account of its stagings.
+// batch is one Queue call's account of its jobs.
 type batch struct {
 	ctx     context.Context
 	done    chan struct{}
 	mu      sync.Mutex
-	left    int  // stagings not ended; guarded by mu
-	running int  // stagings under way; guarded by mu
+	left    int  // jobs not ended; guarded by mu
+	running int  // jobs under way; guarded by mu
 	closed  bool // done is closed; guarded by mu
 }
 
-// start begins one staging, or ends it at once when ctx has ended.
+// start begins one job, or ends it at once when ctx has ended.
 func (b *batch) start() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -123,8 +123,8 @@ func (b *batch) end() {
 	b.settleLocked()
 }
 
-// settleLocked closes done when every staging has ended, or when ctx has
-// and none runs.
+// settleLocked closes done when every job has ended, or when ctx has and
+// none runs.
 func (b *batch) settleLocked() {
 	if !b.closed && (b.left == 0 || (b.ctx.Err() != nil && b.running == 0)) {
 		b.closed = true

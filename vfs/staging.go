@@ -101,6 +101,10 @@ type staging struct {
 	// cancel ends the probe (and the whole download of a source of unknown
 	// size) when the name is unstaged while probing; nil once failed.
 	cancel context.CancelCauseFunc
+	// arrival follows the whole download of a source of unknown size, so
+	// that it is listed as downloading, with its bytes so far, before it
+	// is in the tree. It has its own lock.
+	arrival store.Arrival
 }
 
 // ErrUnstaged is what a staging fails with when its name is unstaged while
@@ -125,7 +129,8 @@ type Entry struct {
 // Stage stages req.URL under req.Name (or the name the origin gives).
 // Its size and mtime are learned now and fixed; a source whose size the
 // origin will not tell is downloaded whole first. While it runs the source
-// is listed as probing.
+// is listed as probing, and during such a whole download as downloading,
+// with its bytes so far and no size.
 func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	name := req.Name
 	var claimed time.Time
@@ -164,7 +169,7 @@ func (f *FS) Stage(ctx context.Context, req Request) (*File, error) {
 	f.mu.Lock()
 	f.staging[st] = true
 	f.mu.Unlock()
-	file, err := f.stage(sctx, req, name, claimed)
+	file, err := f.stage(sctx, st, req, name, claimed)
 	if err != nil && errors.Is(context.Cause(sctx), ErrUnstaged) {
 		err = fmt.Errorf("stage %s: %w", redact.URL(req.URL), ErrUnstaged)
 	}
@@ -294,6 +299,8 @@ func (f *FS) memberEntryLocked(name string) (Entry, bool) {
 		e.URL, e.URLQuery = shownURL(redact.URL(m.url))
 		if m.err != nil {
 			e.State, e.Err = StateFailed, m.err
+		} else if p, ok := m.arrival.Progress(); ok {
+			e.State, e.Progress = p.State, p
 		}
 		return e, true
 	}
@@ -305,6 +312,8 @@ func (st *staging) entry() Entry {
 	e.URL, e.URLQuery = shownURL(st.url)
 	if st.err != nil {
 		e.State, e.Err = StateFailed, st.err
+	} else if p, ok := st.arrival.Progress(); ok {
+		e.State, e.Progress = p.State, p
 	}
 	return e
 }

@@ -191,9 +191,9 @@ func New(opts Options) *FS {
 	}
 }
 
-// stage stages req under name, claimed by the caller at claimed, or under
-// the name its probe gives when name is "".
-func (f *FS) stage(ctx context.Context, req Request, name string, claimed time.Time) (file *File, err error) {
+// stage stages req, listed as st, under name, claimed by the caller at
+// claimed, or under the name its probe gives when name is "".
+func (f *FS) stage(ctx context.Context, st *staging, req Request, name string, claimed time.Time) (file *File, err error) {
 	source := req.URL
 	reserved := name
 	defer func() {
@@ -216,21 +216,24 @@ func (f *FS) stage(ctx context.Context, req Request, name string, claimed time.T
 			return nil, err
 		}
 		reserved = name
+		f.mu.Lock()
+		st.name = name // listed, and unstaged, under the name it will have
+		f.mu.Unlock()
 	}
 	dirs := parents(name)
 	now := time.Now()
-	file, err = f.stageFile(ctx, req, name, r)
+	file, err = f.stageFile(ctx, req, name, r, &st.arrival)
 	if err != nil {
 		return nil, err
 	}
-	st := file.store
+	fst := file.store
 	f.mu.Lock()
 	if f.closed || context.Cause(ctx) == ErrUnstaged {
 		// Closed, or unstaged while this probe ran (Unstage cancels ctx
 		// under f.mu, so no unstaged name gets into the tree).
 		closed := f.closed
 		f.mu.Unlock()
-		st.Unstage(context.WithoutCancel(ctx))
+		fst.Unstage(context.WithoutCancel(ctx))
 		if closed {
 			return nil, errClosed
 		}
@@ -240,19 +243,20 @@ func (f *FS) stage(ctx context.Context, req Request, name string, claimed time.T
 	f.dropFailedLocked(name, claimed)
 	f.touchLocked(dirs, now)
 	f.mu.Unlock()
-	f.log.Info("staged", "name", name, "size", st.Size(), "url", redact.URL(source))
+	f.log.Info("staged", "name", name, "size", fst.Size(), "url", redact.URL(source))
 	f.changed()
 	return file, nil
 }
 
 // stageFile stages the probed source r under name in the store and returns
-// its File, not yet in the tree.
-func (f *FS) stageFile(ctx context.Context, req Request, name string, r *store.Remote) (*File, error) {
+// its File, not yet in the tree; arr follows the whole download of a
+// source of unknown size.
+func (f *FS) stageFile(ctx context.Context, req Request, name string, r *store.Remote, arr *store.Arrival) (*File, error) {
 	mtime := r.LastModified
 	if mtime.IsZero() {
 		mtime = time.Now()
 	}
-	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r)
+	st, err := f.opts.Manager.Stage(ctx, store.Source{Name: name, URL: req.URL, Header: req.Header}, r, arr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package main
 // say what happened and what to do.
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -137,4 +138,71 @@ func TestStageFailureLogged(t *testing.T) {
 	fsmtest.Eventually(t, "the failure in the server's log", func() bool {
 		return strings.Contains(s.log.String(), `level=WARN msg="staging through the API failed"`) && strings.Contains(s.log.String(), "missing.bin")
 	})
+}
+
+// A source whose origin does not tell its size is downloaded whole before
+// it is staged, which takes as long as the download: fsm stage says so
+// once while it waits, fsm ls lists it as downloading with at least its
+// bytes so far, and the answer comes when the last byte is in.
+func TestCLIStageUnknownSize(t *testing.T) {
+	release := make(chan struct{})
+	const first = 300_000
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK) // chunked, no size, no Range: the probe's GET too
+		if r.Method != http.MethodGet {
+			return
+		}
+		w.Write(bytes.Repeat([]byte{'a'}, first))
+		w.(http.Flusher).Flush()
+		select { // the rest waits until the test has seen the notice
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(bytes.Repeat([]byte{'b'}, 1000))
+	}))
+	defer origin.Close()
+	e := newCLIEnv(t)
+	_, addr := serveIn(t, e)
+	c := e.cmd([]string{"FSM_ADDR=" + addr}, "stage", origin.URL+"/growing.bin")
+	var out bytes.Buffer
+	c.Stdout = &out
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	noticed := make(chan string, 1)
+	var rest bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "downloads it whole") {
+				noticed <- sc.Text()
+			} else {
+				rest.WriteString(sc.Text() + "\n")
+			}
+		}
+		close(noticed)
+	}()
+	line, ok := <-noticed
+	if !ok {
+		c.Wait()
+		t.Fatalf("fsm stage ended without the notice: stdout %q, stderr %q", out.String(), rest.String())
+	}
+	if want := "fsm: growing.bin: the origin does not tell its size, so the server downloads it whole before staging it (300 kB so far); fsm ls shows the progress"; line != want {
+		t.Errorf("notice %q, want %q", line, want)
+	}
+	if r := e.fsm(t, addr, nil, "ls"); r.code != 0 || !strings.Contains(r.stdout, ">=300 kB") || !strings.Contains(r.stdout, "downloading") {
+		t.Errorf("ls while downloading whole:\n%s", r)
+	}
+	close(release)
+	if err := c.Wait(); err != nil {
+		t.Fatalf("fsm stage: %v: stdout %q, stderr %q", err, out.String(), rest.String())
+	}
+	if got, want := strings.TrimSpace(out.String()), "staged growing.bin (301 kB)"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
 }

@@ -366,10 +366,19 @@ func fileCells(f fileInfo, style termui.BarStyle) []string {
 // given width. Sizes and rates are SI (MB), as on the page.
 func fileCellsWith(f fileInfo, style termui.BarStyle, bar int) []string {
 	size, pct, total := "-", "-", int64(0)
-	if f.Size != nil {
+	switch {
+	case f.Size != nil:
 		total = *f.Size
 		size = humanize.Bytes(uint64(total))
 		pct = strconv.FormatInt(percent(f.Downloaded, total), 10) + "%"
+	case f.Downloaded > 0:
+		// A source of unknown size downloading whole: its size is at
+		// least what has arrived.
+		atLeast := ">="
+		if style == termui.Blocks {
+			atLeast = "≥"
+		}
+		size = atLeast + humanize.Bytes(uint64(f.Downloaded))
 	}
 	done := f.Downloaded
 	if total == 0 && f.Size != nil {

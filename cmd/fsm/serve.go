@@ -391,7 +391,3 @@ func (s *instance) abort(sig os.Signal) {
 		removeToken(s.tokenPath)
 	}
 }
-
-// stagingConcurrency bounds the probes of command-line sources running at
-// once, so a long list neither floods one origin nor delays the first files.
-const stagingConcurrency = 4

@@ -64,7 +64,8 @@ func toHeader(m map[string]string) http.Header {
 // source that fails stays listed as failed with its reason. The first
 // SOURCE wins a name clash, whichever probe answers first (see sourceBatch). A
 // source already restored under the same name and URL is left as it is.
-// The returned channel closes when every staging has ended.
+// The returned channel closes when every staging has ended, or, once ctx
+// ends, when none is running (see vfs.FS.Queue).
 func stageAll(ctx context.Context, fsys *vfs.FS, sources []source, header http.Header, log *slog.Logger) <-chan struct{} {
 	b := &sourceBatch{fsys: fsys, log: log, header: header, sources: sources, owner: make(map[string]int)}
 	for _, src := range sources {
@@ -77,31 +78,18 @@ func stageAll(ctx context.Context, fsys *vfs.FS, sources []source, header http.H
 		b.done = append(b.done, done)
 		b.release = append(b.release, sync.OnceFunc(func() { close(done) }))
 	}
-	finished := make(chan struct{})
-	sem := make(chan struct{}, stagingConcurrency)
-	var wg sync.WaitGroup
-	go func() {
-		defer close(finished)
-		defer wg.Wait()
-		// Slots are taken in order, so a source waiting for its turn only
-		// ever waits for sources that hold a slot or are done: no
-		// deadlock, however many sources there are.
-		for i := range sources {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				defer b.release[i]()
-				b.stage(ctx, i)
-			}()
+	// vfs's one staging queue runs them in order, behind any folder's
+	// files: a source waiting for its turn only ever waits for earlier
+	// sources, which are running or done by then. No deadlock, however
+	// many sources there are.
+	jobs := make([]func(context.Context), len(sources))
+	for i := range sources {
+		jobs[i] = func(ctx context.Context) {
+			defer b.release[i]()
+			b.stage(ctx, i)
 		}
-	}()
-	return finished
+	}
+	return fsys.Queue(ctx, jobs)
 }
 
 // sourceBatch is the command-line sources being staged. A source claims its name

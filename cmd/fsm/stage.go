@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"fsm/control/api"
 	"fsm/internal/redact"
+	"fsm/internal/safetext"
 	"fsm/vfs"
 )
 
@@ -60,6 +63,7 @@ func (c *stageCmd) Run() error {
 
 	// Probes run a few at a time; results print in the order given.
 	results := make([]chan stageResult, len(c.Sources))
+	answered := make([]atomic.Bool, len(c.Sources))
 	sem := make(chan struct{}, stageConcurrency)
 	for i, src := range c.Sources {
 		results[i] = make(chan stageResult, 1)
@@ -69,8 +73,14 @@ func (c *stageCmd) Run() error {
 			var r stageResult
 			req := api.StageRequest{URL: src, Name: c.Name, Headers: headers, Folder: c.Folder, Depth: c.Depth, AfterRead: c.AfterRead}
 			r.err = cl.do(ctx, http.MethodPost, api.PathFiles, req, &r.file)
+			answered[i].Store(true)
 			results[i] <- r
 		}()
+	}
+	if !c.Folder {
+		noticeCtx, endNotice := context.WithCancel(ctx)
+		defer endNotice()
+		go cl.noticeWhole(noticeCtx, c.Sources, c.Name, answered, os.Stderr)
 	}
 	b := batch{total: len(c.Sources), what: "sources not staged"}
 	for i, src := range c.Sources {
@@ -110,14 +120,63 @@ func (cl *apiClient) afterInterrupt(src, name string) string {
 	}
 	bare := redact.Bare(src)
 	for _, f := range files {
-		if f.State == "probing" || f.State == "failed" {
-			continue // being ended, or another request's failure
+		if f.State == "probing" || f.State == "failed" || f.Size == nil {
+			continue // being ended (a source of unknown size too), or another request's failure
 		}
 		if (name != "" && f.Name == vfs.Clean(name)) || (name == "" && f.URL == bare) {
 			return fmt.Sprintf("the server had staged it already as %s (fsm unstage %s removes it)", f.Name, shellQuote(f.Name))
 		}
 	}
 	return "the server stopped staging it; nothing was added"
+}
+
+// noticeEvery is how long a staging runs before the CLI asks the server
+// why, and how often it asks again.
+const noticeEvery = 2 * time.Second
+
+// noticeWhole says once, for each source still waiting for its answer,
+// when the server is downloading it whole because the origin does not tell
+// its size: that can take as long as the download, and the user should not
+// take the wait for a hang. It returns when ctx ends or every source has
+// its answer.
+func (cl *apiClient) noticeWhole(ctx context.Context, sources []string, name string, answered []atomic.Bool, w io.Writer) {
+	told := make([]bool, len(sources))
+	tick := time.NewTicker(noticeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var files []fileInfo
+		if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &files); err != nil {
+			continue // the answer to the staging will say what is wrong
+		}
+		waiting := false
+		for i, src := range sources {
+			if answered[i].Load() {
+				continue
+			}
+			waiting = true
+			if told[i] {
+				continue
+			}
+			bare := redact.Bare(src)
+			for _, f := range files {
+				if f.State != "downloading" || f.Size != nil || (name != "" && f.Name != vfs.Clean(name)) || (name == "" && f.URL != bare) {
+					continue
+				}
+				told[i] = true
+				fmt.Fprintf(w, "fsm: %s: the origin does not tell its size, so the server downloads it whole before staging it (%s so far); fsm ls shows the progress\n",
+					safetext.Line(f.Name), humanize.Bytes(uint64(max(f.Downloaded, 0))))
+				break
+			}
+		}
+		if !waiting {
+			return
+		}
+	}
 }
 
 // stageHint is what the CLI adds to a refusal whose code it knows: the

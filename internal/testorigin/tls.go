@@ -46,6 +46,11 @@ type TLSOptions struct {
 	// as a CDN's per-connection limit or a long lossy path does; 0 means
 	// unlimited.
 	ConnBytesPerSecond int64
+	// Wrap, if set, wraps the origin's handler, so that a caller can
+	// answer paths the origin does not serve (an index page for clients
+	// that list a directory, as rclone's http backend does) over the same
+	// TLS listener; requests it passes on are served and logged as ever.
+	Wrap func(http.Handler) http.Handler
 }
 
 // TLSOrigin is an Origin served over TLS with httptest's certificate
@@ -68,7 +73,11 @@ func NewTLS(t testing.TB, opts Options, topts TLSOptions) *TLSOrigin {
 // must Close it.
 func NewTLSServer(opts Options, topts TLSOptions) *TLSOrigin {
 	o := newOrigin(opts)
-	srv := httptest.NewUnstartedServer(o)
+	var h http.Handler = o
+	if topts.Wrap != nil {
+		h = topts.Wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
 	ln := &countingListener{Listener: srv.Listener, rate: topts.ConnBytesPerSecond}
 	srv.Listener = ln
 	switch topts.Protocols {

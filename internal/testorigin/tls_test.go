@@ -131,3 +131,47 @@ func TestTLSOriginLimitsEachConnection(t *testing.T) {
 		})
 	}
 }
+
+// Wrap answers what it handles itself over the same TLS listener, in
+// every protocol kind, and passes the rest to the origin, which serves and
+// logs it as without a wrapper.
+func TestTLSOriginWrap(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []Protocols{H1Only, H1AndH2, H2Only} {
+		t.Run(kind.String(), func(t *testing.T) {
+			t.Parallel()
+			c := Content{Seed: 5, Size: 64 << 10}
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/" {
+						io.WriteString(w, "index")
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			o := NewTLS(t, Options{Content: c, Name: "/f.bin"}, TLSOptions{Protocols: kind, Wrap: wrap})
+			cl := clientFor(o, true, true)
+			for _, tc := range []struct {
+				url  string
+				want []byte
+			}{
+				{o.Server.URL + "/", []byte("index")},
+				{o.URL(), c.Bytes(0, c.Size)},
+			} {
+				resp, err := cl.Get(tc.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(b, tc.want) {
+					t.Fatalf("GET %s: %s, %d bytes, err %v; want 200 with %d bytes", tc.url, resp.Status, len(b), err, len(tc.want))
+				}
+			}
+			if reqs := o.Requests(); len(reqs) != 1 || reqs[0].Path != "/f.bin" {
+				t.Fatalf("origin logged %+v, want only the file's GET", reqs)
+			}
+		})
+	}
+}

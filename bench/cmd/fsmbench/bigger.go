@@ -423,7 +423,7 @@ func diskUse(dir string) int64 {
 // biggerNote is the report's footnote on the scenario.
 func (h *harness) biggerNote() string {
 	n := h.cfg.bigRead
-	return fmt.Sprintf("⁷ A 1 TiB origin file generated from the offset (nothing that size exists), served through\n"+
+	return fmt.Sprintf("⁸ A 1 TiB origin file generated from the offset (nothing that size exists), served through\n"+
 		"`fsm serve --cache-max-size %s`: a ranged GET of %s from 3/4 into it, every byte checked, while the cache\n"+
 		"dir's disk use (st_blocks of its files) and the server's RSS are sampled every %v (max shown); then %d\n"+
 		"random 64 KiB ranged GETs across the file (fixed seed; the slowest shown). Baselines: the same range straight\n"+

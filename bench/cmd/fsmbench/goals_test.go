@@ -26,7 +26,8 @@ func TestBuiltinGoalsParseAndNameKnownFigures(t *testing.T) {
 }
 
 func TestGoalJudge(t *testing.T) {
-	goals, err := parseGoals("a\tb\t>=\t2\t×\t11\tratio\nc\t-\t<=\t50\tms\t-\tbound\n")
+	goals, err := parseGoals("a\tb\t>=\t2\t×\t11\tratio\nc\t-\t<=\t50\tms\t-\tbound\n" +
+		"c\tb\t<=\t1.2\t×\t19\tratio at most\nb\tc\t<=\t1.2\t×\t19\tratio at most\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +40,16 @@ func TestGoalJudge(t *testing.T) {
 	}
 	if v, met, ok := goals[1].judge(r); !ok || met || v != 51 {
 		t.Errorf("bound goal: %v %v %v, want 51 false true", v, met, ok)
+	}
+	// A "<=" goal on a ratio (fsm's CPU / curl's): 51/10 misses 1.2, 10/51 meets it.
+	if v, met, ok := goals[2].judge(r); !ok || met || v != 5.1 {
+		t.Errorf("ratio at most, missed: %v %v %v, want 5.1 false true", v, met, ok)
+	}
+	if v, met, ok := goals[3].judge(r); !ok || !met || v != 10.0/51 {
+		t.Errorf("ratio at most, met: %v %v %v, want %v true true", v, met, ok, 10.0/51)
+	}
+	if g := goals[2].text(); g != "≤ 1.2×" {
+		t.Errorf("ratio at most reads %q, want ≤ 1.2×", g)
 	}
 	if _, _, ok := goals[0].judge(results{}); ok {
 		t.Error("a missing figure was judged")
@@ -89,5 +100,30 @@ func TestWritePlotIsASmallPNG(t *testing.T) {
 	}
 	if err := writePlot(path, "title", nil, 10e6); err == nil {
 		t.Error("a plot without samples was drawn")
+	}
+}
+
+// A protocol reads as its version, and over rounds only says so when it
+// changed; the API's names map to curl's numbers.
+func TestHTTPVersionFigures(t *testing.T) {
+	for _, tc := range []struct {
+		samples []float64
+		want    string
+	}{
+		{[]float64{1.1}, "HTTP/1.1"},
+		{[]float64{2, 2, 2}, "HTTP/2"},
+		{[]float64{2, 1.1, 2}, "HTTP/1.1 or HTTP/2"},
+	} {
+		if got := formatMeasure(measure{samples: tc.samples}, "HTTP"); got != tc.want {
+			t.Errorf("formatMeasure(%v) = %q, want %q", tc.samples, got, tc.want)
+		}
+	}
+	for in, want := range map[string]float64{"http/1.1": 1.1, "h2": 2} {
+		if got, err := httpVersion(in); err != nil || got != want {
+			t.Errorf("httpVersion(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := httpVersion(""); err == nil {
+		t.Error("httpVersion accepted an empty protocol")
 	}
 }

@@ -166,19 +166,6 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "throttled fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.fsmGET(ctx, "thr.fsm", h.thr, false) }},
 		{name: "throttled rclone WebDAV GET", throttled: true, run: func(ctx context.Context) error { return h.rcloneGET(ctx, "thr.rclone", h.thr, false) }},
 		{name: "throttled FUSE", throttled: true, run: func(ctx context.Context) error { return h.fuseRead(ctx, "thr.fuse", h.thr) }},
-		// The same limit per TCP connection, below TLS (tls.go).
-		{name: "throttled TLS HTTP/1.1 direct GET", throttled: true, run: func(ctx context.Context) error {
-			return h.tlsDirectGET(ctx, "tls.h1.direct", h.thr, testorigin.H1Only)
-		}},
-		{name: "throttled TLS HTTP/1.1 fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error {
-			return h.tlsFsmGET(ctx, "tls.h1.fsm", h.thr, testorigin.H1Only)
-		}},
-		{name: "throttled TLS HTTP/2 direct GET", throttled: true, run: func(ctx context.Context) error {
-			return h.tlsDirectGET(ctx, "tls.h2.direct", h.thr, testorigin.H1AndH2)
-		}},
-		{name: "throttled TLS HTTP/2 fsm WebDAV GET", throttled: true, run: func(ctx context.Context) error {
-			return h.tlsFsmGET(ctx, "tls.h2.fsm", h.thr, testorigin.H1AndH2)
-		}},
 		{name: "gvfs read", run: h.gvfsRead},
 		{name: "concurrent readers", run: h.concurrent},
 		{name: "many files", once: true, run: h.manyFiles},
@@ -189,6 +176,8 @@ func (h *harness) runAll(ctx context.Context) error {
 		// and its figures barely move between rounds.
 		{name: "bigger than the cache", once: true, run: h.bigger},
 	}
+	// Over TLS, limited per connection and not (tls.go).
+	scenarios = append(scenarios, h.tlsScenarios()...)
 	failed := map[string]bool{}
 	var errs []error
 	for round := 1; round <= h.cfg.runs; round++ {

@@ -5,8 +5,10 @@
 // that limits each connection, 64 concurrent random-range readers, thousands
 // of staged files (descriptors, RSS, PROPFIND), a FUSE read while reads wait
 // on a stalled origin, an upload from a mounted path while it downloads
-// (against download-then-upload, with a plot), and a 1 TiB file read
-// through a 2 GiB cache. docs/BENCH.md describes each.
+// (against download-then-upload, with a plot), the transfers over TLS
+// (three kinds of origin, limited per connection and not, with curl's
+// download as the floor of TLS's CPU cost), and a 1 TiB file read through
+// a 2 GiB cache. docs/BENCH.md describes each.
 //
 // Every transfer is checked against the origin's content. It writes a
 // Markdown page (-out) judged against a goals table (goals.tsv). Missed

@@ -90,23 +90,29 @@ const clockTicks = 100
 
 // cpu returns the user+system CPU time the running child has used so far.
 func (c *child) cpu() (time.Duration, error) {
+	user, sys, err := c.cpuTimes()
+	return user + sys, err
+}
+
+// cpuTimes returns the user and the system CPU time of the running child.
+func (c *child) cpuTimes() (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 	if err != nil {
-		return 0, fmt.Errorf("%s CPU time: %w", c.name, err)
+		return 0, 0, fmt.Errorf("%s CPU time: %w", c.name, err)
 	}
 	// Fields after the ")" closing the command name start at field 3
 	// (state); utime and stime are fields 14 and 15.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("%s CPU time: short /proc stat line", c.name)
+		return 0, 0, fmt.Errorf("%s CPU time: short /proc stat line", c.name)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%s CPU time: %w", c.name, err)
+		return 0, 0, fmt.Errorf("%s CPU time: %w", c.name, err)
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return time.Duration(utime) * time.Second / clockTicks, time.Duration(stime) * time.Second / clockTicks, nil
 }
 
 // logTail returns the last lines of the child's output, for error messages.

@@ -90,13 +90,59 @@ var rows = []row{
 	{label: "Limited: rclone mount dd, cold", key: "thr.fuse.rclone.mbps", unit: "MB/s", vsDirect: "thr.direct.mbps"},
 	// The same limit per TCP connection, over TLS (tls.go).
 	{label: "Limited, TLS HTTP/1.1 origin: direct GET, cold", key: "tls.h1.direct.mbps", unit: "MB/s"},
-	{label: "Limited, TLS HTTP/1.1: fsm WebDAV GET, cold", key: "tls.h1.fsm.mbps", unit: "MB/s", vsDirect: "tls.h1.direct.mbps"},
-	{label: "  TCP connections the origin saw from fsm", key: "tls.h1.fsm.conns", unit: "conns"},
-	{label: "  fsm CPU for that GET per GiB", key: "tls.h1.fsm.cpugib", unit: "s/GiB"},
+	{label: "Limited, TLS HTTP/1.1: fsm WebDAV GET, cold", key: "tls.h1.fsm.mbps", unit: "MB/s", vsDirect: "tls.h1.direct.mbps", vsRclone: "tls.h1.rclone.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h1.fsm.conns", unit: "conns", vsRclone: "tls.h1.rclone.conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h1.fsm.cpugib", unit: "s/GiB", vsRclone: "tls.h1.rclone.cpugib"},
+	{label: "Limited, TLS HTTP/1.1: rclone WebDAV GET, cold", key: "tls.h1.rclone.mbps", unit: "MB/s", vsDirect: "tls.h1.direct.mbps"},
+	{label: "  TCP connections the origin saw from rclone", key: "tls.h1.rclone.conns", unit: "conns"},
+	{label: "  rclone CPU for that GET per GiB", key: "tls.h1.rclone.cpugib", unit: "s/GiB"},
 	{label: "Limited, TLS origin offering HTTP/2: direct GET (h2), cold", key: "tls.h2.direct.mbps", unit: "MB/s"},
-	{label: "Limited, TLS HTTP/2: fsm WebDAV GET, cold", key: "tls.h2.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2.direct.mbps"},
-	{label: "  TCP connections the origin saw from fsm", key: "tls.h2.fsm.conns", unit: "conns"},
-	{label: "  fsm CPU for that GET per GiB", key: "tls.h2.fsm.cpugib", unit: "s/GiB"},
+	{label: "Limited, TLS HTTP/2: fsm WebDAV GET, cold", key: "tls.h2.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2.direct.mbps", vsRclone: "tls.h2.rclone.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h2.fsm.conns", unit: "conns", vsRclone: "tls.h2.rclone.conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h2.fsm.cpugib", unit: "s/GiB", vsRclone: "tls.h2.rclone.cpugib"},
+	{label: "Limited, TLS HTTP/2: rclone WebDAV GET, cold", key: "tls.h2.rclone.mbps", unit: "MB/s", vsDirect: "tls.h2.direct.mbps"},
+	{label: "  TCP connections the origin saw from rclone", key: "tls.h2.rclone.conns", unit: "conns"},
+	{label: "  rclone CPU for that GET per GiB", key: "tls.h2.rclone.cpugib", unit: "s/GiB"},
+	{label: "Limited, TLS origin speaking only HTTP/2: direct GET (h2), cold", key: "tls.h2only.direct.mbps", unit: "MB/s"},
+	{label: "Limited, TLS h2-only: fsm WebDAV GET, cold", key: "tls.h2only.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2only.direct.mbps", vsRclone: "tls.h2only.rclone.mbps"},
+	{label: "  TCP connections the origin saw from fsm", key: "tls.h2only.fsm.conns", unit: "conns", vsRclone: "tls.h2only.rclone.conns"},
+	{label: "  fsm CPU for that GET per GiB", key: "tls.h2only.fsm.cpugib", unit: "s/GiB", vsRclone: "tls.h2only.rclone.cpugib"},
+	{label: "Limited, TLS h2-only: rclone WebDAV GET (h2), cold", key: "tls.h2only.rclone.mbps", unit: "MB/s", vsDirect: "tls.h2only.direct.mbps"},
+	{label: "  TCP connections the origin saw from rclone", key: "tls.h2only.rclone.conns", unit: "conns"},
+	{label: "  rclone CPU for that GET per GiB", key: "tls.h2only.rclone.cpugib", unit: "s/GiB"},
+	// Unlimited TLS origins, the -size file (tls.go, tlscpu.go).
+	{label: "**Unlimited TLS HTTP/1.1 origin ⁷**: direct GET, cold", key: "tls.h1.unl.direct.mbps", unit: "MB/s"},
+	{label: "Unlimited, TLS HTTP/1.1: fsm WebDAV GET, cold", key: "tls.h1.unl.fsm.mbps", unit: "MB/s", vsDirect: "tls.h1.unl.direct.mbps", vsRclone: "tls.h1.unl.rclone.mbps"},
+	{label: "  fsm CPU for that GET per GiB (download and serving)", key: "tls.h1.unl.fsm.cpugib", unit: "s/GiB", vsRclone: "tls.h1.unl.rclone.cpugib"},
+	{label: "Unlimited, TLS HTTP/1.1: rclone WebDAV GET, cold", key: "tls.h1.unl.rclone.mbps", unit: "MB/s", vsDirect: "tls.h1.unl.direct.mbps"},
+	{label: "  rclone CPU for that GET per GiB", key: "tls.h1.unl.rclone.cpugib", unit: "s/GiB"},
+	{label: "Unlimited, TLS HTTP/1.1: curl download into a file", key: "tls.h1.curl.mbps", unit: "MB/s", vsDirect: "tls.h1.unl.direct.mbps"},
+	{label: "  curl CPU per GiB (decrypt and write)", key: "tls.h1.curl.cpugib", unit: "s/GiB"},
+	{label: "  its user part (mostly decrypting; the rest is the kernel receiving and writing)", key: "tls.h1.curl.usergib", unit: "s/GiB"},
+	{label: "  protocol curl used", key: "tls.h1.curl.http", unit: "HTTP"},
+	{label: "Unlimited, TLS HTTP/1.1: curl into a pipe (no filesystem)", key: "tls.h1.curlpipe.mbps", unit: "MB/s", vsDirect: "tls.h1.unl.direct.mbps"},
+	{label: "  curl CPU per GiB into a pipe (vs direct: vs into a file)", key: "tls.h1.curlpipe.cpugib", unit: "s/GiB", vsDirect: "tls.h1.curl.cpugib"},
+	{label: "  its user part", key: "tls.h1.curlpipe.usergib", unit: "s/GiB", vsDirect: "tls.h1.curl.usergib"},
+	{label: "Unlimited, TLS HTTP/1.1: fsm's download alone (vs direct: vs curl)", key: "tls.h1.fsm.dlmbps", unit: "MB/s", vsDirect: "tls.h1.curl.mbps"},
+	{label: "  fsm CPU per GiB for the download alone (vs direct: vs curl)", key: "tls.h1.fsm.dlcpugib", unit: "s/GiB", vsDirect: "tls.h1.curl.cpugib"},
+	{label: "  its user part (vs direct: vs curl's)", key: "tls.h1.fsm.dlusergib", unit: "s/GiB", vsDirect: "tls.h1.curl.usergib"},
+	{label: "  protocol fsm used", key: "tls.h1.fsm.dlhttp", unit: "HTTP"},
+	{label: "**Unlimited TLS origin offering HTTP/2 ⁷**: direct GET (h2), cold", key: "tls.h2.unl.direct.mbps", unit: "MB/s"},
+	{label: "Unlimited, TLS HTTP/2: fsm WebDAV GET, cold", key: "tls.h2.unl.fsm.mbps", unit: "MB/s", vsDirect: "tls.h2.unl.direct.mbps", vsRclone: "tls.h2.unl.rclone.mbps"},
+	{label: "  fsm CPU for that GET per GiB (download and serving)", key: "tls.h2.unl.fsm.cpugib", unit: "s/GiB", vsRclone: "tls.h2.unl.rclone.cpugib"},
+	{label: "Unlimited, TLS HTTP/2: rclone WebDAV GET, cold", key: "tls.h2.unl.rclone.mbps", unit: "MB/s", vsDirect: "tls.h2.unl.direct.mbps"},
+	{label: "  rclone CPU for that GET per GiB", key: "tls.h2.unl.rclone.cpugib", unit: "s/GiB"},
+	{label: "Unlimited, TLS HTTP/2: curl download into a file", key: "tls.h2.curl.mbps", unit: "MB/s", vsDirect: "tls.h2.unl.direct.mbps"},
+	{label: "  curl CPU per GiB (decrypt and write)", key: "tls.h2.curl.cpugib", unit: "s/GiB"},
+	{label: "  its user part (mostly decrypting; the rest is the kernel receiving and writing)", key: "tls.h2.curl.usergib", unit: "s/GiB"},
+	{label: "  protocol curl used", key: "tls.h2.curl.http", unit: "HTTP"},
+	{label: "Unlimited, TLS HTTP/2: curl into a pipe (no filesystem)", key: "tls.h2.curlpipe.mbps", unit: "MB/s", vsDirect: "tls.h2.unl.direct.mbps"},
+	{label: "  curl CPU per GiB into a pipe (vs direct: vs into a file)", key: "tls.h2.curlpipe.cpugib", unit: "s/GiB", vsDirect: "tls.h2.curl.cpugib"},
+	{label: "  its user part", key: "tls.h2.curlpipe.usergib", unit: "s/GiB", vsDirect: "tls.h2.curl.usergib"},
+	{label: "Unlimited, TLS HTTP/2: fsm's download alone (vs direct: vs curl)", key: "tls.h2.fsm.dlmbps", unit: "MB/s", vsDirect: "tls.h2.curl.mbps"},
+	{label: "  fsm CPU per GiB for the download alone (vs direct: vs curl)", key: "tls.h2.fsm.dlcpugib", unit: "s/GiB", vsDirect: "tls.h2.curl.cpugib"},
+	{label: "  its user part (vs direct: vs curl's)", key: "tls.h2.fsm.dlusergib", unit: "s/GiB", vsDirect: "tls.h2.curl.usergib"},
+	{label: "  protocol fsm used", key: "tls.h2.fsm.dlhttp", unit: "HTTP"},
 	// 64 readers at random offsets of the cold unthrottled file.
 	{label: "**64 concurrent readers ⁴**: direct, aggregate", key: "conc.direct.mbps", unit: "MB/s"},
 	{label: "  direct, latency p50", key: "conc.direct.p50", unit: "ms"},
@@ -126,7 +172,7 @@ var rows = []row{
 	{label: "  upload from gvfs mount of fsm: wall / max(download, upload)", key: "upload.gvfs.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 	{label: "  upload from fsm's FUSE mount, origin limiting each connection instead", key: "upload.fuseconn.ratio", unit: "×", vsDirect: "upload.dtu.ratio"},
 	// A 1 TiB file through a 2 GiB cache (bigger.go).
-	{label: "**Bigger than the cache ⁷**: direct ranged GET at 3/4 of a 1 TiB file", key: "bigger.direct.mbps", unit: "MB/s"},
+	{label: "**Bigger than the cache ⁸**: direct ranged GET at 3/4 of a 1 TiB file", key: "bigger.direct.mbps", unit: "MB/s"},
 	{label: "  fsm --cache-max-size 2GiB (streamed)", key: "bigger.fsm.mbps", unit: "MB/s", vsDirect: "bigger.direct.mbps", vsRclone: "bigger.rclone.mbps"},
 	{label: "  fsm CPU for it per GiB", key: "bigger.fsm.cpugib", unit: "s/GiB"},
 	{label: "  fsm max disk use of its cache dir", key: "bigger.fsm.diskmib", unit: "MiB", vsRclone: "bigger.rclone.diskmib"},
@@ -194,6 +240,7 @@ func (h *harness) report(runErr error) string {
 		"upload it. \"vs direct\" there is against the baseline's ratio. The gvfs rows run `fsm serve --mount` (gvfs on Linux)\n" +
 		"in a private D-Bus session with gvfsd and read the path fsm reports. The last row limits the origin per connection\n" +
 		"(testorigin's pacing, as the end-to-end browser test does) instead of in total.\n")
+	b.WriteString(tlsNote)
 	b.WriteString(h.biggerNote())
 	b.WriteString(h.busyNote())
 	if why := h.res["fuse.fsm.mbps"].why; why != "" {
@@ -264,6 +311,8 @@ func (h *harness) goalCells(key string) (string, string) {
 			t += " rclone"
 		case strings.Contains(g.vs, "direct"):
 			t += " direct"
+		case strings.Contains(g.vs, "curl"):
+			t += " curl"
 		case g.vs != "": // a baseline with no column of its own
 			t += " " + g.vs
 		}
@@ -320,11 +369,19 @@ func (h *harness) ratioCell(v float64, key string) string {
 // runs so a reader can tell a real difference from noise.
 func formatMeasure(m measure, unit string) string {
 	s := formatValue(m.value(), unit)
-	if len(m.samples) > 1 && unit != "req" {
-		lo, hi := slices.Min(m.samples), slices.Max(m.samples)
+	if len(m.samples) < 2 {
+		return s
+	}
+	lo, hi := slices.Min(m.samples), slices.Max(m.samples)
+	switch unit {
+	case "HTTP": // a protocol, not a measure: say only when it changed between rounds
+		if lo != hi {
+			s = formatValue(lo, unit) + " or " + formatValue(hi, unit)
+		}
+	case "req":
+		s += fmt.Sprintf(" (%.0f–%.0f)", lo, hi)
+	default:
 		s += " (" + strings.TrimSuffix(formatValue(lo, unit), " "+unit) + "–" + formatValue(hi, unit) + ")"
-	} else if len(m.samples) > 1 {
-		s += fmt.Sprintf(" (%.0f–%.0f)", slices.Min(m.samples), slices.Max(m.samples))
 	}
 	return s
 }
@@ -341,6 +398,8 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.0f MiB", v)
 	case "×":
 		return fmt.Sprintf("%.2f×", v)
+	case "HTTP": // a version as curl writes it: 1.1, 2
+		return fmt.Sprintf("HTTP/%g", v)
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}
@@ -415,7 +474,13 @@ func (h *harness) busyNote() string {
 		{"fuse.fsm", "fsm FUSE"}, {"fuse.rclone", "rclone mount"},
 		{"thr.direct", "throttled direct"}, {"thr.fsm", "throttled fsm"}, {"thr.rclone", "throttled rclone"},
 		{"thr.fuse.fsm", "throttled fsm FUSE"}, {"thr.fuse.rclone", "throttled rclone mount"},
-		{"tls.h1.direct", "TLS h1 direct"}, {"tls.h1.fsm", "TLS h1 fsm"}, {"tls.h2.direct", "TLS h2 direct"}, {"tls.h2.fsm", "TLS h2 fsm"},
+		{"tls.h1.direct", "TLS h1 direct"}, {"tls.h1.fsm", "TLS h1 fsm"}, {"tls.h1.rclone", "TLS h1 rclone"},
+		{"tls.h2.direct", "TLS h2 direct"}, {"tls.h2.fsm", "TLS h2 fsm"}, {"tls.h2.rclone", "TLS h2 rclone"},
+		{"tls.h2only.direct", "TLS h2-only direct"}, {"tls.h2only.fsm", "TLS h2-only fsm"}, {"tls.h2only.rclone", "TLS h2-only rclone"},
+		{"tls.h1.unl.direct", "unlimited TLS h1 direct"}, {"tls.h1.unl.fsm", "unlimited TLS h1 fsm"}, {"tls.h1.unl.rclone", "unlimited TLS h1 rclone"},
+		{"tls.h1.curl", "unlimited TLS h1 curl"}, {"tls.h1.curlpipe", "unlimited TLS h1 curl into a pipe"}, {"tls.h1.fsm.dl", "unlimited TLS h1 fsm download alone"},
+		{"tls.h2.unl.direct", "unlimited TLS h2 direct"}, {"tls.h2.unl.fsm", "unlimited TLS h2 fsm"}, {"tls.h2.unl.rclone", "unlimited TLS h2 rclone"},
+		{"tls.h2.curl", "unlimited TLS h2 curl"}, {"tls.h2.curlpipe", "unlimited TLS h2 curl into a pipe"}, {"tls.h2.fsm.dl", "unlimited TLS h2 fsm download alone"},
 	} {
 		if m := h.res[k.key+".busy"]; m.ok() {
 			parts = append(parts, fmt.Sprintf("%s %.0f%%", k.label, m.value()))

@@ -216,7 +216,8 @@
     } else {
       row.fill.style.width = '0%';
       row.bar.removeAttribute('aria-valuenow');
-      setText(row.amount, f.state === 'probing' ? 'asking the origin…' : 'size unknown');
+      setText(row.amount, f.state === 'probing' ? 'asking the origin…'
+        : f.downloaded > 0 ? bytes(f.downloaded) + ' so far, size unknown' : 'size unknown');
       setText(row.pct, '');
     }
     row.bar.setAttribute('aria-label', 'Downloaded of ' + f.name);

@@ -172,6 +172,9 @@ func (h *harness) runAll(ctx context.Context) error {
 		{name: "FUSE stall", once: true, run: h.stall},
 		{name: "upload", run: h.upload},
 		{name: "resume after restart", run: h.resume},
+		// A 1 TiB file through a 2 GiB cache (bigger.go): GiBs of reads,
+		// and its figures barely move between rounds.
+		{name: "bigger than the cache", once: true, run: h.bigger},
 	}
 	// Over TLS, limited per connection and not (tls.go).
 	scenarios = append(scenarios, h.tlsScenarios()...)

@@ -13,7 +13,8 @@ COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.commit=$(COMMIT)
 
 # What CI runs after its package installs (.ci/run calls `make check`): the
-# builds for every OS users run fsm on, vet with and without the FUSE tags,
+# builds for every OS users run fsm on, vet with and without the FUSE tags
+# (and, without them, for macOS and Windows too),
 # the gofmt check and the README's test command. `make lint` is the part
 # before the tests, for a fast loop.
 CI_TEST := $(GO) test -race -tags fuse,fuse3 -count=1 -timeout 20m ./...
@@ -37,6 +38,8 @@ lint:
 	GOOS=windows $(GO) build -tags fuse -o /dev/null ./cmd/fsm
 	$(GO) vet ./...
 	$(GO) vet -tags fuse,fuse3 ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 

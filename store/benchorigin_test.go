@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,15 +87,6 @@ func startChildOrigin(b *testing.B, oo testorigin.Options) childOrigin {
 		b.Fatalf("child origin: %v", err)
 	}
 	return co
-}
-
-// cpuTime is the CPU time (user+sys) this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procEnv is a benchmark environment whose origin is a child process.

@@ -716,3 +716,13 @@ func TestCLIRetry(t *testing.T) {
 		t.Fatalf("GET after the retry: %s, %d bytes", resp.Status, len(body))
 	}
 }
+
+// deadPid is the pid of a process that has exited (and been reaped).
+func deadPid(t *testing.T) int {
+	t.Helper()
+	c := exec.Command("true")
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return c.Process.Pid
+}

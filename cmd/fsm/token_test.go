@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,16 +31,6 @@ func requireRoot(t *testing.T) {
 		err = errors.New("files of another uid can only be made by root")
 	}
 	fsmtest.Require(t, "root", err)
-}
-
-// deadPid is the pid of a process that has exited (and been reaped).
-func deadPid(t *testing.T) int {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return c.Process.Pid
 }
 
 // The token file is new, 0600, in a 0700 folder, and records the token,

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command fsmbench is a whole-program benchmark of fsm on loopback: the real
 // `fsm serve` binary next to the direct origin and rclone, in one run. It
 // measures cold WebDAV GETs (throughput, first byte, CPU per GiB, RSS), a far

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package gvfs runs GNOME gvfs as a real desktop WebDAV client, without a
 // desktop: a private D-Bus session bus and the master daemon gvfsd, neither
 // of which needs a display. It is the core both the tests (through fsmtest,

@@ -4,10 +4,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -32,25 +29,9 @@ func apiFileURL(base, name string) string { return apiURL(base, api.FilePath(nam
 
 // getJSON GETs u and decodes a 200 answer into v.
 func getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
 	client, done := newClient()
 	defer done()
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: status %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: decode: %w", u, err)
-	}
-	return nil
+	return getJSONWith(ctx, client, u, v)
 }
 
 // waitStaged polls the control API until name has left "probing": `fsm

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -297,33 +296,30 @@ func newWrongTally(c testorigin.Content, off int64) *wrongTally {
 }
 
 func (w *wrongTally) Write(p []byte) (int, error) {
-	total := len(p)
-	for len(p) > 0 {
-		m := min(len(p), len(w.buf))
-		k, _ := w.want.ReadAt(w.buf[:m], w.off)
-		if k < m {
-			return 0, fmt.Errorf("%w: data past the end of the file at offset %d", errWrongBytes, w.off+int64(k))
-		}
-		if bytes.Equal(w.buf[:m], p[:m]) {
+	err := eachPiece(w.want, w.off, w.buf, p, func(at int64, want, got []byte, same bool) error {
+		if same {
 			w.inRun = false
 		} else {
-			w.tally(w.buf[:m], p[:m])
+			w.tally(at, want, got)
 		}
-		w.off += int64(m)
-		p = p[m:]
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	return total, nil
+	w.off += int64(len(p))
+	return len(p), nil
 }
 
-// tally counts the wrong bytes of got, which should be want.
-func (w *wrongTally) tally(want, got []byte) {
+// tally counts the wrong bytes of got, received at off, which should be want.
+func (w *wrongTally) tally(off int64, want, got []byte) {
 	for i := range got {
 		if got[i] == want[i] {
 			w.inRun = false
 			continue
 		}
 		if w.first < 0 {
-			w.first = w.off + int64(i)
+			w.first = off + int64(i)
 		}
 		if !w.inRun {
 			w.runs++

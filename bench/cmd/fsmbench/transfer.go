@@ -96,28 +96,45 @@ func newCmpWriter(c testorigin.Content, off int64, progress func(int64)) *cmpWri
 }
 
 func (w *cmpWriter) Write(p []byte) (int, error) {
-	total := len(p)
-	for len(p) > 0 {
-		m := min(len(p), len(w.buf))
-		k, _ := w.want.ReadAt(w.buf[:m], w.off)
-		if k < m {
-			return 0, fmt.Errorf("%w: data past the end of the file at offset %d", errWrongBytes, w.off+int64(k))
+	err := eachPiece(w.want, w.off, w.buf, p, func(at int64, want, got []byte, same bool) error {
+		if same {
+			return nil
 		}
-		if !bytes.Equal(w.buf[:m], p[:m]) {
-			i := 0
-			for w.buf[i] == p[i] {
-				i++
-			}
-			return 0, fmt.Errorf("%w: first difference at offset %d", errWrongBytes, w.off+int64(i))
+		i := 0
+		for want[i] == got[i] {
+			i++
 		}
-		w.off += int64(m)
-		w.n += int64(m)
-		p = p[m:]
+		return fmt.Errorf("%w: first difference at offset %d", errWrongBytes, at+int64(i))
+	})
+	if err != nil {
+		return 0, err
 	}
+	w.off += int64(len(p))
+	w.n += int64(len(p))
 	if w.progress != nil {
 		w.progress(w.n)
 	}
-	return total, nil
+	return len(p), nil
+}
+
+// eachPiece walks p, the bytes received at off, in pieces of buf's size,
+// reading the bytes want has there into buf, and hands each piece to
+// check (which may stop the walk with an error). Bytes past want's end are
+// wrong bytes.
+func eachPiece(want testorigin.Content, off int64, buf, p []byte, check func(at int64, want, got []byte, same bool) error) error {
+	for len(p) > 0 {
+		m := min(len(p), len(buf))
+		k, _ := want.ReadAt(buf[:m], off)
+		if k < m {
+			return fmt.Errorf("%w: data past the end of the file at offset %d", errWrongBytes, off+int64(k))
+		}
+		if err := check(off, buf[:m], p[:m], bytes.Equal(buf[:m], p[:m])); err != nil {
+			return err
+		}
+		off += int64(m)
+		p = p[m:]
+	}
+	return nil
 }
 
 // newClient returns a client with its own connection pool, so no transfer

@@ -9,10 +9,13 @@ import (
 
 // Batching: ranges are recorded every Interval, or sooner once Batch bytes
 // arrived, so a crash costs at most about one batch fetched again while the
-// syncs cost no throughput.
+// syncs cost no throughput. Each record syncs the temp files first, and a
+// sync every 64 MiB cost a fifth of an unthrottled loopback download's
+// rate (1 GiB: 550 against 700 MB/s without persistence, same run); every
+// 1 GiB it costs nothing measurable there and about 7 % over 4 GiB.
 const (
 	Interval = 2 * time.Second
-	Batch    = 64 << 20
+	Batch    = 1 << 30
 	poll     = 250 * time.Millisecond // how often the arrived count is looked at
 )
 

@@ -2,7 +2,7 @@
 # Builds fsm (plain, and with FUSE if it can) and runs every whole-program
 # figure: fsm next to the direct origin and rclone, in one run. Extra
 # arguments go to fsmbench, e.g.:
-#   bench/run.sh            # full run (~10 min on 2 cores): writes docs/BENCHMARKS.md
+#   bench/run.sh            # full run (~11 min on 2 cores): writes docs/BENCHMARKS.md
 #                           # and docs/benchmarks-upload.png
 #   bench/run.sh -quick     # smoke run (< 2 min): bench/results/BENCHMARKS.md
 #   bench/run.sh -only 'upload|stall'   # some scenarios, into bench/results/

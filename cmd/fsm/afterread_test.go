@@ -84,8 +84,8 @@ func TestAfterReadServe(t *testing.T) {
 	if obj := s.waitState(t, "whole.bin", "idle"); obj["downloaded"] != float64(0) {
 		t.Errorf("whole.bin after evict: %v", obj)
 	}
-	if r, _ := get(t, s.url+".fsm/api/v1/files/gone.bin"); r.StatusCode != 404 {
-		t.Errorf("gone.bin after unstage: %s", r.Status)
+	if r, b := get(t, s.url+".fsm/api/v1/files/gone.bin"); r.StatusCode != 404 {
+		t.Errorf("gone.bin after unstage: %s %s\nserver log:\n%s", r.Status, b, s.log)
 	}
 	if _, b := get(t, s.url+".fsm/api/v1/files/part.bin"); !strings.Contains(string(b), `"after_read":"evict"`) || strings.Contains(string(b), `"downloaded":0,`) {
 		t.Errorf("part.bin, read in part, lost its bytes: %s", b)

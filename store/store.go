@@ -269,10 +269,11 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 	defer s.closePath(f)
 	end := off + n
 	pos := off
+	slice := int64(copySlice) // the first bytes go out as soon as there are a few
 	for pos < end {
 		// Ask for a slice worth a system call, then take whatever run of
 		// present bytes follows it.
-		avail, err := s.waitFor(ctx, pos, min(pos+copySlice, end), min(pos+copyMax, end))
+		avail, err := s.waitFor(ctx, pos, min(pos+slice, end), min(pos+copyMax, end))
 		if err != nil {
 			return pos - off, err
 		}
@@ -284,8 +285,22 @@ func (s *Store) CopyTo(ctx context.Context, w io.Writer, off, n int64) (int64, e
 		if pos < avail {
 			return pos - off, fmt.Errorf("copy %s at %d: temp file ended early: %w", s.src.Name, pos, io.ErrUnexpectedEOF)
 		}
+		s.mu.Lock()
+		slice = nextSlice(s.meter.rate(time.Now()))
+		s.mu.Unlock()
 	}
 	return n, nil
+}
+
+// nextSlice is what CopyTo waits for after its first run, given the rate
+// the file's bytes arrive at: what they bring in about copyWait, between
+// copySlice and copySliceMax. A reader that has caught up with a fast
+// download then wakes once a MiB instead of at every 64 KiB the fetchers
+// mark present: on two cores those wake-ups cost a fifth of a TLS
+// download's rate (measured: 397–476 against 496–524 MB/s). A slow origin's
+// bytes still go out 64 KiB at a time.
+func nextSlice(rate float64) int64 {
+	return min(max(int64(rate*copyWait.Seconds()), copySlice), copySliceMax)
 }
 
 // copyRun copies [pos, avail), which waitFor pinned, from f to w.
@@ -314,8 +329,10 @@ func (s *Store) copyRun(w io.Writer, f *os.File, pos, avail int64) (int64, error
 type writerOnly struct{ io.Writer }
 
 const (
-	copySlice = 64 << 10 // CopyTo waits for at least this much (or the end)
-	copyMax   = 4 << 20  // and sends at most this much per call
+	copySlice    = 64 << 10 // CopyTo waits for at least this much (or the end)
+	copySliceMax = 1 << 20  // and, with a fast download, up to this much (nextSlice)
+	copyWait     = 4 * time.Millisecond
+	copyMax      = 4 << 20 // and sends at most this much per call
 )
 
 // failWaiters releases with err the waiters whose next missing byte lies in

@@ -41,10 +41,9 @@ type bigFile struct {
 	active  bool         // counted in Manager.bigActive (holds bytes)
 	noPunch bool         // the file system cannot punch holes: warned once
 	// punching are released ranges whose holes punchLoop has yet to
-	// punch, oldest first; punchLoop runs while it is not empty.
+	// punch, oldest first: punchLoop runs exactly while it is not empty
+	// (it drops the head once punched, and returns when none is left).
 	punching []span
-	punched  int64 // bytes in punching
-	puncher  bool  // punchLoop is running
 }
 
 // readCursor is one reader's position: the end of its latest read.
@@ -248,17 +247,28 @@ func (s *Store) releaseRangeLocked(a, e int64) {
 		return
 	}
 	b := s.big
+	start := len(b.punching) == 0 // else the running punchLoop takes it
 	b.punching = append(b.punching, span{a, e})
-	b.punched += e - a
 	s.present.remove(a, e)
 	s.rechargeLocked()
-	if !b.puncher {
+	if start {
 		// Started under s.mu before phaseClosed, as fetchers are, so
 		// close's wait for fetchWG covers it.
-		b.puncher = true
 		s.fetchWG.Add(1)
 		go s.punchLoop()
 	}
+}
+
+// punchingLocked is how many bytes are released but not punched yet: on
+// disk still.
+func (s *Store) punchingLocked() int64 {
+	var n int64
+	if s.big != nil {
+		for _, p := range s.big.punching {
+			n += p.end - p.start
+		}
+	}
+	return n
 }
 
 // punchLoop punches the holes of the released ranges, one at a time,
@@ -271,11 +281,10 @@ func (s *Store) punchLoop() {
 	for {
 		s.mu.Lock()
 		if s.phase == phaseEvicting || s.phase == phaseClosed {
-			b.punching, b.punched = nil, 0
+			b.punching = nil
 			s.rechargeLocked()
 		}
 		if len(b.punching) == 0 {
-			b.puncher = false
 			s.mu.Unlock()
 			return
 		}
@@ -289,10 +298,7 @@ func (s *Store) punchLoop() {
 		}
 
 		s.mu.Lock()
-		if len(b.punching) > 0 && b.punching[0] == sp {
-			b.punching = slices.Delete(b.punching, 0, 1)
-			b.punched -= sp.end - sp.start
-		}
+		b.punching = slices.Delete(b.punching, 0, 1) // sp: only this loop takes from the list
 		if err != nil && !b.noPunch && !errors.Is(err, ErrClosed) {
 			b.noPunch = true
 			if errors.Is(err, errors.ErrUnsupported) {
@@ -343,7 +349,7 @@ func (s *Store) bigReadaheadLocked(ahead, conns int) {
 	b := s.big
 	share := s.shareLocked()
 	window := s.aheadLocked(share)
-	room := share - s.present.total - b.punched
+	room := share - s.present.total - s.punchingLocked()
 	for _, f := range s.fetches {
 		room -= f.end - f.pos
 	}

@@ -118,16 +118,25 @@ func (cl *apiClient) afterInterrupt(src, name string) string {
 	if err := cl.do(ctx, http.MethodGet, api.PathFiles, nil, &files); err != nil {
 		return "the server ends a staging whose request is cut, unless it had finished (see fsm ls)"
 	}
-	bare := redact.Bare(src)
 	for _, f := range files {
 		if f.State == "probing" || f.State == "failed" || f.Size == nil {
 			continue // being ended (a source of unknown size too), or another request's failure
 		}
-		if (name != "" && f.Name == vfs.Clean(name)) || (name == "" && f.URL == bare) {
+		if stagingOf(f, src, name) {
 			return fmt.Sprintf("the server had staged it already as %s (fsm unstage %s removes it)", f.Name, shellQuote(f.Name))
 		}
 	}
 	return "the server stopped staging it; nothing was added"
+}
+
+// stagingOf reports whether f is what staging src (as name, if given)
+// lists: by name when one was given, else by the source URL as the server
+// lists it (without its query).
+func stagingOf(f fileInfo, src, name string) bool {
+	if name != "" {
+		return f.Name == vfs.Clean(name)
+	}
+	return f.URL == redact.Bare(src)
 }
 
 // noticeEvery is how long a staging runs before the CLI asks the server
@@ -162,9 +171,8 @@ func (cl *apiClient) noticeWhole(ctx context.Context, sources []string, name str
 			if told[i] {
 				continue
 			}
-			bare := redact.Bare(src)
 			for _, f := range files {
-				if f.State != "downloading" || f.Size != nil || (name != "" && f.Name != vfs.Clean(name)) || (name == "" && f.URL != bare) {
+				if f.State != "downloading" || f.Size != nil || !stagingOf(f, src, name) {
 					continue
 				}
 				told[i] = true
